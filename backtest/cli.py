@@ -1,0 +1,67 @@
+"""Command-line entry point: ``backtest COMMAND ...``.
+
+Thin on purpose: each command lives in ``backtest/commands/<name>.py`` with
+``register(subparsers)`` (adds its parser and sets ``func``) and a handler
+``func(args) -> int``. A ``BacktestError`` becomes one line on stderr and exit
+code 2; anything else is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import pkgutil
+import sys
+import warnings
+
+from backtest import __version__
+from backtest.errors import BacktestError, BacktestWarning
+
+import backtest.commands as commands_package
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:  # noqa: ANN001
+    # Our warnings are messages for the user, not code locations.
+    if issubclass(category, BacktestWarning):
+        print(f"warning: {message}", file=sys.stderr)
+    else:
+        print(warnings.formatwarning(message, category, filename, lineno, line), file=sys.stderr, end="")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="backtest",
+        description="Market-event studies and strategy backtests on daily prices.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="Run 'backtest COMMAND --help' for a command's options and examples.",
+    )
+    parser.add_argument("--version", action="version", version=f"backtest {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for module_info in sorted(pkgutil.iter_modules(commands_package.__path__), key=lambda m: m.name):
+        if module_info.name.startswith("_"):
+            continue
+        module = importlib.import_module(f"backtest.commands.{module_info.name}")
+        module.register(subparsers)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; returns the process exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if getattr(args, "func", None) is None:
+        parser.print_help()
+        return 2
+    warnings.showwarning = _show_warning
+    try:
+        return int(args.func(args) or 0)
+    except BacktestError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,77 @@
+"""One errors module: every user-facing failure is a ``BacktestError``.
+
+The CLI turns a ``BacktestError`` into one line on stderr and exit code 2; any
+other exception is a bug and may show a traceback. Each message says what is
+wrong, where (file, line, column when there is one) and how to fix it.
+"""
+
+from __future__ import annotations
+
+
+class BacktestError(ValueError):
+    """Base class of every error caused by user input or data, not by a bug."""
+
+
+class UnknownSymbolError(BacktestError):
+    """A symbol that no price source or registry knows."""
+
+
+class DataError(BacktestError):
+    """Price data that is missing, malformed or fails validation."""
+
+
+class CacheError(DataError):
+    """A cache file that cannot be read (corrupt or truncated)."""
+
+
+class DownloadError(DataError):
+    """A download that failed after all retries."""
+
+
+class CalendarError(BacktestError):
+    """A date or timestamp the exchange calendars cannot place."""
+
+
+class EventsError(BacktestError):
+    """An events file that is missing, empty or malformed."""
+
+
+class ParameterError(BacktestError):
+    """An option or parameter with a wrong name, type or range."""
+
+
+class StudyError(BacktestError):
+    """An event study that the data cannot support (no prices, no benchmark...)."""
+
+
+class BacktestWarning(UserWarning):
+    """Base class of the tool's warnings: something worth knowing, results still valid."""
+
+
+class ShortHistoryWarning(BacktestWarning):
+    """An estimation window shorter than asked for, or a fallback model was used."""
+
+
+class CalendarWarning(BacktestWarning):
+    """The exchange calendar and the price data disagree (e.g. an unlisted closure)."""
+
+
+class DataWarning(BacktestWarning):
+    """Suspicious but usable data (rows off the calendar, missing prices in a window)."""
+
+
+def where(path: object, line: int | None = None, column: str | None = None) -> str:
+    """Format a location prefix such as ``events.csv:3: column 'announced_at':``.
+
+    >>> where("events.csv", 3, "announced_at")
+    "events.csv:3: column 'announced_at':"
+    >>> where("prices/NVDA.csv")
+    'prices/NVDA.csv:'
+    """
+    text = str(path)
+    if line is not None:
+        text += f":{line}"
+    text += ":"
+    if column is not None:
+        text += f" column '{column}':"
+    return text

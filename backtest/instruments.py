@@ -1,0 +1,152 @@
+"""Instrument registry: which exchange, calendar, currency and benchmarks a symbol has.
+
+Known symbols live in the data file ``backtest/data/instruments.csv``; any other
+Yahoo-style symbol resolves from its suffix (``.KS``/``.KQ`` Korea, ``.T`` Tokyo,
+no suffix = US). An unknown suffix is an error that lists the known ones.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+
+from backtest.errors import UnknownSymbolError
+
+
+@dataclass(frozen=True)
+class Market:
+    """An exchange group sharing one session calendar and time zone."""
+
+    exchange: str  # display name, e.g. "KRX"
+    calendar: str  # pandas-market-calendars name, e.g. "XKRX"
+    timezone: str  # IANA name of the exchange's local time
+    currency: str
+    benchmark: str  # default market benchmark symbol
+
+
+# Suffix -> market for symbols outside the registry (Yahoo conventions).
+MARKETS: dict[str, Market] = {
+    "": Market("NASDAQ", "NASDAQ", "America/New_York", "USD", "SPY"),
+    ".KS": Market("KRX", "XKRX", "Asia/Seoul", "KRW", "^KS11"),
+    ".KQ": Market("KRX", "XKRX", "Asia/Seoul", "KRW", "^KS11"),
+    ".T": Market("TSE", "JPX", "Asia/Tokyo", "JPY", "^N225"),
+}
+
+# Exchange display name -> (calendar, timezone), for every exchange the registry uses.
+EXCHANGE_TIMEZONES: dict[str, str] = {
+    "NASDAQ": "America/New_York",
+    "NYSE": "America/New_York",
+    "KRX": "Asia/Seoul",
+    "TSE": "Asia/Tokyo",
+}
+
+DEFAULT_TARGETS: tuple[str, ...] = ("NVDA", "000660.KS", "005930.KS", "285A.T")
+
+_SYMBOL_RE = re.compile(r"^\^?[A-Za-z0-9][A-Za-z0-9\-=]*(\.[A-Za-z]{1,3})?$")
+
+
+@dataclass(frozen=True)
+class Instrument:
+    """One tradable symbol and where it trades.
+
+    ``benchmark`` is the default market benchmark (empty for an index or for the
+    benchmark itself); ``sector_benchmark`` is empty where none exists.
+    """
+
+    symbol: str
+    name: str
+    exchange: str
+    calendar: str
+    timezone: str
+    currency: str
+    benchmark: str
+    sector_benchmark: str
+    registered: bool  # False when resolved from the suffix alone
+
+
+@cache
+def _registry() -> dict[str, Instrument]:
+    path = resources.files("backtest") / "data" / "instruments.csv"
+    with path.open(encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    return {
+        row["symbol"]: Instrument(
+            symbol=row["symbol"],
+            name=row["name"],
+            exchange=row["exchange"],
+            calendar=row["calendar"],
+            timezone=EXCHANGE_TIMEZONES[row["exchange"]],
+            currency=row["currency"],
+            benchmark=row["benchmark"],
+            sector_benchmark=row["sector_benchmark"],
+            registered=True,
+        )
+        for row in rows
+    }
+
+
+def known_symbols() -> list[str]:
+    """Symbols listed in the registry data file, in file order."""
+    return list(_registry())
+
+
+def split_suffix(symbol: str) -> tuple[str, str]:
+    """Split a Yahoo symbol into (root, suffix); indices (``^N225``) have no suffix.
+
+    >>> split_suffix("005930.KS")
+    ('005930', '.KS')
+    >>> split_suffix("NVDA")
+    ('NVDA', '')
+    """
+    if "." in symbol and not symbol.startswith("^"):
+        root, _, suffix = symbol.rpartition(".")
+        return root, "." + suffix
+    return symbol, ""
+
+
+def get_instrument(symbol: str) -> Instrument:
+    """Return the registry entry for ``symbol``, or one resolved from its suffix.
+
+    >>> get_instrument("000660.KS").calendar
+    'XKRX'
+    >>> get_instrument("7203.T").benchmark
+    '^N225'
+
+    Raises
+    ------
+    UnknownSymbolError
+        For a malformed symbol or a suffix the tool does not know.
+    """
+    registry = _registry()
+    if symbol in registry:
+        return registry[symbol]
+    if not isinstance(symbol, str) or not _SYMBOL_RE.match(symbol):
+        raise UnknownSymbolError(
+            f"symbol {symbol!r}: not a Yahoo-style ticker; use e.g. NVDA, 000660.KS or 285A.T"
+        )
+    if symbol.startswith("^"):
+        raise UnknownSymbolError(
+            f"index {symbol!r} is not in the registry; known indices: "
+            + ", ".join(s for s in registry if s.startswith("^"))
+        )
+    _, suffix = split_suffix(symbol)
+    market = MARKETS.get(suffix.upper())
+    if market is None:
+        known = ", ".join(repr(s) for s in MARKETS if s) + " or none (US)"
+        raise UnknownSymbolError(
+            f"symbol {symbol!r}: unknown exchange suffix {suffix!r}; known suffixes: {known}"
+        )
+    return Instrument(
+        symbol=symbol,
+        name=symbol,
+        exchange=market.exchange,
+        calendar=market.calendar,
+        timezone=market.timezone,
+        currency=market.currency,
+        benchmark=market.benchmark,
+        sector_benchmark="",
+        registered=False,
+    )
