@@ -14,13 +14,12 @@ import pkgutil
 import sys
 import warnings
 
+import backtest.commands as commands_package
 from backtest import __version__
 from backtest.errors import BacktestError, BacktestWarning
 
-import backtest.commands as commands_package
 
-
-def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:  # noqa: ANN001
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
     # Our warnings are messages for the user, not code locations.
     if issubclass(category, BacktestWarning):
         print(f"warning: {message}", file=sys.stderr)

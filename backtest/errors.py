@@ -75,3 +75,7 @@ def where(path: object, line: int | None = None, column: str | None = None) -> s
     if column is not None:
         text += f" column '{column}':"
     return text
+
+
+class PluginWarning(BacktestWarning):
+    """A user strategy module or entry point that failed to load; the others still work."""

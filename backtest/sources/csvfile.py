@@ -13,23 +13,29 @@ import pandas as pd
 
 from backtest.errors import DataError, where
 from backtest.sources import BAR_COLUMNS
+from backtest.validate import validate_bars
 
 CSV_HEADER: tuple[str, ...] = ("date", "open", "high", "low", "close", "adj_close", "volume")
 _PRICE_COLUMNS = ("open", "high", "low", "close")
 
 
-def read_bars_csv(path: Path) -> pd.DataFrame:
-    """Parse ``path`` and return adjusted bars indexed by session date.
+def read_bars_csv(path: Path, symbol: str | None = None) -> pd.DataFrame:
+    """Parse ``path`` and return validated, adjusted bars indexed by session date.
 
     When ``adj_close`` is present on a row, open/high/low/close are scaled by
     ``adj_close / close`` (split and dividend adjustment, as Yahoo does it).
+    Rows must already be in ascending date order; the bars pass
+    :func:`backtest.validate.validate_bars` (``symbol`` names them in errors,
+    default: the file name without ``.csv``).
 
     Raises
     ------
     DataError
-        Wrong header, unparseable date or number, or duplicate dates; the
-        message names the file and the line (line 1 is the header).
+        Wrong header, unparseable date or number, duplicate or unsorted dates,
+        or an impossible bar; the message names the file and the line (line 1
+        is the header).
     """
+    symbol = symbol if symbol is not None else Path(path).name.removesuffix(".csv")
     try:
         raw = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
     except FileNotFoundError:
@@ -88,5 +94,5 @@ def read_bars_csv(path: Path) -> pd.DataFrame:
         },
         index=pd.DatetimeIndex(dates.to_numpy(), name="date"),
     )
-    frame = frame.sort_index()
-    return frame[list(BAR_COLUMNS)]
+    # Blank lines are skipped by the parser, so line = row + 2 holds for files without them.
+    return validate_bars(frame[list(BAR_COLUMNS)], symbol, path, first_line=2)

@@ -14,6 +14,7 @@ import pandas as pd
 
 from backtest.errors import UnknownSymbolError
 from backtest.sources.csvfile import read_bars_csv
+from backtest.validate import check_calendar
 
 
 def snapshot_dir() -> Path:
@@ -34,7 +35,12 @@ def filename_to_symbol(filename: str) -> str:
 
 @lru_cache(maxsize=64)
 def _load_cached(path: str) -> pd.DataFrame:
-    return read_bars_csv(Path(path))
+    # Parsed, validated and calendar-checked once per process.
+    file = Path(path)
+    symbol = filename_to_symbol(file.name)
+    bars = read_bars_csv(file, symbol)
+    check_calendar(bars, symbol, file)
+    return bars
 
 
 class SnapshotSource:

@@ -1,0 +1,84 @@
+"""A user's directory of bars CSV files, one per symbol (``--source csv --dir DIR``).
+
+Files use the snapshot's header ``date,open,high,low,close,adj_close,volume``
+and are named after the symbol (``NVDA.csv``, ``005930.KS.csv``; indices with
+``_`` for ``^``: ``_N225.csv``). Every file is validated when loaded and rows
+off the symbol's exchange calendar are reported as a ``DataWarning``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from backtest.errors import DataError, UnknownSymbolError, where
+from backtest.instruments import get_instrument
+from backtest.sources.csvfile import CSV_HEADER, read_bars_csv
+from backtest.sources.snapshot import filename_to_symbol, symbol_to_filename
+from backtest.validate import check_calendar
+
+
+class CsvSource:
+    """Bars from ``directory/<SYMBOL>.csv`` files.
+
+    Parameters
+    ----------
+    directory : str or Path
+        Directory holding the files.
+
+    Raises
+    ------
+    DataError
+        When ``directory`` does not exist or is not a directory.
+
+    Example
+    -------
+    >>> from backtest.sources.snapshot import snapshot_dir
+    >>> CsvSource(snapshot_dir()).load("NVDA").loc["2025-01-27", "close"].round(2)
+    np.float64(118.11)
+    """
+
+    name = "csv"
+
+    def __init__(self, directory: str | Path) -> None:
+        path = Path(directory).expanduser()
+        if not path.exists():
+            raise DataError(
+                f"{path}: csv directory not found; pass an existing directory with --dir "
+                f"(files named SYMBOL.csv with header {','.join(CSV_HEADER)})"
+            )
+        if not path.is_dir():
+            raise DataError(f"{path}: not a directory; --dir needs the directory holding SYMBOL.csv files")
+        self.directory = path
+        self._cache: dict[str, tuple[float, pd.DataFrame]] = {}
+
+    def symbols(self) -> list[str]:
+        """Symbols with a ``.csv`` file in the directory, sorted."""
+        return sorted(filename_to_symbol(p.name) for p in self.directory.glob("*.csv") if p.is_file())
+
+    def path(self, symbol: str) -> Path:
+        """File that holds ``symbol``'s bars."""
+        return self.directory / symbol_to_filename(symbol)
+
+    def load(self, symbol: str) -> pd.DataFrame:
+        """Validated adjusted bars of ``symbol`` from its file (re-read when the file changes)."""
+        path = self.path(symbol)
+        if not path.is_file():
+            known = ", ".join(self.symbols()) or "no .csv files"
+            raise UnknownSymbolError(
+                f"{path}: no file for symbol {symbol!r} in the csv directory (has: {known}); "
+                f"add {path.name} or use another --source"
+            )
+        try:
+            get_instrument(symbol)
+        except UnknownSymbolError as exc:
+            raise UnknownSymbolError(f"{where(path)} {exc}; name files SYMBOL.csv") from None
+        mtime = path.stat().st_mtime
+        cached = self._cache.get(symbol)
+        if cached is None or cached[0] != mtime:
+            bars = read_bars_csv(path, symbol)
+            check_calendar(bars, symbol, path)
+            self._cache[symbol] = (mtime, bars)
+            cached = self._cache[symbol]
+        return cached[1].copy()
