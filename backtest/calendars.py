@@ -1,0 +1,358 @@
+"""Exchange calendars reconciled with the price data and a closures file.
+
+pandas-market-calendars gives each exchange's sessions with open and close
+times in UTC (early closes included), but it is not the whole truth: its XKRX
+calendar, for instance, misses the KRX closures of 2026-06-03 (local
+elections) and 2026-07-17 (Constitution Day). :class:`ExchangeCalendars`
+therefore removes
+
+* closures listed in an overrides file (the packaged
+  ``backtest/data/closures.csv``, then an optional user file on top), and
+* sessions on which no instrument of that exchange has a price row while the
+  data cover that date (reported once per calendar as a ``CalendarWarning``,
+  unless the overrides file already lists the date).
+
+Overrides file: CSV with header ``calendar,date,action,note``; ``action`` is
+``add_closure`` (the exchange was closed on ``date``) or ``remove_closure``
+(it was open: the date is kept, or added with the previous session's local
+hours, even if the library or the data say otherwise).
+
+Schedules are built once per process for 2000-01-01..2035-12-31
+(:data:`CALENDAR_START`, :data:`CALENDAR_END`) and sliced.
+"""
+
+from __future__ import annotations
+
+import csv
+import difflib
+import io
+import re
+import warnings
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Literal
+
+import pandas as pd
+
+from backtest.errors import CalendarError, CalendarWarning, DataWarning, where
+from backtest.instruments import get_instrument
+
+CALENDAR_START = pd.Timestamp("2000-01-01")
+CALENDAR_END = pd.Timestamp("2035-12-31")
+OVERRIDE_COLUMNS: tuple[str, ...] = ("calendar", "date", "action", "note")
+OverrideAction = Literal["add_closure", "remove_closure"]
+_ACTIONS: tuple[str, ...] = ("add_closure", "remove_closure")
+_DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_MAX_LISTED = 12
+
+
+def packaged_closures_path() -> Path:
+    """Path of the packaged closures overrides file ``backtest/data/closures.csv``."""
+    return Path(str(resources.files("backtest") / "data" / "closures.csv"))
+
+
+@cache
+def _calendar_names() -> tuple[str, ...]:
+    import pandas_market_calendars as mcal
+
+    return tuple(mcal.get_calendar_names())
+
+
+def _check_name(calendar: str, context: str = "calendar") -> str:
+    if calendar in _calendar_names():
+        return calendar
+    close = difflib.get_close_matches(str(calendar), _calendar_names(), n=1)
+    hint = f"; did you mean {close[0]!r}?" if close else "; use e.g. NASDAQ, NYSE, XKRX or JPX"
+    raise CalendarError(f"{context} {calendar!r} is not a pandas-market-calendars name{hint}")
+
+
+@cache
+def _library(calendar: str) -> tuple[pd.DataFrame, str]:
+    """Library schedule for the whole supported range and the exchange's time zone (built once)."""
+    import pandas_market_calendars as mcal
+
+    with warnings.catch_warnings():
+        # XKRX/JPX announce that their lunch breaks were discontinued; noise for users.
+        warnings.filterwarnings("ignore", message=r".*break_start.*break_end.*", category=UserWarning)
+        warnings.filterwarnings("ignore", message=r".*dt\.weekday is deprecated.*")
+        library = mcal.get_calendar(calendar)
+        schedule = library.schedule(CALENDAR_START, CALENDAR_END)
+    out = schedule[["market_open", "market_close"]].copy()
+    out.index = pd.DatetimeIndex(out.index, name="session")
+    return out, str(library.tz)
+
+
+def _library_schedule(calendar: str) -> pd.DataFrame:
+    return _library(calendar)[0]
+
+
+@dataclass(frozen=True)
+class Override:
+    """One row of a closures overrides file."""
+
+    calendar: str
+    date: pd.Timestamp
+    action: OverrideAction
+    note: str
+    origin: str  # "file:line", for messages
+
+
+def read_overrides(path: str | Path) -> list[Override]:
+    """Parse a closures overrides file (``calendar,date,action,note``).
+
+    Accepts a UTF-8 BOM and CRLF line ends; line 1 is the header.
+
+    Raises
+    ------
+    CalendarError
+        Missing file or column, unknown calendar or action, bad date; the message
+        names the file, line and column.
+
+    Examples
+    --------
+    >>> rows = read_overrides(packaged_closures_path())
+    >>> ("XKRX", "2026-06-03") in {(r.calendar, str(r.date.date())) for r in rows}
+    True
+    """
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise CalendarError(f"{path}: closures file not found; check the path") from None
+    except UnicodeDecodeError:
+        raise CalendarError(f"{where(path)} not UTF-8 text; save the closures file as UTF-8") from None
+    reader = csv.reader(io.StringIO(text, newline=""))
+    header = next(reader, None)
+    if header is None:
+        raise CalendarError(f"{where(path)} empty file; expected header {','.join(OVERRIDE_COLUMNS)}")
+    header = [h.strip() for h in header]
+    for column in OVERRIDE_COLUMNS[:3]:
+        if column not in header:
+            raise CalendarError(
+                f"{where(path, 1, column)} missing column; header must be {','.join(OVERRIDE_COLUMNS)}"
+            )
+    pos = {c: header.index(c) for c in OVERRIDE_COLUMNS if c in header}
+    rows: list[Override] = []
+    for cells in reader:
+        line = reader.line_num
+        if not any(c.strip() for c in cells):
+            continue
+        cells = [c.strip() for c in cells] + [""] * (len(header) - len(cells))
+        calendar, date, action = (cells[pos[c]] for c in OVERRIDE_COLUMNS[:3])
+        note = cells[pos["note"]] if "note" in pos else ""
+        try:
+            _check_name(calendar)
+        except CalendarError as exc:
+            raise CalendarError(f"{where(path, line, 'calendar')} {exc}") from None
+        try:
+            stamp = pd.Timestamp(date) if _DATE_RE.match(date) else None
+        except ValueError:
+            stamp = None
+        if stamp is None or pd.isna(stamp):
+            raise CalendarError(f"{where(path, line, 'date')} {date!r} is not a date; use YYYY-MM-DD")
+        if action not in _ACTIONS:
+            raise CalendarError(
+                f"{where(path, line, 'action')} {action!r} is not an action; "
+                "use add_closure or remove_closure"
+            )
+        rows.append(Override(calendar, stamp, action, note, f"{path}:{line}"))  # type: ignore[arg-type]
+    return rows
+
+
+def _listing(dates: Iterable[pd.Timestamp]) -> str:
+    dates = sorted(dates)
+    text = ", ".join(str(d.date()) for d in dates[:_MAX_LISTED])
+    if len(dates) > _MAX_LISTED:
+        text += f" ... ({len(dates) - _MAX_LISTED} more)"
+    return text
+
+
+def _coverage(
+    bars: Iterable[pd.DataFrame],
+) -> tuple[pd.DatetimeIndex, list[tuple[pd.Timestamp, pd.Timestamp]]]:
+    """Union of the row dates, and each instrument's [first, last] span."""
+    dates: set[pd.Timestamp] = set()
+    spans = []
+    for frame in bars:
+        if len(frame.index) == 0:
+            continue
+        index = pd.DatetimeIndex(frame.index).normalize()
+        dates.update(index)
+        spans.append((index.min(), index.max()))
+    return pd.DatetimeIndex(sorted(dates)), spans
+
+
+class ExchangeCalendars:
+    """pandas-market-calendars schedules reconciled with observed price data and a closures file.
+
+    Build it with :meth:`from_prices`. Every method takes the pandas-market-calendars
+    name (``NASDAQ``, ``NYSE``, ``XKRX``, ``JPX``) used in the instrument registry.
+
+    Examples
+    --------
+    >>> cals = ExchangeCalendars.from_prices()
+    >>> [str(d.date()) for d in cals.sessions("XKRX", "2026-06-01", "2026-06-05")]
+    ['2026-06-01', '2026-06-02', '2026-06-04', '2026-06-05']
+    >>> cals.schedule("NASDAQ", "2025-04-09", "2025-04-09").iloc[0]["market_close"]
+    Timestamp('2025-04-09 20:00:00+0000', tz='UTC')
+    """
+
+    def __init__(
+        self,
+        closures: Mapping[str, Iterable[pd.Timestamp]] | None = None,
+        openings: Mapping[str, Iterable[pd.Timestamp]] | None = None,
+    ) -> None:
+        """Explicit ``closures`` and ``openings`` ({calendar: dates}); prefer :meth:`from_prices`."""
+        self._closures = {k: pd.DatetimeIndex(sorted(set(v))) for k, v in (closures or {}).items()}
+        self._openings = {k: pd.DatetimeIndex(sorted(set(v))) for k, v in (openings or {}).items()}
+        self._schedules: dict[str, pd.DataFrame] = {}
+
+    # ------------------------------------------------------------------ construction
+    @classmethod
+    def from_prices(
+        cls,
+        prices: Mapping[str, pd.DataFrame] | None = None,
+        overrides: str | Path | None = None,
+    ) -> ExchangeCalendars:
+        """Reconcile the library calendars with ``prices`` and the closures files.
+
+        Parameters
+        ----------
+        prices : mapping of symbol to bars, optional
+            Bars indexed by session date. A calendar session on which no instrument
+            of that exchange has a row, while some instrument's [first, last] span
+            covers the date, becomes a closure; the new ones (not in the overrides)
+            are reported in one ``CalendarWarning`` naming them. Rows on dates that
+            are not sessions are reported in one ``DataWarning``.
+        overrides : path, optional
+            A user closures file applied on top of the packaged one.
+
+        Raises
+        ------
+        CalendarError
+            A malformed overrides file.
+        UnknownSymbolError
+            A symbol in ``prices`` that the instrument registry cannot place.
+        """
+        rows = read_overrides(packaged_closures_path())
+        if overrides is not None:
+            rows += read_overrides(overrides)
+        listed: dict[str, set[pd.Timestamp]] = {}
+        kept: dict[str, set[pd.Timestamp]] = {}
+        for row in rows:  # later rows (the user's file) win
+            (listed if row.action == "add_closure" else kept).setdefault(row.calendar, set()).add(row.date)
+            other = kept if row.action == "add_closure" else listed
+            other.get(row.calendar, set()).discard(row.date)
+
+        by_calendar: dict[str, dict[str, pd.DataFrame]] = {}
+        for symbol, bars in (prices or {}).items():
+            by_calendar.setdefault(get_instrument(symbol).calendar, {})[symbol] = bars
+
+        closures = {cal: set(dates) for cal, dates in listed.items()}
+        unlisted: list[str] = []
+        off_calendar: list[str] = []
+        for calendar, group in by_calendar.items():
+            library = _library_schedule(_check_name(calendar)).index
+            observed, spans = _coverage(group.values())
+            if not spans:
+                continue
+            covered = pd.Series(False, index=library)
+            for first, last in spans:
+                covered |= (library >= first) & (library <= last)
+            missing = library[covered.to_numpy() & ~library.isin(observed)]
+            missing = [d for d in missing if d not in kept.get(calendar, set())]
+            new = [d for d in missing if d not in listed.get(calendar, set())]
+            if new:
+                unlisted.append(f"{calendar} ({', '.join(group)}) {_listing(new)}")
+            closures.setdefault(calendar, set()).update(missing)
+            valid = library.difference(pd.DatetimeIndex(sorted(closures[calendar]))).union(
+                pd.DatetimeIndex(sorted(kept.get(calendar, set())))
+            )
+            off = observed.difference(valid)
+            off = off[(off >= CALENDAR_START) & (off <= CALENDAR_END)]  # older rows: no calendar to check
+            if len(off):
+                off_calendar.append(f"{calendar} {_listing(off)}")
+        if unlisted:
+            warnings.warn(
+                "calendar sessions without a price row from any instrument of the exchange, treated "
+                f"as closures: {'; '.join(unlisted)}; list them as add_closure in a closures file "
+                "(or as remove_closure if the data are incomplete)",
+                CalendarWarning,
+                stacklevel=2,
+            )
+        if off_calendar:
+            warnings.warn(
+                f"price rows on dates that are not sessions: {'; '.join(off_calendar)}; they are "
+                "outside the calendar (list them as remove_closure in a closures file if the "
+                "exchange was open)",
+                DataWarning,
+                stacklevel=2,
+            )
+        return cls(closures=closures, openings=kept)
+
+    def __repr__(self) -> str:
+        counts = {k: len(v) for k, v in self._closures.items() if len(v)}
+        return f"ExchangeCalendars(closures={counts})"
+
+    # ------------------------------------------------------------------ queries
+    def schedule(self, calendar: str, start: object = None, end: object = None) -> pd.DataFrame:
+        """Reconciled schedule: index = session date (tz-naive), columns market_open, market_close (UTC).
+
+        ``start`` and ``end`` (dates, inclusive) slice it; ``None`` means the whole
+        supported range 2000-01-01..2035-12-31.
+        """
+        full = self._full(calendar)
+        if start is None and end is None:
+            return full.copy()
+        lo = None if start is None else pd.Timestamp(start).normalize()
+        hi = None if end is None else pd.Timestamp(end).normalize()
+        return full.loc[lo:hi].copy()
+
+    def sessions(self, calendar: str, start: object = None, end: object = None) -> pd.DatetimeIndex:
+        """Reconciled session dates (tz-naive, ascending) between ``start`` and ``end`` inclusive."""
+        index = self._full(calendar).index
+        if start is None and end is None:
+            return index
+        lo = None if start is None else pd.Timestamp(start).normalize()
+        hi = None if end is None else pd.Timestamp(end).normalize()
+        return index[index.slice_indexer(lo, hi)]
+
+    def closures(self, calendar: str) -> pd.DatetimeIndex:
+        """Library sessions removed as closures (by reconciliation or the overrides files)."""
+        library = _library_schedule(_check_name(calendar)).index
+        return library.intersection(self._closures.get(calendar, pd.DatetimeIndex([])))
+
+    def _full(self, calendar: str) -> pd.DataFrame:
+        """The cached reconciled schedule (shared; callers must not mutate it)."""
+        full = self._schedules.get(calendar)
+        if full is None:
+            full = self._build(calendar)
+            self._schedules[calendar] = full
+        return full
+
+    def _build(self, calendar: str) -> pd.DataFrame:
+        library, tz = _library(_check_name(calendar))
+        schedule = library.drop(index=self.closures(calendar))
+        extra = self._openings.get(calendar, pd.DatetimeIndex([])).difference(library.index)
+        extra = extra[(extra >= CALENDAR_START) & (extra <= CALENDAR_END)]
+        if len(extra):
+            schedule = pd.concat([schedule, _added_sessions(library, extra, tz)]).sort_index()
+        return schedule
+
+
+def _added_sessions(library: pd.DataFrame, dates: pd.DatetimeIndex, tz: str) -> pd.DataFrame:
+    """Sessions for dates the library treats as holidays, with the previous session's local hours."""
+    rows = []
+    for date in dates:
+        ref = library.iloc[max(int(library.index.searchsorted(date)) - 1, 0)]
+        row = {}
+        for column in ("market_open", "market_close"):
+            local = ref[column].tz_convert(tz)
+            clock = local - local.normalize()
+            row[column] = (pd.Timestamp(date).tz_localize(tz) + clock).tz_convert("UTC")
+        rows.append(row)
+    out = pd.DataFrame(rows, index=pd.DatetimeIndex(dates, name="session"))
+    return out.astype(library.dtypes.to_dict())
