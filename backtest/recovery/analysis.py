@@ -1,0 +1,344 @@
+"""Recovery analysis over event windows: prices + alignment + calendars -> RecoveryResult.
+
+For every event x symbol row of the alignment (``align_symbols`` output) this
+module cuts the window from day -1 to the horizon on the instrument's reconciled
+sessions, and measures two paths with :func:`~backtest.recovery.paths.path_metrics`:
+
+* ``path = "price"``: the adjusted close;
+* ``path = "abnormal"``: the level ``1 + CAR(0, k)``, where ``CAR(0, k)`` is the sum
+  of abnormal returns from day 0 to day k (``1`` on day -1). A path therefore
+  "recovers" when the cumulative abnormal return since the reaction session is
+  back to >= 0, its ``max_drawdown`` is the lowest ``CAR(0, k)``, and its ratios
+  are ``(CAR_k - CAR_min) / (0 - CAR_min)``. The additive ``1 + CAR`` (not a
+  compounded index) keeps the numbers equal to the event study's CARs.
+  The abnormal returns come from ``study.abnormal_returns`` when an
+  :class:`EventStudyResult` is passed (censored with ``censored_by =
+  "study_window"`` where its event window ends before the horizon); otherwise
+  they are market-adjusted, ``AR_k = R_k - R_m,k`` against the instrument's
+  benchmark (MacKinlay 1997, JEL 35(1), section 4.2), from the same sessions.
+
+Missing prices: a session of the calendar without a price row, inside the
+instrument's data, is carried forward (one rule everywhere, counted in
+``n_missing``); sessions after the instrument's last row are the end of the data
+(the path is censored there). Day -1 missing is filled from the last earlier close.
+On the market-adjusted abnormal path, a session where the stock or the benchmark
+has no price is carried forward the same way (the next observed day's AR then
+spans both days, so CAR is unchanged); the path ends with the benchmark's data.
+An event study's missing ARs are gaps inside the path and the end of the data
+when they run to the end of its window.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from backtest.errors import CalendarError, DataError, DataWarning, ParameterError
+from backtest.instruments import get_instrument
+from backtest.recovery.paths import RATIO_DAYS, check_horizon, path_metrics
+from backtest.recovery.survival import summarize
+
+ALIGNMENT_COLUMNS: tuple[str, ...] = ("event_id", "symbol", "calendar", "reaction_session", "kind")
+KIND_DIRECTION: dict[str, str] = {"shock": "drawdown", "relief": "give_back"}
+_LOOKBACK = pd.Timedelta(days=40)  # calendar days searched for day -1 (longest closures are ~1 week)
+
+
+@dataclass(frozen=True)
+class RecoveryResult:
+    """What :func:`recovery` returns.
+
+    Attributes
+    ----------
+    table : pandas.DataFrame
+        One row per event x symbol x path (``"price"`` | ``"abnormal"``): identifiers
+        (event_id, symbol, path, kind, direction, calendar, reaction_session,
+        benchmark, ar_source) and the :class:`PathMetrics` fields (pre_event_close,
+        reaction_return, trough_date, trough_rel_day, trough_close, max_drawdown,
+        recovered, recovery_sessions, recovery_days, recovery_date, censored_by,
+        last_date_seen, last_rel_day, duration_sessions, half_life_sessions,
+        half_life_date, n_missing, ratio_1, ratio_5, ratio_20, ratio_60). Fractions, not percent.
+        Rows with ``direction = "give_back"`` (relief events) hold the *peak* in the
+        ``trough_*`` columns and the largest run-up (>= 0) in ``max_drawdown``;
+        ``recovered`` there means the whole jump was given back. ``recovery_*`` are
+        ``<NA>``/``NaT`` exactly when ``recovered`` is False; ``censored_by`` then says
+        why (``horizon``, ``end_of_data``, ``study_window``) and ``last_date_seen`` when.
+    paths : pandas.DataFrame
+        Tidy: event_id, symbol, rel_day, date, close (carried forward), missing,
+        rebased (pre-event close = 100), cum_ar (``CAR(0, k)``; 0 on day -1).
+    summary : pandas.DataFrame
+        :func:`~backtest.recovery.survival.summarize` of ``table`` per path and direction.
+    settings : dict
+        horizon, ratio_days, ar_source.
+    """
+
+    table: pd.DataFrame
+    paths: pd.DataFrame
+    summary: pd.DataFrame
+    settings: dict[str, Any] = field(default_factory=dict)
+
+
+def _check_alignment(alignment: pd.DataFrame) -> None:
+    missing = [c for c in ALIGNMENT_COLUMNS if c not in alignment.columns]
+    if missing:
+        raise ParameterError(
+            f"alignment lacks column(s) {', '.join(missing)}; build it with backtest.alignment.align_symbols"
+        )
+    kinds = set(alignment["kind"].astype(str)) - set(KIND_DIRECTION)
+    if kinds:
+        raise ParameterError(
+            f"alignment: unknown event kind(s) {', '.join(sorted(kinds))}; use one of shock, relief"
+        )
+
+
+def _window_dates(
+    calendars: Any, calendar: str, reaction: pd.Timestamp, last_date: pd.Timestamp, horizon: int
+) -> tuple[pd.DatetimeIndex, bool]:
+    """Sessions from day -1 to min(horizon, last data date); flag = day 0 exists."""
+    sessions = pd.DatetimeIndex(calendars.sessions(calendar, reaction - _LOOKBACK, max(last_date, reaction)))
+    before = sessions[sessions < reaction]
+    if reaction <= last_date and reaction not in sessions:
+        raise CalendarError(
+            f"reaction session {reaction.date()} is not a session of {calendar}; "
+            "rebuild the alignment with backtest.alignment.align_symbols on the same calendars"
+        )
+    if before.empty:
+        raise CalendarError(
+            f"{calendar}: no session in the {_LOOKBACK.days} days before {reaction.date()}; "
+            "the calendar does not reach day -1 of this event"
+        )
+    after = sessions[(sessions >= reaction) & (sessions <= last_date)][: horizon + 1]
+    if before[-1] > last_date:  # the data end before day -1: nothing of the window exists
+        return pd.DatetimeIndex([]), False
+    return before[-1:].append(after), len(after) > 0
+
+
+def _closes_on(bars: pd.DataFrame, dates: pd.DatetimeIndex) -> tuple[np.ndarray, float]:
+    """Closes on ``dates`` (NaN where no row) and the last close before ``dates[0]``."""
+    close = bars["close"].astype(float)
+    earlier = close[close.index < dates[0]].dropna()
+    prior = float(earlier.iloc[-1]) if len(earlier) else math.nan
+    return close.reindex(dates).to_numpy(dtype=float), prior
+
+
+def _filled(values: np.ndarray, prior: float) -> np.ndarray:
+    return pd.Series(np.concatenate([[prior], values])).ffill().to_numpy()[1:]
+
+
+def _market_adjusted(
+    stock: np.ndarray, stock_prior: float, bench_bars: pd.DataFrame, dates: pd.DatetimeIndex
+) -> np.ndarray:
+    """``1 + CAR(0, k)`` on ``dates`` (day -1 first) from market-adjusted returns; NaN where missing."""
+    bench, bench_prior = _closes_on(bench_bars, dates)
+    last_bench = bench_bars["close"].dropna().index.max()
+    keep = int((dates <= last_bench).sum())
+    if keep == 0:  # the benchmark ends before day -1
+        return np.array([])
+    s, b = _filled(stock, stock_prior)[:keep], _filled(bench, bench_prior)[:keep]
+    ar = np.diff(s) / s[:-1] - np.diff(b) / b[:-1]
+    level = np.concatenate([[1.0], 1.0 + np.cumsum(ar)])
+    level[(~np.isfinite(stock[:keep])) | (~np.isfinite(bench[:keep]))] = math.nan
+    level[0] = 1.0 if np.isfinite(s[0]) and np.isfinite(b[0]) else math.nan
+    return level
+
+
+def _study_level(study_ars: pd.DataFrame, dates: pd.DatetimeIndex) -> tuple[np.ndarray, str]:
+    """``1 + CAR(0, k)`` from a study's ARs on the window, and why it ends before the window does.
+
+    Missing ARs inside the path are carried forward (NaN level); a trailing run of
+    missing ARs (e.g. the benchmark's data ended) is the end of the data, not a gap.
+    """
+    rows = study_ars[study_ars["rel_day"] >= 0].set_index("rel_day").sort_index()
+    last = int(rows.index.max()) if len(rows) else -1
+    n_post = len(dates) - 1
+    keep = min(n_post, last + 1)
+    reason = "study_window" if keep < n_post else "end_of_data"
+    ar = rows["ar"].astype(float).reindex(range(keep))
+    missing = ar.isna().to_numpy()
+    if "missing" in rows.columns:
+        missing = missing | rows["missing"].reindex(range(keep)).fillna(True).astype(bool).to_numpy()
+    valid = np.flatnonzero(~missing)
+    if valid.size < keep and (valid.size == 0 or valid[-1] < keep - 1):
+        keep, reason = (int(valid[-1]) + 1 if valid.size else 0), "end_of_data"
+    level = 1.0 + np.cumsum(np.nan_to_num(ar.to_numpy()[:keep], nan=0.0))
+    level[missing[:keep]] = math.nan
+    return np.concatenate([[1.0], level]), reason
+
+
+def _row(ident: dict[str, object], path: str, metrics: Any) -> dict[str, object]:
+    return {**ident, "path": path, **metrics.to_dict()}
+
+
+def recovery(
+    prices: Mapping[str, pd.DataFrame],
+    alignment: pd.DataFrame,
+    calendars: Any,
+    *,
+    horizon: int = 60,
+    study: Any | None = None,
+    benchmarks: Mapping[str, str] | None = None,
+    ratio_days: tuple[int, ...] = RATIO_DAYS,
+) -> RecoveryResult:
+    """Depth and speed of recovery after each event, on prices and on abnormal returns.
+
+    Parameters
+    ----------
+    prices : mapping of symbol to bars
+        Adjusted daily bars (``close`` column, session-date index). Without an event
+        study, the benchmarks must be included for the abnormal path.
+    alignment : pandas.DataFrame
+        ``backtest.alignment.align_symbols`` output (event_id, symbol, calendar,
+        reaction_session, kind).
+    calendars : ExchangeCalendars
+        Reconciled calendars; relative days count their sessions.
+    horizon : int
+        Last relative day examined, >= 1 (default 60 sessions).
+    study : EventStudyResult, optional
+        Source of the abnormal returns; market-adjusted returns when None.
+    benchmarks : mapping of symbol to benchmark symbol, optional
+        Overrides the registry benchmark for the market-adjusted path.
+    ratio_days : tuple of int
+        Days of the recovery ratios (columns ``ratio_<k>``).
+
+    Returns
+    -------
+    RecoveryResult
+
+    Raises
+    ------
+    ParameterError
+        A horizon < 1 or an alignment without the needed columns.
+    DataError
+        A symbol of the alignment that has no prices.
+    CalendarError
+        A reaction session that is not a session of its calendar.
+
+    Warns
+    -----
+    DataWarning
+        An event after the end of a symbol's data (kept as a censored row with no
+        observation), or a benchmark without prices (abnormal path skipped).
+
+    Notes
+    -----
+    Definitions of every measure: :func:`~backtest.recovery.paths.path_metrics`;
+    the abnormal level and the missing-price rule: module docstring.
+
+    Examples
+    --------
+    Samsung after DeepSeek (KRX reopened on 2025-01-31 after the Lunar New Year):
+
+    >>> from backtest.calendars import ExchangeCalendars
+    >>> from backtest.sources import load_prices
+    >>> prices = load_prices(["005930.KS", "^KS11"])
+    >>> alignment = pd.DataFrame({"event_id": ["deepseek_r1"], "symbol": ["005930.KS"],
+    ...     "calendar": ["XKRX"], "reaction_session": [pd.Timestamp("2025-01-31")], "kind": ["shock"]})
+    >>> res = recovery(prices, alignment, ExchangeCalendars.from_prices(prices), horizon=5)
+    >>> price = res.table.iloc[0]
+    >>> f"{price['max_drawdown']:.4f}", int(price["recovery_sessions"]), str(price["recovery_date"].date())
+    ('-0.0503', 4, '2025-02-06')
+    """
+    horizon = check_horizon(horizon)
+    if any(isinstance(k, bool) or not isinstance(k, int | np.integer) or k < 0 for k in ratio_days):
+        raise ParameterError(f"ratio_days {ratio_days!r}: use whole relative days >= 0, e.g. (1, 5, 20, 60)")
+    _check_alignment(alignment)
+    ar_source = "study" if study is not None else "market_adjusted"
+    study_ars = study.abnormal_returns if study is not None else None
+    rows: list[dict[str, object]] = []
+    path_frames: list[pd.DataFrame] = []
+    for item in alignment.itertuples(index=False):
+        symbol, event_id = str(item.symbol), str(item.event_id)
+        bars = prices.get(symbol)
+        if bars is None or "close" not in bars.columns or bars["close"].dropna().empty:
+            raise DataError(f"symbol {symbol!r} (event {event_id}) has no close prices; load its bars first")
+        reaction = pd.Timestamp(item.reaction_session).tz_localize(None).normalize()
+        direction = KIND_DIRECTION[str(item.kind)]
+        last_date = bars["close"].dropna().index.max()
+        dates, has_day0 = _window_dates(calendars, str(item.calendar), reaction, last_date, horizon)
+        bench = (benchmarks or {}).get(symbol) or get_instrument(symbol).benchmark
+        ident = {"event_id": event_id, "symbol": symbol, "kind": str(item.kind),
+                 "calendar": str(item.calendar), "reaction_session": reaction,
+                 "benchmark": bench if study is None else "", "ar_source": ar_source}
+        if not has_day0:
+            warnings.warn(
+                f"event {event_id}: {symbol} prices end on {last_date.date()}, before the reaction "
+                f"session {reaction.date()}; recorded as censored with no observation",
+                DataWarning,
+                stacklevel=2,
+            )
+            # Explicit censoring: nothing observed after the event, last date seen = end of the data.
+            values, prior = _closes_on(bars, dates) if len(dates) else (np.array([]), math.nan)
+            empty = replace(path_metrics(dates, values, horizon=horizon, direction=direction,
+                                         prior_value=prior, ratio_days=ratio_days),
+                            last_date_seen=last_date)
+            rows += [_row(ident, "price", empty), _row(ident, "abnormal", empty)]
+            continue
+        values, prior = _closes_on(bars, dates)
+        price = path_metrics(dates, values, horizon=horizon, direction=direction, prior_value=prior,
+                             ratio_days=ratio_days)
+        rows.append(_row(ident, "price", price))
+
+        level = None
+        if study_ars is not None:
+            mine = study_ars[(study_ars["event_id"].astype(str) == event_id)
+                             & (study_ars["symbol"] == symbol)]
+            if len(mine):
+                level, truncated = _study_level(mine, dates)
+                if "benchmark" in mine.columns:
+                    ident["benchmark"] = str(mine["benchmark"].iloc[0])
+            else:
+                warnings.warn(f"event {event_id}: the event study has no abnormal returns for {symbol}; "
+                              "abnormal path skipped", DataWarning, stacklevel=2)
+        elif not bench or bench not in prices:
+            warnings.warn(f"event {event_id}: no prices for {symbol}'s benchmark {bench or '(none)'}; "
+                          "abnormal path skipped (load the benchmark or pass benchmarks=)",
+                          DataWarning, stacklevel=2)
+        else:
+            level, truncated = _market_adjusted(values, prior, prices[bench], dates), "end_of_data"
+        if level is not None:
+            abnormal = path_metrics(dates[: len(level)], level, horizon=horizon, direction=direction,
+                                    ratio_days=ratio_days, truncated_by=truncated)
+            rows.append(_row(ident, "abnormal", abnormal))
+
+        close = _filled(values, prior)
+        cum_ar = np.full(len(dates), math.nan)
+        if level is not None:
+            cum_ar[: len(level)] = _filled(level, 1.0) - 1.0
+        path_frames.append(pd.DataFrame({
+            "event_id": event_id, "symbol": symbol, "rel_day": np.arange(-1, len(dates) - 1),
+            "date": dates, "close": close, "missing": ~np.isfinite(values),
+            "rebased": close / price.pre_event_close * 100.0, "cum_ar": cum_ar,
+        }))
+
+    table = _tidy_table(rows, ratio_days)
+    paths = pd.concat(path_frames, ignore_index=True) if path_frames else pd.DataFrame(
+        columns=["event_id", "symbol", "rel_day", "date", "close", "missing", "rebased", "cum_ar"])
+    settings = {"horizon": horizon, "ratio_days": tuple(ratio_days), "ar_source": ar_source}
+    return RecoveryResult(table=table, paths=paths, summary=summarize(table), settings=settings)
+
+
+_INT_COLUMNS = ("trough_rel_day", "recovery_sessions", "recovery_days", "last_rel_day",
+                "duration_sessions", "half_life_sessions", "n_missing")
+_DATE_COLUMNS = ("reaction_session", "pre_event_date", "trough_date", "recovery_date", "last_date_seen",
+                 "half_life_date")
+
+
+def _tidy_table(rows: list[dict[str, object]], ratio_days: tuple[int, ...]) -> pd.DataFrame:
+    head = ["event_id", "symbol", "path", "kind", "direction", "calendar", "reaction_session",
+            "benchmark", "ar_source"]
+    body = ["pre_event_date", "pre_event_close", "reaction_return", "trough_date", "trough_rel_day",
+            "trough_close", "max_drawdown", "recovered", "recovery_sessions", "recovery_days",
+            "recovery_date", "censored_by", "last_date_seen", "last_rel_day", "duration_sessions",
+            *[f"ratio_{k}" for k in ratio_days], "half_life_sessions", "half_life_date", "n_missing"]
+    table = pd.DataFrame(rows, columns=head + body)
+    for column in _INT_COLUMNS:
+        table[column] = pd.array(table[column].tolist(), dtype="Int64")
+    for column in _DATE_COLUMNS:
+        table[column] = pd.to_datetime(table[column])
+    table["recovered"] = table["recovered"].astype(bool)
+    return table

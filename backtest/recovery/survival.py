@@ -1,0 +1,157 @@
+"""Summary of recovery times across events and instruments, censoring handled by Kaplan-Meier.
+
+The estimator is statsmodels' :class:`~statsmodels.duration.survfunc.SurvfuncRight`
+(right-censored Kaplan-Meier with Greenwood standard errors), not a hand-written one.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+from statsmodels.duration.survfunc import SurvfuncRight
+
+from backtest.errors import ParameterError
+
+SUMMARY_DAYS: tuple[int, ...] = (5, 20, 60)
+
+
+def km_share_recovered(
+    durations: Sequence[float], recovered: Sequence[bool], days: Sequence[int] = SUMMARY_DAYS
+) -> pd.DataFrame:
+    """Kaplan-Meier share of paths recovered by each relative day.
+
+    Parameters
+    ----------
+    durations : sequence of float
+        Sessions to recovery (recovered paths) or to the last day seen (censored).
+    recovered : sequence of bool
+        True where the recovery was observed, False where the path is censored.
+    days : sequence of int
+        Relative days ``d`` at which to read the curve.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index ``day``; columns ``share`` = ``1 - S(d)`` and ``se`` (Greenwood).
+
+    Notes
+    -----
+    Kaplan & Meier (1958), JASA 53(282): ``S(t) = prod_{t_i <= t} (1 - d_i / n_i)``
+    with ``d_i`` recoveries at ``t_i`` and ``n_i`` paths still unrecovered and
+    observed at ``t_i``. A path recovered on day 0 counts as an event at t = 0.
+    ``S(d)`` is NaN when no path was followed up to day ``d`` and the curve has
+    not reached 0 (the data say nothing about day ``d``).
+
+    Examples
+    --------
+    Four paths: recovered on days 2 and 10, censored at 5 and 60.
+    S(5) = (1 - 1/4) = 0.75; S(20) = 0.75 * (1 - 1/2) = 0.375 (two at risk at day 10).
+
+    >>> out = km_share_recovered([2, 10, 5, 60], [True, True, False, False], days=(5, 20))
+    >>> out["share"].round(4).tolist()
+    [0.25, 0.625]
+    """
+    durations = np.asarray(durations, dtype=float)
+    events = np.asarray(recovered, dtype=bool)
+    index = pd.Index([int(d) for d in days], name="day")
+    out = pd.DataFrame(index=index, columns=["share", "se"], dtype=float)
+    if durations.size == 0:
+        return out
+    if not events.any():
+        # No recovery observed: S = 1 wherever the data reach, undefined beyond.
+        max_time = durations.max()
+        for d in out.index:
+            out.loc[d] = (0.0, 0.0) if d <= max_time else (math.nan, math.nan)
+        return out
+    sf = SurvfuncRight(durations, events.astype(float))
+    times = np.asarray(sf.surv_times, dtype=float)
+    prob = np.asarray(sf.surv_prob, dtype=float)
+    se = np.asarray(sf.surv_prob_se, dtype=float)
+    max_time = durations.max()
+    for d in out.index:
+        i = int(np.searchsorted(times, d, side="right")) - 1
+        s, s_se = (1.0, 0.0) if i < 0 else (prob[i], se[i])
+        if d > max_time and s > 0:
+            out.loc[d] = (math.nan, math.nan)
+        else:
+            # Greenwood's se is 0 once S reaches 0 (statsmodels leaves NaN there: 0 * inf).
+            out.loc[d] = (1.0 - s, 0.0 if s == 0 else s_se)
+    return out
+
+
+def km_median(durations: Sequence[float], recovered: Sequence[bool]) -> float:
+    """Kaplan-Meier median time to recover (NaN when the curve never falls to 0.5).
+
+    >>> km_median([1, 2, 3], [True, True, True])
+    2.0
+    """
+    durations = np.asarray(durations, dtype=float)
+    events = np.asarray(recovered, dtype=bool)
+    if durations.size == 0 or not events.any():
+        return math.nan
+    value = SurvfuncRight(durations, events.astype(float)).quantile(0.5)
+    return float(value) if value is not None else math.nan
+
+
+def summarize(
+    table: pd.DataFrame, by: Sequence[str] = ("path", "direction"), days: Sequence[int] = SUMMARY_DAYS
+) -> pd.DataFrame:
+    """Recovery summary per group of the recovery table.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        ``RecoveryResult.table`` (columns used: ``recovered``, ``duration_sessions``,
+        ``recovery_sessions``, ``max_drawdown`` and the ``by`` columns).
+    by : sequence of str
+        Grouping columns; shock drawdowns and relief give-backs are never pooled
+        by default because they measure opposite things.
+    days : sequence of int
+        Days of the Kaplan-Meier shares.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per group: ``n`` (measurable paths), ``n_recovered``, ``n_censored``,
+        ``n_unmeasured`` (no data after the event or no pre-event close; left out),
+        ``median_recovery_sessions`` (plain median among recovered paths),
+        ``km_median_sessions`` (Kaplan-Meier median, censoring included),
+        ``median_max_drawdown``, and ``share_recovered_<d>`` / ``share_recovered_<d>_se``.
+    """
+    missing = [c for c in (*by, "recovered", "duration_sessions") if c not in table.columns]
+    if missing:
+        raise ParameterError(
+            f"recovery table lacks column(s) {', '.join(missing)}; pass RecoveryResult.table"
+        )
+    rows = []
+    groups = table.groupby(list(by), sort=True, dropna=False) if len(table) else []
+    for key, group in groups:
+        key = key if isinstance(key, tuple) else (key,)
+        measurable = group[group["duration_sessions"].notna()]
+        durations = measurable["duration_sessions"].astype(float).to_numpy()
+        recovered = measurable["recovered"].astype(bool).to_numpy()
+        shares = km_share_recovered(durations, recovered, days)
+        row: dict[str, object] = dict(zip(by, key, strict=True))
+        rec_times = measurable.loc[recovered, "recovery_sessions"].astype(float)
+        row.update(
+            n=len(measurable),
+            n_recovered=int(recovered.sum()),
+            n_censored=int((~recovered).sum()),
+            n_unmeasured=len(group) - len(measurable),
+            median_recovery_sessions=float(rec_times.median()) if len(rec_times) else math.nan,
+            km_median_sessions=km_median(durations, recovered),
+            median_max_drawdown=float(measurable["max_drawdown"].astype(float).median())
+            if len(measurable) else math.nan,
+        )
+        for d in shares.index:
+            row[f"share_recovered_{d}"] = shares.loc[d, "share"]
+            row[f"share_recovered_{d}_se"] = shares.loc[d, "se"]
+        rows.append(row)
+    columns = [*by, "n", "n_recovered", "n_censored", "n_unmeasured", "median_recovery_sessions",
+               "km_median_sessions", "median_max_drawdown"]
+    for d in days:
+        columns += [f"share_recovered_{int(d)}", f"share_recovered_{int(d)}_se"]
+    return pd.DataFrame(rows, columns=columns)
