@@ -1,0 +1,185 @@
+"""``backtest study``: abnormal returns, CARs and significance tests around the events.
+
+Thin: parses options, loads events and prices, calls :func:`backtest.study.event_study`
+and renders the result with rich (CSV/JSON export of the tidy tables).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import re
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+from backtest.errors import ParameterError
+from backtest.study.models import MODELS
+from backtest.study.result import EventStudyResult, number, percent, significance
+
+EXAMPLES = """examples:
+  backtest study
+  backtest study --symbols NVDA 000660.KS --model market --estimation -250:-11 --window -5:20
+  backtest study --event deepseek_r1 --car 0:0,0:5 --csv car.csv --json study.json
+  backtest study --model factor --factors SOXX --symbols NVDA MU
+"""
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``study`` command."""
+    p = subparsers.add_parser(
+        "study", help="event study: abnormal returns, CARs and significance tests",
+        description="Event study around each event: abnormal returns, CARs and cross-sectional tests "
+                    "(* p<0.10, ** p<0.05, *** p<0.01, two-sided).",
+        epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    # let windows such as "-250:-11" through as values, not as options
+    p._negative_number_matcher = re.compile(r"^-\d+(:[-+]?\d+)?(,[-+]?\d+:[-+]?\d+)*$|^-\d*\.\d+$")
+    p.add_argument("--events", metavar="FILE", help="events CSV (default: ./events.csv or the packaged one)")
+    p.add_argument("--event", metavar="ID", action="append", help="only this event_id (repeatable)")
+    p.add_argument("--symbols", nargs="+", metavar="SYM", help="symbols (default: each event's own list)")
+    p.add_argument("--source", default="snapshot", help="price source: snapshot (default), csv, yahoo")
+    p.add_argument("--model", default="market", help=f"normal-return model: {', '.join(MODELS)}")
+    p.add_argument("--estimation", default="-250:-11", metavar="A:B", help="estimation window (sessions)")
+    p.add_argument("--window", default="-5:20", metavar="A:B", help="event window (sessions)")
+    p.add_argument("--car", default="0:0,0:1,-1:1,0:5,0:20", metavar="A:B,...", help="CAR windows")
+    p.add_argument("--min-estimation", type=int, default=60, metavar="N",
+                   help="fewer estimation returns -> market-adjusted model (default 60)")
+    p.add_argument("--benchmark", action="append", metavar="SYM=BENCH", help="override a benchmark")
+    p.add_argument("--factors", nargs="+", metavar="SYM", help="factor model: regressors after the benchmark")
+    p.add_argument("--returns", choices=("simple", "log"), default="simple", help="return kind")
+    p.add_argument("--csv", metavar="FILE", help="write the CAR table (tidy) to CSV")
+    p.add_argument("--json", metavar="FILE", help="write CARs, tests and fits to JSON")
+    p.set_defaults(func=run)
+
+
+def _benchmarks(items: list[str] | None) -> dict[str, str]:
+    out = {}
+    for item in items or []:
+        symbol, sep, bench = item.partition("=")
+        if not sep or not symbol or not bench:
+            raise ParameterError(f"--benchmark {item!r}: write SYMBOL=BENCHMARK, e.g. NVDA=QQQ")
+        out[symbol.strip()] = bench.strip()
+    return out
+
+
+def _symbols(items: list[str] | None) -> list[str] | None:
+    if not items:
+        return None
+    return [s.strip() for item in items for s in item.split(",") if s.strip()]
+
+
+def run(args: argparse.Namespace) -> int:
+    """Handler of ``backtest study``."""
+    from backtest.alignment import align_symbols
+    from backtest.calendars import ExchangeCalendars
+    from backtest.events import load_events
+    from backtest.instruments import DEFAULT_TARGETS, get_instrument
+    from backtest.sources import get_source
+    from backtest.study import event_study
+
+    events = load_events(args.events)
+    if args.event:
+        unknown = [e for e in args.event if e not in set(events["event_id"])]
+        if unknown:
+            raise ParameterError(f"--event {unknown[0]!r}: no such event_id; known: "
+                                 + ", ".join(events["event_id"]))
+        events = events[events["event_id"].isin(args.event)]
+    symbols = _symbols(args.symbols)
+    benchmarks = _benchmarks(args.benchmark)
+    wanted = list(symbols) if symbols else list(dict.fromkeys(
+        s for own in events["symbols"] for s in (tuple(own) or DEFAULT_TARGETS)))
+    needed = list(dict.fromkeys(
+        wanted + [benchmarks.get(s) or get_instrument(s).benchmark for s in wanted] + (args.factors or [])))
+    source = get_source(args.source)
+    prices = {s: source.load(s) for s in needed if s}
+    calendars = ExchangeCalendars.from_prices(prices)
+    alignment = align_symbols(events, calendars, symbols)
+    result = event_study(prices, alignment, calendars, model=args.model,
+                         estimation_window=args.estimation, event_window=args.window,
+                         car_windows=args.car, min_estimation=args.min_estimation,
+                         benchmarks=benchmarks or None, factors=args.factors, return_kind=args.returns)
+    render(result)
+    if args.csv:
+        result.car.to_csv(args.csv, index=False)
+    if args.json:
+        Path(args.json).write_text(json.dumps(to_json(result), indent=2), encoding="utf-8")
+    return 0
+
+
+def _clean(value: object) -> object:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, pd.Timestamp):
+        return None if value is pd.NaT else value.date().isoformat()
+    return value
+
+
+def to_json(result: EventStudyResult) -> dict:
+    """CARs, tests, fits and settings as JSON-ready records (NaN -> null)."""
+
+    def records(frame: pd.DataFrame) -> list[dict]:
+        return [{k: _clean(v.item() if hasattr(v, "item") else v) for k, v in row.items()}
+                for row in frame.to_dict("records")]
+
+    settings = {k: (list(v) if isinstance(v, tuple) else v) for k, v in result.settings.items()}
+    return {"settings": json.loads(json.dumps(settings, default=str)), "car": records(result.car),
+            "tests": records(result.tests), "fits": records(result.fits)}
+
+
+def render(result: EventStudyResult) -> None:
+    """Print the CAR table and the cross-sectional tests with rich."""
+    from rich import box
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console(width=None if sys.stdout.isatty() else 120)
+    s = result.settings
+    windows = list(dict.fromkeys(result.car["window"]))
+    fits = Table(title=f"Normal-return model — {s['model']}, estimation {s['estimation_window']}",
+                 box=box.SIMPLE_HEAD)
+    for name in ("event", "symbol", "benchmark", "model used", "n est", "alpha", "beta", "sigma"):
+        fits.add_column(name, no_wrap=True, justify="left" if name in ("event", "symbol") else "right")
+    for row in result.fits.itertuples(index=False):
+        fits.add_row(str(row.event_id), str(row.symbol), str(row.benchmark), str(row.model_used),
+                     str(row.n_estimation), percent(row.alpha, 3), number(row.beta),
+                     f"{100 * math.sqrt(row.sigma2):.2f} %" if math.isfinite(row.sigma2) else "n/a")
+    console.print(fits)
+    table = Table(title=f"Cumulative abnormal returns — event window {s['event_window']}",
+                  box=box.SIMPLE_HEAD)
+    for name in ("event", "symbol", "window", "CAR", "t", "p", "BHAR", "missing"):
+        table.add_column(name, no_wrap=True, justify="left" if name in ("event", "symbol") else "right")
+    previous = None
+    for row in result.car.itertuples(index=False):
+        pair = (row.event_id, row.symbol)
+        table.add_row(*(map(str, pair) if pair != previous else ("", "")), row.window,
+                      f"{percent(row.car)}{significance(row.p_value)}", number(row.t_stat),
+                      number(row.p_value, 3), percent(row.bhar), str(row.n_missing))
+        previous = pair
+    console.print(table)
+    console.print("CAR t statistics use the full prediction-error variance; "
+                  "* p<0.10, ** p<0.05, *** p<0.01 (two-sided)")
+
+    tests = result.tests
+    scopes = list(dict.fromkeys(tests["scope"]))
+    if len(scopes) == 2:  # one event: its scope and "all" are the same pairs
+        scopes = scopes[:1]
+    for scope in scopes:
+        block = tests[tests["scope"] == scope]
+        t = Table(title=f"Cross-sectional tests — {scope} (n = {int(block['n'].max())})",
+                  box=box.SIMPLE_HEAD)
+        t.add_column("test", no_wrap=True)
+        t.add_column("null", no_wrap=True)
+        for w in windows:
+            t.add_column(w, justify="right")
+        for test, group in block.groupby("test", sort=False):
+            by_window = group.set_index("window")
+            nulls = ", ".join(dict.fromkeys(group["null"]))
+            t.add_row(test, nulls, *(f"{number(by_window.loc[w, 'statistic'])}"
+                                     f"{significance(by_window.loc[w, 'p_value'])}" for w in windows))
+        console.print(t)
+    for note in result.fits["warning"]:
+        if isinstance(note, str) and note:
+            console.print(f"note: {note}")

@@ -1,0 +1,133 @@
+"""The event-study result object and its plain-text summary.
+
+Numbers inside are fractions (``car = -0.1333``); percent appears only in the
+formatted summary (``-13.33 %``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+# significance marks by two-sided p-value
+MARKS: tuple[tuple[float, str], ...] = ((0.01, "***"), (0.05, "**"), (0.10, "*"))
+
+
+def significance(p: float) -> str:
+    """``***`` for p < 0.01, ``**`` for p < 0.05, ``*`` for p < 0.10, else ``""``.
+
+    >>> significance(0.004), significance(0.07), significance(0.5)
+    ('***', '*', '')
+    """
+    if p is None or not np.isfinite(p):
+        return ""
+    for level, mark in MARKS:
+        if p < level:
+            return mark
+    return ""
+
+
+def percent(x: float, digits: int = 2) -> str:
+    """Format a fraction as percent: ``percent(-0.1333) == '-13.33 %'``."""
+    if x is None or not np.isfinite(x):
+        return "n/a"
+    return f"{100 * x:+.{digits}f} %"
+
+
+def number(x: float, digits: int = 2) -> str:
+    """Format a statistic, ``n/a`` for NaN."""
+    if x is None or not np.isfinite(x):
+        return "n/a"
+    return f"{x:.{digits}f}"
+
+
+@dataclass(frozen=True)
+class EventStudyResult:
+    """Abnormal returns, CARs and significance tests of an event study.
+
+    Attributes
+    ----------
+    abnormal_returns : DataFrame
+        Tidy, one row per event x symbol x relative day: event_id, symbol,
+        benchmark, rel_day, date, return, benchmark_return, normal_return, ar,
+        ar_se, car (cumulative AR from the event-window start; missing days add
+        nothing), missing (bool).
+    car : DataFrame
+        One row per event x symbol x CAR window: event_id, symbol, window
+        (``"[0,+5]"``), start, end, car, car_se, t_stat, df, p_value, bhar,
+        n_days, n_missing, model_used, n_estimation.
+    tests : DataFrame
+        Cross-sectional tests: scope (an event_id or ``"all"``), window, test,
+        statistic, p_value, null (``"t(df)"`` / ``"N(0,1)"``), df, n.
+    fits : DataFrame
+        One row per event x symbol: event_id, symbol, benchmark, model_requested,
+        model_used, n_estimation, df, alpha, beta, sigma2, warning (+ ``beta_<factor>``
+        columns for the factor model).
+    aar : DataFrame
+        Average abnormal returns by scope and relative day: scope, rel_day, aar, caar, n.
+    settings : dict
+        The parameters the study ran with.
+    """
+
+    abnormal_returns: pd.DataFrame
+    car: pd.DataFrame
+    tests: pd.DataFrame
+    fits: pd.DataFrame
+    aar: pd.DataFrame
+    settings: dict = field(default_factory=dict)
+
+    def car_table(self) -> pd.DataFrame:
+        """CARs for display: percent strings with significance marks (one row per pair x window)."""
+        c = self.car
+        return pd.DataFrame({
+            "event_id": c["event_id"],
+            "symbol": c["symbol"],
+            "window": c["window"],
+            "CAR": [percent(v) + significance(p) for v, p in zip(c["car"], c["p_value"], strict=True)],
+            "t": [number(v) for v in c["t_stat"]],
+            "p": [number(v, 3) for v in c["p_value"]],
+            "BHAR": [percent(v) for v in c["bhar"]],
+            "model": c["model_used"],
+            "n_est": c["n_estimation"],
+        })
+
+    def test_table(self) -> pd.DataFrame:
+        """Cross-sectional tests for display: statistic with marks, p-value and null."""
+        t = self.tests
+        return pd.DataFrame({
+            "scope": t["scope"],
+            "window": t["window"],
+            "test": t["test"],
+            "statistic": [number(v) + significance(p) for v, p in zip(t["statistic"], t["p_value"],
+                                                                     strict=True)],
+            "p": [number(v, 3) for v in t["p_value"]],
+            "null": t["null"],
+            "n": t["n"],
+        })
+
+    def summary(self) -> str:
+        """Plain-text report: settings, model fits, CAR table and tests.
+
+        Marks: ``*`` p < 0.10, ``**`` p < 0.05, ``***`` p < 0.01 (two-sided).
+        """
+        s = self.settings
+        lines = [
+            f"Event study: model {s.get('model')}, estimation {s.get('estimation_window')}, "
+            f"event window {s.get('event_window')}, {s.get('return_kind', 'simple')} returns",
+            "",
+            "Model fits",
+            self.fits[["event_id", "symbol", "benchmark", "model_used", "n_estimation", "alpha",
+                       "beta", "sigma2"]].to_string(index=False),
+            "",
+            "Cumulative abnormal returns (* p<0.10, ** p<0.05, *** p<0.01)",
+            self.car_table().to_string(index=False),
+            "",
+            "Cross-sectional tests",
+            self.test_table().to_string(index=False),
+        ]
+        notes = [w for w in self.fits["warning"] if isinstance(w, str) and w]
+        if notes:
+            lines += ["", "Notes", *(f"- {w}" for w in notes)]
+        return "\n".join(lines)

@@ -1,0 +1,201 @@
+"""Prices-level event study on the embedded snapshot.
+
+Outside references: the raw snapshot CSV files read with pandas and a market model
+fitted with statsmodels (independent of the engine's returns, windows and OLS), and
+the event-day moves in backtest/data/prices/PROVENANCE.md.
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+
+import numpy as np
+import pandas as pd
+import pytest
+import statsmodels.api as sm
+
+from backtest.alignment import align_symbols
+from backtest.calendars import ExchangeCalendars
+from backtest.errors import DataWarning, ParameterError, ShortHistoryWarning, StudyError
+from backtest.events import load_events
+from backtest.sources import load_prices
+from backtest.study import event_study
+
+SYMBOLS = ["NVDA", "000660.KS", "005930.KS", "285A.T"]
+PRICES = [*SYMBOLS, "SPY", "^KS11", "^N225", "SOXX"]
+
+
+@pytest.fixture(scope="module")
+def prices() -> dict[str, pd.DataFrame]:
+    return load_prices(PRICES)
+
+
+@pytest.fixture(scope="module")
+def calendars(prices) -> ExchangeCalendars:
+    return ExchangeCalendars.from_prices(prices)
+
+
+@pytest.fixture(scope="module")
+def deepseek(calendars) -> pd.DataFrame:
+    events = load_events()
+    return align_symbols(events[events.event_id == "deepseek_r1"], calendars, SYMBOLS)
+
+
+@pytest.fixture(scope="module")
+def result(prices, calendars, deepseek):
+    with pytest.warns(ShortHistoryWarning, match=r"285A\.T"):
+        return event_study(prices, deepseek, calendars)
+
+
+def raw_close(name: str) -> pd.Series:
+    path = resources.files("backtest") / "data" / "prices" / name
+    frame = pd.read_csv(str(path), parse_dates=["date"], index_col="date")
+    return frame["close"]
+
+
+def test_nvda_deepseek_matches_independent_ols(result):
+    # independent path: raw CSV closes, pct_change on the common rows of NVDA and SPY (the
+    # NASDAQ/NYSE sessions: both files hold the same 686 days), statsmodels OLS on rows
+    # -250..-11 before 2025-01-27, prediction variance from (X'X)^-1.
+    r = pd.concat([raw_close("NVDA.csv"), raw_close("SPY.csv")], axis=1, keys=["r", "m"]).pct_change()
+    day0 = r.index.get_loc(pd.Timestamp("2025-01-27"))
+    est = r.iloc[day0 - 250 : day0 - 10]
+    ols = sm.OLS(est["r"], sm.add_constant(est["m"])).fit()
+    evt = r.iloc[day0 : day0 + 6]
+    xs = sm.add_constant(evt["m"]).to_numpy()
+    ar = evt["r"].to_numpy() - xs @ ols.params.to_numpy()
+    v = ols.scale * (np.eye(6) + xs @ ols.normalized_cov_params.to_numpy() @ xs.T)
+
+    car = result.car.set_index(["symbol", "window"])
+    day0_row = car.loc[("NVDA", "[0,0]")]
+    assert day0_row["car"] == pytest.approx(ar[0], rel=1e-9)
+    assert day0_row["t_stat"] == pytest.approx(ar[0] / np.sqrt(v[0, 0]), rel=1e-9)
+    row5 = car.loc[("NVDA", "[0,+5]")]
+    assert row5["car"] == pytest.approx(ar.sum(), rel=1e-9)
+    assert row5["t_stat"] == pytest.approx(ar.sum() / np.sqrt(v.sum()), rel=1e-9)
+    assert row5["n_estimation"] == 240 and row5["model_used"] == "market"
+    assert row5["df"] == 238
+    # PROVENANCE.md: NVDA 2025-01-27 close-to-close -16.97 %
+    ars = result.abnormal_returns
+    nvda0 = ars[(ars.symbol == "NVDA") & (ars.rel_day == 0)].iloc[0]
+    assert nvda0["return"] == pytest.approx(-0.1697, abs=5e-5)
+    assert nvda0["date"] == pd.Timestamp("2025-01-27")
+
+
+def test_sk_hynix_day0_is_first_session_after_lunar_new_year(result):
+    # KRX closed 2025-01-27..30; PROVENANCE.md: 000660.KS -9.86 %, KOSPI -0.77 % on 2025-01-31
+    ars = result.abnormal_returns
+    row = ars[(ars.symbol == "000660.KS") & (ars.rel_day == 0)].iloc[0]
+    assert row["date"] == pd.Timestamp("2025-01-31")
+    assert row["return"] == pytest.approx(-0.0986, abs=5e-5)
+    assert row["benchmark_return"] == pytest.approx(-0.0077, abs=5e-5)
+    before = ars[(ars.symbol == "000660.KS") & (ars.rel_day == -1)].iloc[0]
+    assert before["date"] == pd.Timestamp("2025-01-24")
+
+
+def test_kioxia_short_history_falls_back_to_market_adjusted(result):
+    # Kioxia listed 2024-12-18. JPX sessions before 2025-01-27: Dec 18-20, 23-27, 30 (9) and
+    # Jan 6-10, 14-17, 20-24 (14) -> day -23 = Dec 18, day -11 = Jan 9. The estimation window
+    # -250..-11 therefore holds 13 closes = 12 returns < 60 -> market-adjusted.
+    fit = result.fits.set_index("symbol").loc["285A.T"]
+    assert fit["model_used"] == "market_adjusted" and fit["model_requested"] == "market"
+    assert fit["n_estimation"] == 12
+    assert "285A.T" in fit["warning"] and "market-adjusted" in fit["warning"]
+    row = result.car.set_index(["symbol", "window"]).loc[("285A.T", "[0,0]")]
+    # PROVENANCE.md: 285A.T -5.40 %, ^N225 -0.92 % on 2025-01-27 -> AR = R - R_m = -4.48 %
+    assert row["car"] == pytest.approx(-0.0448, abs=1e-4)
+    assert row["model_used"] == "market_adjusted" and row["n_estimation"] == 12
+    assert "285A.T" in result.summary()
+
+
+def test_short_history_above_minimum_uses_what_exists(prices, calendars, deepseek):
+    kioxia = deepseek[deepseek.symbol == "285A.T"]
+    with pytest.warns(ShortHistoryWarning, match="fitted on what exists"):
+        res = event_study(prices, kioxia, calendars, min_estimation=10)
+    fit = res.fits.iloc[0]
+    assert fit["model_used"] == "market" and fit["n_estimation"] == 12 and fit["df"] == 10
+
+
+def test_tests_table_has_each_scope_and_null(prices, calendars):
+    events = load_events()
+    two = align_symbols(events[events.event_id.isin(["deepseek_r1", "us_tariff_pause"])], calendars,
+                        ["NVDA", "000660.KS", "005930.KS"])
+    res = event_study(prices, two, calendars, car_windows=[(0, 0)])
+    assert set(res.tests["scope"]) == {"deepseek_r1", "us_tariff_pause", "all"}
+    cs = res.tests[(res.tests.test == "cross_sectional_t")].set_index("scope")
+    assert cs.loc["all", "n"] == 6 and cs.loc["all", "null"] == "t(5)"
+    assert cs.loc["deepseek_r1", "n"] == 3
+    assert set(res.tests.loc[res.tests.test == "patell_z", "null"]) == {"N(0,1)"}
+    # AAR on day 0 of the pooled scope = mean of the six day-0 ARs
+    day0 = res.abnormal_returns[res.abnormal_returns.rel_day == 0]["ar"].mean()
+    aar = res.aar[(res.aar.scope == "all") & (res.aar.rel_day == 0)]["aar"].iloc[0]
+    assert aar == pytest.approx(day0, rel=1e-12)
+
+
+def test_missing_price_rule_and_count(prices, calendars, deepseek):
+    # drop NVDA's close of 2025-01-29 (day +2): returns of day +2 and day +3 are missing
+    holed = dict(prices)
+    holed["NVDA"] = prices["NVDA"].drop(pd.Timestamp("2025-01-29"))
+    nvda = deepseek[deepseek.symbol == "NVDA"]
+    with pytest.warns(DataWarning, match="NVDA in deepseek_r1 \\(2 of 26\\)"):
+        res = event_study(holed, nvda, calendars)
+    ars = res.abnormal_returns.set_index("rel_day")
+    assert ars.loc[2, "missing"] and ars.loc[3, "missing"] and not ars.loc[4, "missing"]
+    row = res.car.set_index("window").loc["[0,+5]"]
+    assert row["n_missing"] == 2 and row["n_days"] == 4
+    assert row["car"] == pytest.approx(ars.loc[[0, 1, 4, 5], "ar"].sum(), rel=1e-12)
+
+
+def test_event_without_prices_is_an_error(prices, calendars):
+    row = pd.DataFrame({"event_id": ["old"], "symbol": ["NVDA"], "calendar": ["NASDAQ"],
+                        "reaction_session": [pd.Timestamp("2020-03-16")]})
+    with pytest.raises(StudyError, match="no event x symbol pair has a return"):
+        event_study(prices, row, calendars)
+
+
+def test_pair_without_prices_is_dropped_with_warning(prices, calendars, deepseek):
+    old = pd.DataFrame({"event_id": ["old"], "symbol": ["NVDA"], "calendar": ["NASDAQ"],
+                        "reaction_session": [pd.Timestamp("2020-03-16")]})
+    rows = pd.concat([deepseek[deepseek.symbol == "NVDA"], old], ignore_index=True)
+    with pytest.warns(DataWarning, match="NVDA in old"):
+        res = event_study(prices, rows, calendars)
+    assert list(res.fits["event_id"]) == ["deepseek_r1"]
+
+
+def test_symbol_without_benchmark_is_an_error(prices, calendars):
+    events = load_events()
+    rows = align_symbols(events[events.event_id == "deepseek_r1"], calendars, ["SPY"])
+    with pytest.raises(StudyError, match=r"no benchmark.*--benchmark SPY=QQQ"):
+        event_study(prices, rows, calendars)
+
+
+def test_missing_benchmark_prices_is_an_error(calendars, deepseek):
+    with pytest.raises(StudyError, match="benchmark of NVDA"):
+        event_study(load_prices(["NVDA"]), deepseek[deepseek.symbol == "NVDA"], calendars)
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"estimation_window": (-250, -3)}, "overlaps event_window"),
+        ({"estimation_window": (-11, -250)}, "runs backwards"),
+        ({"event_window": "20:-5"}, "runs backwards"),
+        ({"car_windows": [(0, 30)]}, "not inside event_window"),
+        ({"model": "markt"}, "Did you mean 'market'"),
+        ({"model": "factor"}, "needs factors"),
+        ({"min_estimation": 1}, "min_estimation"),
+    ],
+)
+def test_bad_parameters_are_clear_errors(prices, calendars, deepseek, options, message):
+    with pytest.raises(ParameterError, match=message):
+        event_study(prices, deepseek, calendars, **options)
+
+
+def test_factor_model_with_soxx(prices, calendars, deepseek):
+    nvda = deepseek[deepseek.symbol == "NVDA"]
+    res = event_study(prices, nvda, calendars, model="factor", factors=["SOXX"])
+    fit = res.fits.iloc[0]
+    assert fit["model_used"] == "factor" and fit["df"] == 240 - 3
+    assert np.isfinite(fit["beta_market"]) and np.isfinite(fit["beta_SOXX"])
+    with pytest.raises(ParameterError, match="already the benchmark"):
+        event_study(prices, nvda, calendars, model="factor", factors=["SPY"])
