@@ -1,0 +1,328 @@
+"""``backtest trade STRATEGY``: backtest a trading rule around each event, over a parameter grid."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+
+import pandas as pd
+
+EPILOG = """\
+examples:
+  backtest trade buy_the_dip
+      defaults (threshold 5 %, hold 5 sessions) on the shipped events and default targets
+  backtest trade buy_the_dip --grid hold=1,5,10 threshold=0.03,0.05 stop=none,0.08
+  backtest trade short_the_shock --symbols NVDA MU --fees 0.0005 --slippage 0.001
+  backtest trade hedged_dip --events my_events.csv --fill close
+  backtest trade --list
+
+Decisions taken at a session's close fill at the next session's open (--fill close
+to fill at that close). Fees and slippage are fractions per fill (0.001 = 10 bp).
+Stops are checked on each session's open, high and low. Each event x symbol x
+parameter set is its own column with its own cash: overlapping events never mix.
+Returns are over the sessions after the reaction session (up to --horizon), annualized
+on 252 sessions; "vs B&H" and "vs bench" compare with buying the symbol / its market
+benchmark at the same first fill and holding to the same last session.
+"""
+
+
+def _fraction(name: str):
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"{text!r} is not a number; use a fraction, e.g. 0.001"
+            ) from None
+        if not 0.0 <= value < 0.1:
+            raise argparse.ArgumentTypeError(
+                f"{value:g} is outside [0, 0.1); use a fraction, e.g. 0.001 = 10 bp"
+            )
+        return value
+
+    parse.__name__ = name
+    return parse
+
+
+def _horizon(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of sessions; use e.g. 60") from None
+    if not 1 <= value <= 1000:
+        raise argparse.ArgumentTypeError(f"{value} is outside [1, 1000] sessions; use e.g. 60")
+    return value
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "trade",
+        help="backtest a trading rule (buy_the_dip, short_the_shock, ...) around each event",
+        description="Event-driven strategy backtests on vectorbt: one result per parameter set x symbol x "
+        "event, an aggregate per parameter set, and the trade log.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=EPILOG,
+    )
+    parser.add_argument("strategy", nargs="?", metavar="STRATEGY", help="registered rule; --list shows them")
+    parser.add_argument("--list", action="store_true", help="list the strategies and their parameters")
+    parser.add_argument(
+        "--grid",
+        nargs="*",
+        metavar="NAME=V1,V2",
+        default=None,
+        help="parameter values to combine, e.g. hold=1,5,10 stop=none,0.08",
+    )
+    parser.add_argument(
+        "--events", metavar="FILE", help="events CSV (default: ./events.csv or the shipped one)"
+    )
+    parser.add_argument(
+        "--symbols",
+        nargs="+",
+        metavar="SYMBOL",
+        help="symbols for every event (default: each event's own, else the default targets)",
+    )
+    parser.add_argument(
+        "--fees",
+        type=_fraction("fees"),
+        default=0.001,
+        metavar="F",
+        help="fees per fill as a fraction of the traded value (default 0.001 = 10 bp)",
+    )
+    parser.add_argument(
+        "--slippage",
+        type=_fraction("slippage"),
+        default=0.0005,
+        metavar="F",
+        help="price slippage per fill (default 0.0005 = 5 bp)",
+    )
+    parser.add_argument(
+        "--fill",
+        choices=("next_open", "close"),
+        default="next_open",
+        help="when a decision taken at a close fills (default next_open)",
+    )
+    parser.add_argument(
+        "--horizon",
+        type=_horizon,
+        default=60,
+        metavar="N",
+        help="sessions after the reaction session (default 60)",
+    )
+    parser.add_argument("--trades", action="store_true", help="also print the trade log")
+    parser.set_defaults(func=run)
+
+
+def _symbols(events: pd.DataFrame, symbols: Sequence[str] | None) -> list[str]:
+    from backtest.instruments import DEFAULT_TARGETS, get_instrument
+
+    if symbols:
+        targets = list(dict.fromkeys(symbols))
+    else:
+        targets = list(dict.fromkeys(s for own in events["symbols"] for s in (tuple(own) or DEFAULT_TARGETS)))
+    benchmarks = [b for b in (get_instrument(s).benchmark for s in targets) if b]
+    return list(dict.fromkeys(targets + benchmarks))
+
+
+def run(args: argparse.Namespace) -> int:
+    import strategies
+    from backtest.errors import ParameterError
+    from backtest.trade import parse_grid
+
+    if args.list:
+        _print_list()
+        return 0
+    if not args.strategy:
+        raise ParameterError(
+            "trade: name a STRATEGY, e.g. backtest trade buy_the_dip; "
+            f"known: {', '.join(strategies.available())}"
+        )
+    strategy = strategies.get(args.strategy)
+    if args.grid is not None and not args.grid:
+        raise ParameterError(
+            "--grid: empty grid; give NAME=V1,V2 pairs (e.g. --grid hold=1,5) or drop --grid"
+        )
+    grid = parse_grid(args.grid or [], strategy)
+
+    from backtest.alignment import align_symbols
+    from backtest.calendars import ExchangeCalendars
+    from backtest.events import load_events
+    from backtest.sources import load_prices
+    from backtest.trade import run_strategy
+
+    events = load_events(args.events)
+    prices = load_prices(_symbols(events, args.symbols))
+    calendars = ExchangeCalendars.from_prices(prices)
+    alignment = align_symbols(events, calendars, args.symbols)
+    result = run_strategy(
+        strategy,
+        prices,
+        alignment,
+        calendars,
+        grid=grid,
+        fees=args.fees,
+        slippage=args.slippage,
+        fill=args.fill,
+        horizon=args.horizon,
+    )
+    _print(result, show_trades=args.trades)
+    return 0
+
+
+def _pct(value: object) -> str:
+    return "-" if value is None or pd.isna(value) else f"{float(value) * 100:+.2f} %"
+
+
+def _num(value: object) -> str:
+    return "-" if value is None or pd.isna(value) else f"{float(value):.2f}"
+
+
+def _console():
+    from rich.console import Console
+
+    console = Console()
+    return console if console.is_terminal else Console(width=220)
+
+
+def _print_list() -> None:
+    from rich.table import Table
+
+    import strategies
+
+    table = Table(title="Strategies")
+    for name in ("name", "direction", "rule", "parameters"):
+        table.add_column(name)
+    for name in strategies.available():
+        s = strategies.get(name)
+        table.add_row(
+            name,
+            s.direction + (" + hedge" if s.hedge else ""),
+            s.summary,
+            "\n".join(p.describe() for p in s.params) or "-",
+        )
+    _console().print(table)
+
+
+def _print(result: object, show_trades: bool) -> None:
+    from rich.table import Table
+
+    console = _console()
+    s = result.settings  # type: ignore[attr-defined]
+    res = result.results  # type: ignore[attr-defined]
+    title = (
+        f"{s['strategy']}: per combo x symbol x event (fill {s['fill']}, fees {s['fees'] * 1e4:g} bp, "
+        f"slippage {s['slippage'] * 1e4:g} bp, horizon +{s['horizon']})"
+    )
+    table = Table(title=title)
+    heads = [
+        "combo",
+        "event",
+        "symbol",
+        "return",
+        "ann.",
+        "Sharpe",
+        "Sortino",
+        "max DD",
+        "win",
+        "trades",
+        "exposure",
+        "avg trade",
+        "B&H",
+        "vs B&H",
+        "bench",
+        "vs bench",
+        "sessions",
+    ]
+    for head in heads:
+        table.add_column(head, justify="left" if head in ("combo", "event", "symbol") else "right")
+    for row in res.itertuples(index=False):
+        table.add_row(
+            row.combo,
+            row.event_id,
+            row.symbol,
+            _pct(row.total_return),
+            _pct(row.annualized_return),
+            _num(row.sharpe),
+            _num(row.sortino),
+            _pct(row.max_drawdown),
+            _pct(row.win_rate),
+            str(row.n_trades),
+            _pct(row.exposure),
+            _pct(row.avg_trade),
+            _pct(row.buy_hold_return),
+            _pct(row.excess_vs_buy_hold),
+            _pct(row.benchmark_return),
+            _pct(row.excess_vs_benchmark),
+            str(row.sessions),
+        )
+    console.print(table)
+
+    agg = result.aggregate.sort_values("mean_return", ascending=False)  # type: ignore[attr-defined]
+    summary = Table(title="Per combo across events x symbols (best mean return first)")
+    for head in (
+        "combo",
+        "pairs",
+        "traded",
+        "mean",
+        "median",
+        "worst",
+        "best",
+        "> 0",
+        "trades",
+        "win",
+        "avg trade",
+        "vs B&H (mean)",
+        "vs bench (mean)",
+    ):
+        summary.add_column(head, justify="left" if head == "combo" else "right")
+    for row in agg.itertuples(index=False):
+        summary.add_row(
+            row.combo,
+            str(row.pairs),
+            str(row.traded),
+            _pct(row.mean_return),
+            _pct(row.median_return),
+            _pct(row.worst_return),
+            _pct(row.best_return),
+            _pct(row.positive_share),
+            str(row.trades),
+            _pct(row.win_rate),
+            _pct(row.avg_trade),
+            _pct(row.mean_excess_vs_buy_hold),
+            _pct(row.mean_excess_vs_benchmark),
+        )
+    console.print(summary)
+    if show_trades:
+        log = Table(title="Trade log")
+        for head in (
+            "combo",
+            "event",
+            "symbol",
+            "leg",
+            "dir",
+            "entry",
+            "at",
+            "price",
+            "exit",
+            "at",
+            "price",
+            "return",
+            "status",
+        ):
+            log.add_column(head)
+        for t in result.trades.itertuples(index=False):  # type: ignore[attr-defined]
+            log.add_row(
+                t.combo,
+                t.event_id,
+                t.symbol,
+                t.leg,
+                t.direction,
+                f"{t.entry_date:%Y-%m-%d}",
+                t.entry_at,
+                f"{t.entry_price:.4g}",
+                f"{t.exit_date:%Y-%m-%d}",
+                t.exit_at,
+                f"{t.exit_price:.4g}",
+                _pct(t[16]),
+                t.status,
+            )  # field 16 = "return"
+        console.print(log)

@@ -1,0 +1,1 @@
+"""Engine internals of :mod:`backtest.trade`: windows, grids, vectorbt simulation, statistics, result."""

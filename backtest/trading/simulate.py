@@ -1,0 +1,154 @@
+"""Order simulation on vectorbt: pure functions of arrays, one column per event x symbol x combination.
+
+Each daily session is split into two rows before it goes to vectorbt:
+
+* an *open* row (open = high = low = close = the session's open), where orders
+  decided at the previous close fill (``fill="next_open"``) and where an
+  overnight gap through a stop exits at the open;
+* a *day* row (the session's real open, high, low, close), where a stop touched
+  by the intraday low (or high, for shorts) exits at the stop price and where
+  ``fill="close"`` orders fill at the close.
+
+This lets vectorbt check stops on the very session the position was opened at
+the open (its ``from_signals`` checks stops only on bars after the fill bar) and
+keeps the daily value path exact: the value after the day row is the session's
+closing value. Fills pay ``slippage`` (price moved against the order) and
+``fees`` (fraction of the traded value); stops exit at the stop price plus
+slippage (``StopExitPrice.StopMarket``), measured from the entry fill price.
+Entries use all the column's cash; shorts lock the cash as collateral (no leverage).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+
+Fill = Literal["next_open", "close"]
+TRADE_FIELDS = (
+    "col",
+    "size",
+    "entry_idx",
+    "entry_price",
+    "entry_fees",
+    "exit_idx",
+    "exit_price",
+    "exit_fees",
+    "pnl",
+    "return",
+    "status",
+)
+
+
+@dataclass
+class LegResult:
+    """Arrays of one simulation: ``value`` and ``held`` are daily (n_sessions, n_columns); ``trades``
+    maps trade-record field names to 1-D arrays with row indices in the two-rows-per-session space."""
+
+    value: np.ndarray
+    held: np.ndarray
+    trades: dict[str, np.ndarray]
+    entry_rows: np.ndarray  # (2 * n_sessions, n_columns) bool: rows where an entry filled
+    exit_rows: np.ndarray
+
+
+def expand_bars(
+    open_: np.ndarray, high: np.ndarray, low: np.ndarray, close: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Two rows per session: (open, high, low, close, order price), each (2 * n_sessions, n_columns)."""
+    n, m = close.shape
+    out = [np.empty((2 * n, m)) for _ in range(5)]
+    o2, h2, l2, c2, p2 = out
+    for arr in out:
+        arr[0::2] = open_
+    o2[1::2], h2[1::2], l2[1::2], c2[1::2], p2[1::2] = open_, high, low, close, close
+    return o2, h2, l2, c2, p2
+
+
+def fill_rows(decisions: np.ndarray, n_valid: np.ndarray, fill: Fill) -> np.ndarray:
+    """Map decisions taken at session ``t``'s close to the row they fill on.
+
+    ``next_open``: the open row of session ``t + 1``; ``close``: the day row of
+    session ``t``. A decision that would fill on padding (after the data) is dropped.
+
+    >>> d = np.array([[True], [False], [True]])
+    >>> fill_rows(d, np.array([3]), "next_open")[:, 0].astype(int).tolist()
+    [0, 0, 1, 0, 0, 0]
+    >>> fill_rows(d, np.array([3]), "close")[:, 0].astype(int).tolist()
+    [0, 1, 0, 0, 0, 1]
+    """
+    n, m = decisions.shape
+    out = np.zeros((2 * n, m), dtype=bool)
+    session = np.arange(n)[:, None]
+    if fill == "next_open":
+        ok = decisions[:-1] & (session[1:] < n_valid[None, :])
+        out[2::2] = ok
+    else:
+        out[1::2] = decisions & (session < n_valid[None, :])
+    return out
+
+
+def simulate_leg(
+    bars2: tuple[np.ndarray, ...],
+    entries2: np.ndarray,
+    exits2: np.ndarray,
+    *,
+    short: np.ndarray,
+    sl_stop: np.ndarray,
+    tp_stop: np.ndarray,
+    init_cash: np.ndarray,
+    fees: float,
+    slippage: float,
+) -> LegResult:
+    """Run one vectorbt ``Portfolio.from_signals`` over all columns (one call, no cash sharing).
+
+    ``bars2`` is :func:`expand_bars`' output; ``entries2``/``exits2`` are already on
+    their fill rows. ``short``, ``sl_stop``, ``tp_stop``, ``init_cash`` have one
+    value per column (``NaN`` stop = none).
+    """
+    import vectorbt as vbt
+
+    # C-contiguous float/bool arrays and use_stops=True every time: numba compiles vectorbt's simulator
+    # (not disk-cached) once per process per argument signature, so keep a single signature.
+    o2, h2, l2, c2, p2 = (np.ascontiguousarray(a, dtype=float) for a in bars2)
+    entries2 = np.ascontiguousarray(entries2, dtype=bool)
+    exits2 = np.ascontiguousarray(exits2, dtype=bool)
+    m = c2.shape[1]
+    pf = vbt.Portfolio.from_signals(
+        c2,
+        entries2,
+        exits2,
+        price=p2,
+        open=o2,
+        high=h2,
+        low=l2,
+        direction=np.where(short, 1, 0).astype(np.int64)[None, :],  # Direction.ShortOnly / LongOnly
+        size=np.asarray(np.inf),
+        fees=np.asarray(float(fees)),
+        slippage=np.asarray(float(slippage)),
+        sl_stop=np.asarray(sl_stop, dtype=float)[None, :],
+        tp_stop=np.asarray(tp_stop, dtype=float)[None, :],
+        stop_entry_price=np.asarray(2),
+        stop_exit_price=np.asarray(1),  # FillPrice / StopMarket
+        use_stops=True,
+        lock_cash=np.asarray(True),
+        init_cash=np.asarray(init_cash, dtype=float),
+        accumulate=np.asarray(0),
+        upon_opposite_entry=np.asarray(0),  # Disabled / Ignore
+        freq="1D",
+    )
+    value2 = pf.value().to_numpy()
+    assets2 = pf.assets().to_numpy()
+    held = (assets2[0::2] != 0) | (assets2[1::2] != 0)
+    records = pf.trades.records
+    trades = {name: records[name].copy() for name in TRADE_FIELDS}
+    # A closed trade whose exit row carries no exit signal was closed by a stop (intraday or at a gap open).
+    trades["stopped"] = (trades["status"] == 1) & ~exits2[trades["exit_idx"], trades["col"]]
+    entry_rows = np.zeros((c2.shape[0], m), dtype=bool)
+    exit_rows = np.zeros_like(entry_rows)
+    if len(records):
+        entry_rows[records["entry_idx"], records["col"]] = True
+        closed = records["status"] == 1
+        exit_rows[records["exit_idx"][closed], records["col"][closed]] = True
+    return LegResult(value2[1::2], held, trades, entry_rows, exit_rows)

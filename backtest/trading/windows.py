@@ -1,0 +1,174 @@
+"""Cut one window of bars per event x symbol, on the exchange's session calendar.
+
+A window runs from ``lookback`` sessions before the reaction session to
+``horizon`` sessions after it: ``lookback + horizon + 1`` rows, rel_day
+``-lookback .. horizon``. Rows after the end of the data are padding (flat bars
+at the last close; ``Bars.n_valid`` says where they start) so every window has
+the same length and all of them stack into one matrix.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from backtest.errors import DataError, DataWarning
+from backtest.instruments import get_instrument
+from strategies.base import Bars
+
+
+@dataclass(frozen=True)
+class Unit:
+    """One event x symbol: its window of bars and, when it has one, its benchmark's bars on the same dates."""
+
+    event_id: str
+    symbol: str
+    kind: str
+    benchmark: str  # "" = none
+    reaction_session: pd.Timestamp
+    dates: pd.DatetimeIndex  # length n_sessions; NaT on padding rows
+    bars: Bars
+    bench: Bars | None  # None: no benchmark, or it does not cover the window
+
+    @property
+    def rel_day(self) -> np.ndarray:
+        return np.arange(len(self.bars)) - self.bars.reaction
+
+
+def _sessions(
+    calendars: object, calendar: str, bars: pd.DataFrame, reaction: pd.Timestamp, lookback: int, horizon: int
+) -> pd.DatetimeIndex:
+    if calendars is None:
+        return pd.DatetimeIndex(bars.index)
+    start = reaction - pd.Timedelta(days=7 * lookback + 14)
+    end = reaction + pd.Timedelta(days=2 * horizon + 30)
+    return calendars.sessions(calendar, start, end)
+
+
+def _fit(
+    frame: pd.DataFrame, dates: pd.DatetimeIndex, n_sessions: int, gaps: list[str], label: str
+) -> Bars | None:
+    """Reindex bars on ``dates``; fill holes with flat bars at the previous close; pad to ``n_sessions``."""
+    last = frame.index[-1]
+    valid = dates[dates <= last]
+    part = frame.reindex(valid)[["open", "high", "low", "close"]]
+    if part["close"].isna().iloc[0]:
+        return None
+    holes = part.index[part["close"].isna()]
+    if len(holes):
+        gaps.append(f"{label} {', '.join(str(d.date()) for d in holes)}")
+        close = part["close"].ffill()
+        part = part.apply(lambda col: col.fillna(close))
+    arrays = [part[c].to_numpy(dtype=float) for c in ("open", "high", "low", "close")]
+    n_valid = len(part)
+    padded = []
+    for values in arrays:
+        out = np.full(n_sessions, arrays[3][-1] if n_valid else np.nan)
+        out[:n_valid] = values
+        padded.append(out)
+    return Bars(*padded, reaction=0, n_valid=n_valid)
+
+
+def build_units(
+    prices: Mapping[str, pd.DataFrame],
+    alignment: pd.DataFrame,
+    calendars: object,
+    *,
+    horizon: int,
+    lookback: int,
+    hedge: bool,
+) -> list[Unit]:
+    """One :class:`Unit` per alignment row that has data (others are skipped with one ``DataWarning``).
+
+    Raises
+    ------
+    DataError
+        A symbol or a needed benchmark missing from ``prices``.
+    """
+    n_sessions = lookback + horizon + 1
+    units: list[Unit] = []
+    skipped: list[str] = []
+    short: list[str] = []
+    gaps: list[str] = []
+    bench_short: list[str] = []
+    hedge_cut: list[str] = []
+    for row in alignment.itertuples(index=False):
+        symbol, event_id = str(row.symbol), str(row.event_id)
+        if symbol not in prices:
+            raise DataError(f"no prices for {symbol!r} (event {event_id}); load it with the other symbols")
+        bars = prices[symbol]
+        reaction = pd.Timestamp(row.reaction_session)
+        sessions = _sessions(calendars, str(row.calendar), bars, reaction, lookback, horizon)
+        pos = int(sessions.searchsorted(reaction))
+        if pos >= len(sessions) or sessions[pos] != reaction or pos < lookback:
+            skipped.append(f"{event_id}/{symbol} (reaction session {reaction.date()} not in the calendar)")
+            continue
+        dates = sessions[pos - lookback : pos + horizon + 1]
+        window = _fit(bars, dates, n_sessions, gaps, symbol)
+        if window is None or window.n_valid < lookback + 2:
+            skipped.append(f"{event_id}/{symbol} (no bar on {dates[0].date()} or {reaction.date()})")
+            continue
+        bench_symbol = get_instrument(symbol).benchmark
+        bench = None
+        if bench_symbol:
+            if bench_symbol not in prices:
+                raise DataError(
+                    f"no prices for benchmark {bench_symbol!r} of {symbol}; "
+                    f"load it with the targets (e.g. load_prices([{symbol!r}, {bench_symbol!r}]))"
+                )
+            bench = _fit(prices[bench_symbol], dates, n_sessions, gaps, bench_symbol)
+            if bench is None:
+                bench_short.append(f"{event_id}/{symbol}: no {bench_symbol} bar on {dates[0].date()}")
+            elif bench.n_valid < window.n_valid:
+                ends = f"{event_id}/{symbol}: {bench_symbol} ends {dates[bench.n_valid - 1].date()}"
+                if hedge and bench.n_valid >= lookback + 2:
+                    hedge_cut.append(ends)
+                    window = _fit(bars, dates[: bench.n_valid], n_sessions, [], symbol)
+                else:
+                    bench_short.append(ends)
+                    bench = None
+        if hedge and bench is None:
+            skipped.append(f"{event_id}/{symbol} (no benchmark bars to hedge with)")
+            continue
+        if window.n_valid < n_sessions:
+            short.append(f"{event_id}/{symbol} {window.n_valid - lookback - 1}")
+        full = pd.DatetimeIndex(list(dates[: window.n_valid]) + [pd.NaT] * (n_sessions - window.n_valid))
+        units.append(
+            Unit(
+                event_id,
+                symbol,
+                str(row.kind),
+                bench_symbol,
+                reaction,
+                full,
+                _at(window, lookback),
+                None if bench is None else _at(bench, lookback),
+            )
+        )
+    _warn(skipped, "skipped event x symbol pairs without data: {}; check the price coverage")
+    _warn(
+        short,
+        "fewer than " + str(horizon) + " sessions of data after the reaction session for {}; "
+        "their results cover only those sessions (positions still open are valued at the last close)",
+    )
+    _warn(gaps, "missing bars inside a window, filled flat at the previous close: {}")
+    _warn(
+        bench_short,
+        "benchmark data do not cover the window ({}); benchmark_return and excess_vs_benchmark "
+        "are NaN for these pairs",
+    )
+    _warn(hedge_cut, "benchmark data end inside the window ({}); the hedged rule stops at its last bar")
+    return units
+
+
+def _at(bars: Bars, reaction: int) -> Bars:
+    return Bars(bars.open, bars.high, bars.low, bars.close, reaction=reaction, n_valid=bars.n_valid)
+
+
+def _warn(items: list[str], template: str) -> None:
+    if items:
+        warnings.warn(template.format("; ".join(items)), DataWarning, stacklevel=3)
