@@ -46,6 +46,8 @@ def cross_sectional_t(car: np.ndarray) -> Stat:
 
     ``t = CAAR / (s / sqrt(N))``, ``s^2 = sum_i (CAR_i - CAAR)^2 / (N - 1)``
     (MacKinlay 1997, sec. 4.4, "cross-sectional" variance). Null: ``t(N - 1)``.
+    Convention: MacKinlay writes ``Var(CAAR) = N^-2 sum_i (CAR_i - CAAR)^2``; the
+    unbiased ``s^2 / N`` used here is the one-sample t test (``scipy.stats.ttest_1samp``).
     """
     return _cross_t(np.asarray(car, dtype=float))
 
@@ -56,7 +58,9 @@ def brown_warner(car: np.ndarray, lengths: Sequence[int], est_resid: np.ndarray)
     ``t = CAAR / (sqrt(L_w) S(Ā))`` with ``Ā_t`` the mean estimation AR across
     pairs on estimation day ``t`` and ``S(Ā)^2 = sum_t (Ā_t - mean Ā)^2 / (T - 1)``
     over the ``T`` estimation days with data (Brown-Warner 1985, JFE 14, p. 7).
-    Null: ``t(T - 1)``.
+    Null: ``t(T - 1)``. Conventions: estimation days are aligned on the relative day
+    and ``Ā_t`` averages the pairs that have day ``t``; the numerator is the mean of the
+    pairs' CARs and ``L_w`` the window length even where a pair misses a day.
     """
     car = np.asarray(car, dtype=float)
     n, total = _count_sum(car)
@@ -80,7 +84,10 @@ def patell_z(scar: np.ndarray, df: np.ndarray) -> Stat:
     ``t(df_i)`` with variance ``df_i/(df_i - 2)`` (Patell 1976, JAR 14(2), eq. 7;
     ``df_i = M_i - 2`` for the market model). Multi-day windows standardize the CAR
     by its own full variance (Mikkelson-Partch 1988). Pairs with ``df_i <= 2`` are
-    left out. Null: ``N(0,1)``.
+    left out. Null: ``N(0,1)``. The variance ``df/(df - 2)`` is exact for SCAR over
+    any window: ``SCAR_i`` is ``t(df_i)`` under normal returns, whatever ``L_w`` (the
+    classic multi-day Patell form ``sum_t SAR_it / sqrt(L_w)`` ignores the covariance of
+    the ``SAR_it`` through the estimated parameters).
     """
     scar = np.asarray(scar, dtype=float)
     df = np.asarray(df, dtype=float)[:, None]
@@ -97,6 +104,10 @@ def bmp(scar: np.ndarray) -> Stat:
 
     ``t = mean(SCAR) / (s_SCAR / sqrt(N))``, ``s_SCAR`` the cross-sectional
     standard deviation of ``SCAR_i`` (BMP 1991, JFE 30, eq. 5). Null: ``t(N - 1)``.
+    ``SCAR_i = CAR_i / sqrt(Var(CAR_i))`` with the full prediction-error variance, so
+    a one-day window is BMP's standardized AR; longer windows standardize the CAR as
+    a whole (Mikkelson-Partch 1988; Kolari-Pynnönen 2010, sec. 2) rather than summing
+    daily standardized ARs.
     """
     return _cross_t(np.asarray(scar, dtype=float))
 
@@ -104,39 +115,63 @@ def bmp(scar: np.ndarray) -> Stat:
 def mean_residual_correlation(est_resid: np.ndarray) -> float:
     """Average pairwise correlation ``r̄`` of estimation-window abnormal returns.
 
-    Residuals are aligned on the relative estimation day and centred per pair;
-    ``r̄ = (|sum_i u_i|^2 - N) / (N (N - 1))`` with ``u_i`` the centred residual
-    vector of pair ``i`` scaled to unit length — the mean of the ``N(N-1)``
-    off-diagonal Pearson correlations when no day is missing (missing days count
-    as zero). ``O(N L1)``: no ``N x N`` matrix. NaN for ``N < 2``.
+    Residuals are aligned on the relative estimation day and standardized per pair
+    on its own days, ``z_it = (e_it - ē_i) / s_i`` (``s_i`` with divisor ``M_i``);
+    with ``N_t`` the pairs that have day ``t``,
+
+        ``r̄ = sum_{i != j} sum_t z_it z_jt / sum_{i != j} n_ij
+            = sum_t [(sum_i z_it)^2 - sum_i z_it^2] / sum_t (N_t^2 - N_t)``,
+
+    the mean of the pairwise correlations weighted by ``n_ij``, the days both pairs
+    have. Without missing days this is exactly the mean of the ``N(N-1)``
+    off-diagonal Pearson correlations (Kolari-Pynnönen 2010 assume a common window).
+    With unequal estimation lengths (a late listing) each pair's correlation is
+    measured on the days both have; counting missing days as zero instead would
+    shrink the correlation of a short-history pair by about ``sqrt(M_i / L1)`` and
+    understate the adjustment. ``O(N L1)``: no ``N x N`` matrix. NaN for ``N < 2``.
+
+    Examples
+    --------
+    >>> e1 = np.tile([1.0, -1.0], 60)                      # 120 days, mean 0, sd 1
+    >>> late = np.where(np.arange(120) >= 80, e1, np.nan)  # the same, listed on day 80
+    >>> round(mean_residual_correlation(np.vstack([e1, late, e1])), 12)
+    1.0
     """
     return rbar_from_unit(unit_residuals(est_resid))
 
 
 def unit_residuals(est_resid: np.ndarray) -> np.ndarray:
-    """Per pair: residuals centred on their mean and scaled to unit length (zeros where missing).
+    """Per pair: residuals standardized on the pair's own days, ``(e_it - ē_i) / s_i``.
 
-    Rows with fewer than two residuals or no variation are all NaN (left out of ``r̄``).
+    ``s_i^2 = sum_t (e_it - ē_i)^2 / M_i``; NaN where the residual is missing. Rows
+    with fewer than two residuals or no variation are all NaN (left out of ``r̄``).
     """
     e = np.asarray(est_resid, dtype=float)
     valid = np.isfinite(e)
     cnt = valid.sum(axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
         mean = np.where(valid, e, 0.0).sum(axis=1) / cnt
-        u = np.where(valid, e - mean[:, None], 0.0)
-        norm = np.sqrt(np.einsum("nl,nl->n", u, u))
-        ok = (cnt >= 2) & (norm > 0)
-        return np.where(ok[:, None], u / np.where(ok, norm, 1.0)[:, None], np.nan)
+        c = np.where(valid, e - mean[:, None], 0.0)
+        sd = np.sqrt(np.einsum("nl,nl->n", c, c) / cnt)
+        ok = (cnt >= 2) & (sd > 0)
+        z = np.where(valid, c / np.where(ok, sd, 1.0)[:, None], np.nan)
+        return np.where(ok[:, None], z, np.nan)
 
 
 def rbar_from_unit(unit: np.ndarray) -> float:
-    """``r̄`` from :func:`unit_residuals` rows (NaN rows skipped)."""
-    unit = unit[np.isfinite(unit[:, 0])] if unit.shape[1] else unit[:0]
-    n = unit.shape[0]
-    if n < 2:
+    """``r̄`` from :func:`unit_residuals` rows (all-NaN rows skipped)."""
+    z = np.asarray(unit, dtype=float)
+    have = np.isfinite(z)
+    z, have = z[have.any(axis=1)], have[have.any(axis=1)]
+    if z.shape[0] < 2:
         return float("nan")
-    total = unit.sum(axis=0)
-    return float((total @ total - n) / (n * (n - 1)))
+    zz = np.where(have, z, 0.0)
+    n_t = have.sum(axis=0).astype(float)
+    pairs = float((n_t * (n_t - 1.0)).sum())
+    if pairs <= 0:
+        return float("nan")
+    total = zz.sum(axis=0)
+    return float((total @ total - np.einsum("nl,nl->", zz, zz)) / pairs)
 
 
 def bmp_kp(scar: np.ndarray, rbar: float) -> Stat:
@@ -189,6 +224,13 @@ def corrado_rank(u: np.ndarray, windows: Sequence[tuple[int, int]]) -> Stat:
     ``T = sum_{t in w} Ū_t / (sqrt(L_w) S_U)``, ``S_U^2 = mean_t Ū_t^2`` over all
     estimation and event days. ``windows`` are column ranges of ``u``.
     Null: ``N(0,1)``.
+
+    Conventions: ranks run over every estimation and event-window day of the pair
+    (the tested window included), as in Corrado (1989) and Corrado-Zivney (1992); days
+    without any rank are left out of ``S_U`` and of ``L_w``. With missing days each day
+    enters with weight ``sqrt(N_t)`` (CZ's ``Ū_t``); Cowan's multi-day form as coded in
+    Eventus, ``sqrt(L_w) (K̄_w - 1/2) / S_K̄`` with ``S_K̄^2 = mean_t (N_t/N)(K̄_t - 1/2)^2``,
+    is identical when no day is missing.
     """
     u = np.asarray(u, dtype=float)
     n_t, total = _count_sum(u - 0.5)
@@ -211,7 +253,9 @@ def generalized_sign(car: np.ndarray, est_resid: np.ndarray) -> Stat:
 
     ``Z = (w - N p̂) / sqrt(N p̂ (1 - p̂))`` with ``w`` the pairs with a positive
     CAR and ``p̂ = N^-1 sum_i M_i^-1 sum_t 1[e_it > 0]`` the share of positive
-    estimation-window abnormal returns. Null: ``N(0,1)``.
+    estimation-window abnormal returns. Null: ``N(0,1)``. ``p̂`` averages every pair
+    of the scope with estimation ARs; for a multi-day window ``w`` counts positive
+    CARs (Cowan 1992), still compared with the one-day ``p̂``. No continuity correction.
     """
     return _generalized_sign(np.asarray(car, dtype=float), positive_share(est_resid))
 
