@@ -1,0 +1,261 @@
+"""``backtest run``: the main job — event study, recovery and a strategy backtest, with a report.
+
+Thin on purpose: parses options into :class:`~backtest.pipeline.RunSettings`, calls
+:func:`~backtest.pipeline.run_all`, prints the display tables with rich and writes
+the files with :func:`backtest.report.write_report`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import textwrap
+from typing import TYPE_CHECKING, Any
+
+from backtest.errors import BacktestError, ParameterError, UnknownSymbolError
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from backtest.report.tables import Table
+
+EPILOG = textwrap.dedent(
+    """\
+    Day 0 is each exchange's reaction session (first session closing after the
+    announcement); abnormal returns are against each symbol's own market benchmark
+    (SPY, ^KS11, ^N225). Output: every table as CSV and Markdown, results.json
+    (all results and settings) and report.html (self-contained, opens offline).
+
+    examples:
+      backtest run                                   # ./events.csv (else packaged), 4 targets, snapshot
+      backtest run --events my_events.csv --symbols NVDA MU 8035.T
+      backtest run --strategy wait_for_rebound --grid hold=5,10,20 max_wait=3,5
+      backtest run --grid threshold=0.05,0.1 hold=5,20 stop=none,0.08
+      backtest run --source csv --csv-dir my_prices/ --out results/
+      backtest run --model constant_mean --horizon 40 --quiet
+      backtest run --model factor --factors SOXX --symbols NVDA MU
+    """
+)
+
+
+def _window(text: str) -> tuple[int, int]:
+    try:
+        first, last = (int(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not FIRST,LAST (two integers, e.g. -250,-11)"
+        ) from None
+    if first > last:
+        raise argparse.ArgumentTypeError(f"{text!r}: FIRST must be <= LAST")
+    return first, last
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``run`` subcommand."""
+    parser = subparsers.add_parser(
+        "run",
+        help="run the event study, recovery and strategy backtest; write tables and an HTML report",
+        description="Align events to each exchange's sessions, measure abnormal returns and their "
+        "significance, recovery, and backtest a strategy over a parameter grid; print the tables "
+        "and write CSV, Markdown, JSON and a self-contained HTML report.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add = parser.add_argument
+    add("--events", metavar="FILE", help="events CSV (default: ./events.csv, else the packaged copy)")
+    add(
+        "--symbols", nargs="+", metavar="SYMBOL",
+        help="symbols for every event (default: each event's own symbols, else the four targets)",
+    )  # fmt: skip
+    add(
+        "--source",
+        default="snapshot",
+        choices=("snapshot", "csv", "yahoo"),
+        help="price source (default: snapshot)",
+    )
+    add("--csv-dir", metavar="DIR", help="directory of SYMBOL.csv files for --source csv")
+    add("--closures", metavar="FILE", help="closures overrides CSV applied on top of the packaged one")
+    add("--out", default="out", metavar="DIR", help="output directory (default: ./out)")
+    add(
+        "--strategy",
+        default="buy_the_dip",
+        metavar="NAME",
+        help="strategy to backtest (default: buy_the_dip)",
+    )
+    add(
+        "--grid", nargs="+", metavar="NAME=V1,V2",
+        help="parameter grid, e.g. hold=5,10,20 stop=none,0.08 (default: a small grid for buy_the_dip)",
+    )  # fmt: skip
+    add(
+        "--model", default="market",
+        help="normal-return model: market, market_adjusted, constant_mean, factor (default: market)",
+    )  # fmt: skip
+    add("--factors", nargs="+", metavar="SYMBOL", help="extra factors for --model factor, e.g. SOXX")
+    add(
+        "--estimation-window",
+        type=_window,
+        default=(-250, -11),
+        metavar="FIRST,LAST",
+        help="default -250,-11",
+    )
+    add("--event-window", type=_window, default=(-5, 20), metavar="FIRST,LAST", help="default -5,20")
+    add("--horizon", type=int, default=60, help="sessions after day 0 for recovery and trading (default: 60)")
+    add("--fees", type=float, default=0.001, help="fee per fill as a fraction (default: 0.001)")
+    add("--slippage", type=float, default=0.0005, help="slippage per fill as a fraction (default: 0.0005)")
+    add("--fill", default="next_open", choices=("next_open", "close"), help="order fill (default: next_open)")
+    add("--quiet", action="store_true", help="no tables and no progress display (for scripts)")
+    parser.set_defaults(func=run)
+
+
+def settings_from_args(args: argparse.Namespace) -> Any:
+    """Parse and check the options; returns :class:`~backtest.pipeline.RunSettings`."""
+    import strategies
+    from backtest.instruments import get_instrument
+    from backtest.pipeline import RunSettings
+    from backtest.trading.grid import parse_grid
+
+    for option, given in (("--symbols", args.symbols), ("--factors", args.factors)):
+        for symbol in given or ():
+            try:
+                get_instrument(symbol)
+            except BacktestError as exc:
+                raise UnknownSymbolError(f"{option}: {exc}") from None
+    symbols = tuple(dict.fromkeys(args.symbols)) if args.symbols else None
+    if args.source == "csv" and not args.csv_dir:
+        raise ParameterError("--source csv needs --csv-dir DIR (a directory of SYMBOL.csv files)")
+    from backtest.study import MODELS
+
+    if args.model not in MODELS:
+        raise ParameterError(
+            f"--model {args.model!r}: unknown normal-return model; use one of {', '.join(MODELS)}"
+        )
+    if args.horizon < 1:
+        raise ParameterError(f"--horizon {args.horizon}: must be at least 1 session")
+    strategy = strategies.get(args.strategy)
+    grid = None
+    if args.grid:
+        parsed = parse_grid(args.grid, strategy)
+        grid = tuple((name, tuple(values)) for name, values in parsed.items())
+    return RunSettings(
+        events=args.events,
+        symbols=symbols,
+        source=args.source,
+        csv_dir=args.csv_dir,
+        closures=args.closures,
+        model=args.model,
+        factors=None if not args.factors else tuple(dict.fromkeys(args.factors)),
+        estimation_window=args.estimation_window,
+        event_window=args.event_window,
+        horizon=args.horizon,
+        strategy=strategy.name,
+        grid=grid,
+        fees=args.fees,
+        slippage=args.slippage,
+        fill=args.fill,
+    )
+
+
+def rich_table(table: Table, title: str | None = None) -> Any:
+    """A display table as a rich Table (numbers right-aligned and never cut)."""
+    from rich import box
+    from rich.table import Table as RichTable
+
+    cells = table.formatted()
+    out = RichTable(
+        title=title or table.title,
+        title_justify="left",
+        title_style="bold",
+        header_style="bold",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+    )
+    for column in cells.columns:
+        numeric = table.is_numeric(column)
+        widest = max([len(str(v)) for v in cells[column]] + [1])
+        out.add_column(
+            table.header(column),
+            justify="right" if numeric else "left",
+            no_wrap=numeric,
+            min_width=widest if numeric else min(widest, 12),
+            overflow="fold",
+        )
+    for row in cells.itertuples(index=False):
+        out.add_row(*(str(v) for v in row))
+    if table.note:
+        out.caption = table.note
+        out.caption_justify = "left"
+    return out
+
+
+def print_tables(console: Console, run_result: Any) -> None:
+    """The four terminal tables plus the pooled tests."""
+    from backtest.report import display_tables
+    from backtest.report.tables import tests_table
+
+    tables = display_tables(run_result)
+    pooled = tests_table(run_result.study.tests, scopes=["all"])
+    for table, title in (
+        (tables["alignment"], None),
+        (tables["reactions"], None),
+        (pooled, "Significance tests, all events pooled"),
+        (tables["recovery"], None),
+        (tables["strategy"], None),
+    ):
+        console.print(rich_table(table, title))
+        console.print()
+
+
+def run(args: argparse.Namespace) -> int:
+    """Handler of ``backtest run``."""
+    from rich.console import Console
+
+    from backtest.pipeline import run_all
+    from backtest.report import REPORT_FILE, write_report
+
+    settings = settings_from_args(args)
+    err = Console(stderr=True)
+    if args.quiet or not err.is_terminal:  # progress only for a human watching a terminal
+        result = run_all(settings)
+        written = write_report(result, args.out)
+    else:
+        result, written = _run_with_progress(settings, args.out, err)
+    _warn(result.warnings)
+    if args.quiet:
+        return 0
+    console = Console()
+    if not console.is_terminal:  # a pipe or a file: lines may be long, do not squeeze the tables
+        console = Console(width=max(console.width, 150))
+    print_tables(console, result)
+    console.print(
+        f"Wrote {len(written)} files to {args.out}/ — open {args.out}/{REPORT_FILE} in a browser "
+        "(results.json holds every table and setting)."
+    )
+    sys.stdout.flush()
+    return 0
+
+
+def _run_with_progress(settings: Any, out: str, err: Console) -> tuple[Any, list[Any]]:
+    """Run and write the report under a transient rich progress bar on stderr."""
+    from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    from backtest.pipeline import STEPS, run_all
+    from backtest.report import write_report
+
+    columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=err, transient=True) as progress:
+        task = progress.add_task("starting", total=len(STEPS) + 1)
+
+        def step(name: str) -> None:
+            progress.update(task, description=name, completed=STEPS.index(name))
+
+        result = run_all(settings, progress=step)
+        progress.update(task, description="report (tables, charts, HTML)", completed=len(STEPS))
+        written = write_report(result, out)
+    return result, written
+
+
+def _warn(messages: list[str]) -> None:
+    """Print collected warnings the way the CLI prints every BacktestWarning."""
+    for message in messages:
+        _name, _, text = message.partition(": ")
+        print(f"warning: {text or message}", file=sys.stderr)

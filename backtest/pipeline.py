@@ -1,0 +1,283 @@
+"""The main job as one function: events + prices -> alignment, event study, recovery, strategy.
+
+:func:`run_all` calls, in order, ``load_events`` -> ``load_prices`` (targets and
+their market benchmarks) -> ``ExchangeCalendars.from_prices`` -> ``align_events`` /
+``align_symbols`` -> ``event_study`` -> ``recovery`` -> ``run_strategy`` and returns a
+:class:`RunResult`. It prints nothing: ``backtest run`` renders the result, the
+report package writes files. Warnings raised on the way (``BacktestWarning``) are
+collected in ``RunResult.warnings`` so that the report can state them.
+
+The provenance block records what a reader needs to reproduce a run: the price
+source, the date range and a SHA-256 of the price data used (canonical CSV of every
+symbol's bars, symbols sorted, floats in ``repr``), the events file and its SHA-256,
+and the package version.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import warnings
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import pandas as pd
+
+from backtest import __version__
+from backtest.errors import BacktestWarning, ParameterError
+from backtest.instruments import DEFAULT_TARGETS, get_instrument
+
+Fill = Literal["next_open", "close"]
+Progress = Callable[[str], None]
+
+STEPS: tuple[str, ...] = (
+    "events", "prices", "calendars", "alignment", "event study", "recovery", "strategy",
+)  # fmt: skip
+
+# A small grid per strategy so that the report's heatmap has something to show.
+DEFAULT_GRIDS: dict[str, dict[str, tuple[Any, ...]]] = {
+    "buy_the_dip": {"threshold": (0.03, 0.05, 0.10), "hold": (5, 10, 20)},
+}
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    """Every setting of a run (all of them appear in the report header and the JSON).
+
+    ``symbols=None`` uses each event's own symbols, or the four default targets.
+    ``grid=None`` uses the strategy's small default grid.
+    """
+
+    events: str | None = None
+    symbols: tuple[str, ...] | None = None
+    source: str = "snapshot"
+    csv_dir: str | None = None
+    closures: str | None = None
+    model: str = "market"
+    factors: tuple[str, ...] | None = None
+    estimation_window: tuple[int, int] = (-250, -11)
+    event_window: tuple[int, int] = (-5, 20)
+    car_windows: tuple[tuple[int, int], ...] = ((0, 0), (0, 1), (-1, 1), (0, 5), (0, 20))
+    min_estimation: int = 60
+    horizon: int = 60
+    strategy: str = "buy_the_dip"
+    grid: tuple[tuple[str, tuple[Any, ...]], ...] | None = None
+    fees: float = 0.001
+    slippage: float = 0.0005
+    fill: Fill = "next_open"
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-native dict (tuples become lists, the grid a mapping)."""
+        out = asdict(self)
+        out["grid"] = None if self.grid is None else {name: list(values) for name, values in self.grid}
+        return _plain(out)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, tuple | list):
+        return [_plain(v) for v in value]
+    return value
+
+
+@dataclass
+class RunResult:
+    """Everything a run computed; tables are tidy, numbers are fractions."""
+
+    settings: RunSettings
+    events: pd.DataFrame
+    prices: dict[str, pd.DataFrame]
+    alignment: pd.DataFrame  # event x exchange (align_events)
+    symbol_alignment: pd.DataFrame  # event x symbol (align_symbols)
+    study: Any  # EventStudyResult
+    recovery: Any  # RecoveryResult
+    trade: Any  # TradeResult
+    grid: dict[str, list[Any]]
+    provenance: dict[str, Any] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+    def tables(self) -> dict[str, pd.DataFrame]:
+        """All result tables by name, in a fixed order (what the JSON and CSV files hold)."""
+        return {
+            "events": self.events,
+            "alignment": self.alignment,
+            "symbol_alignment": self.symbol_alignment,
+            "abnormal_returns": self.study.abnormal_returns,
+            "car": self.study.car,
+            "tests": self.study.tests,
+            "fits": self.study.fits,
+            "recovery": self.recovery.table,
+            "recovery_summary": self.recovery.summary,
+            "recovery_paths": self.recovery.paths,
+            "strategy_results": self.trade.results,
+            "strategy_aggregate": self.trade.aggregate,
+            "trades": self.trade.trades,
+            "equity": self.trade.equity,
+        }
+
+    def event_names(self) -> dict[str, str]:
+        """event_id -> name, in events-file order."""
+        return dict(zip(self.events["event_id"].astype(str), self.events["name"].astype(str), strict=True))
+
+
+def price_sha256(prices: Mapping[str, pd.DataFrame]) -> str:
+    """SHA-256 of the price data: canonical CSV of each symbol's bars, symbols sorted.
+
+    >>> bars = pd.DataFrame({"close": [1.5]}, index=pd.DatetimeIndex(["2025-01-02"], name="date"))
+    >>> price_sha256({"X": bars}) == price_sha256({"X": bars.copy()})
+    True
+    """
+    digest = hashlib.sha256()
+    for symbol in sorted(prices):
+        digest.update(f"# {symbol}\n".encode())
+        text = prices[symbol].to_csv(float_format=repr, lineterminator="\n", date_format="%Y-%m-%d")
+        digest.update(text.encode("utf-8"))
+    return digest.hexdigest()
+
+
+def file_sha256(path: Path) -> str:
+    """SHA-256 of a file's bytes."""
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _symbols_to_load(
+    events: pd.DataFrame, symbols: Sequence[str] | None, factors: Sequence[str] = ()
+) -> list[str]:
+    targets: list[str] = []
+    if symbols is not None:
+        targets = list(symbols)
+    else:
+        for own in events["symbols"]:
+            targets += list(own) if len(own) else list(DEFAULT_TARGETS)
+    targets = list(dict.fromkeys(targets))
+    benchmarks = [get_instrument(s).benchmark for s in targets]
+    return list(dict.fromkeys(targets + [b for b in benchmarks if b] + list(factors)))
+
+
+def _resolve_grid(settings: RunSettings) -> dict[str, list[Any]]:
+    """The grid to run: the user's, else :data:`DEFAULT_GRIDS` (``{}`` = the strategy's defaults)."""
+    import strategies
+
+    strategy = strategies.get(settings.strategy)  # unknown names raise with the closest match
+    if settings.grid is None:
+        return {name: list(values) for name, values in DEFAULT_GRIDS.get(strategy.name, {}).items()}
+    return {name: list(values) for name, values in settings.grid}
+
+
+def _events_path(settings: RunSettings) -> Path:
+    from backtest.events import default_events_path
+
+    if settings.events is None:
+        return default_events_path()
+    return Path(settings.events)
+
+
+def run_all(settings: RunSettings | None = None, progress: Progress | None = None) -> RunResult:
+    """Run the whole job; ``progress(step)`` is called before each step of :data:`STEPS`.
+
+    Raises
+    ------
+    BacktestError
+        Any input problem found by a step (events file, prices, calendars, parameters).
+    """
+    settings = settings or RunSettings()
+    if settings.source == "csv" and not settings.csv_dir:
+        raise ParameterError("--source csv needs --csv-dir DIR (a directory of SYMBOL.csv files)")
+    step = progress or (lambda _name: None)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", BacktestWarning)
+        result = _run(settings, step)
+    seen: list[str] = []
+    for item in caught:
+        if issubclass(item.category, BacktestWarning):
+            text = f"{item.category.__name__}: {item.message}"
+            if text not in seen:
+                seen.append(text)
+        else:
+            warnings.warn_explicit(item.message, item.category, item.filename, item.lineno)
+    result.warnings = seen
+    return result
+
+
+def _run(settings: RunSettings, step: Progress) -> RunResult:
+    from backtest.alignment import align_events, align_symbols
+    from backtest.calendars import ExchangeCalendars
+    from backtest.events import load_events
+    from backtest.recovery import recovery
+    from backtest.sources import get_source, load_prices
+    from backtest.study import event_study
+    from backtest.trade import run_strategy
+
+    step("events")
+    events_path = _events_path(settings)
+    events = load_events(events_path)
+    grid = _resolve_grid(settings)
+
+    step("prices")
+    options: dict[str, Any] = {"directory": settings.csv_dir} if settings.source == "csv" else {}
+    source = get_source(settings.source, **options)
+    symbols = None if settings.symbols is None else list(settings.symbols)
+    prices = load_prices(_symbols_to_load(events, symbols, settings.factors or ()), source)
+
+    step("calendars")
+    calendars = ExchangeCalendars.from_prices(prices, overrides=settings.closures)
+
+    step("alignment")
+    alignment = align_events(events, calendars, symbols)
+    symbol_alignment = align_symbols(events, calendars, symbols)
+
+    step("event study")
+    study = event_study(
+        prices,
+        symbol_alignment,
+        calendars,
+        model=settings.model,
+        factors=None if settings.factors is None else list(settings.factors),
+        estimation_window=settings.estimation_window,
+        event_window=settings.event_window,
+        car_windows=settings.car_windows,
+        min_estimation=settings.min_estimation,
+    )
+
+    step("recovery")
+    recovered = recovery(prices, symbol_alignment, calendars, horizon=settings.horizon, study=study)
+
+    step("strategy")
+    trade = run_strategy(
+        settings.strategy,
+        prices,
+        symbol_alignment,
+        calendars,
+        grid=grid or None,
+        fees=settings.fees,
+        slippage=settings.slippage,
+        fill=settings.fill,
+        horizon=settings.horizon,
+    )
+
+    first = min(bars.index.min() for bars in prices.values())
+    last = max(bars.index.max() for bars in prices.values())
+    packaged = "data" in events_path.parts and events_path.parent.name == "data" and settings.events is None
+    provenance = {
+        "source": settings.source if settings.source != "csv" else f"csv ({settings.csv_dir})",
+        "symbols_loaded": sorted(prices),
+        "date_range": [first.strftime("%Y-%m-%d"), last.strftime("%Y-%m-%d")],
+        "price_sha256": price_sha256(prices),
+        "events_file": "packaged events.csv" if packaged else str(events_path),
+        "events_sha256": file_sha256(events_path),
+        "package_version": __version__,
+    }
+    return RunResult(
+        settings=settings,
+        events=events,
+        prices=prices,
+        alignment=alignment,
+        symbol_alignment=symbol_alignment,
+        study=study,
+        recovery=recovered,
+        trade=trade,
+        grid=grid,
+        provenance=provenance,
+    )

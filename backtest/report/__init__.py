@@ -1,0 +1,86 @@
+"""Reports of a run: display tables, CSV / Markdown / JSON files and the HTML page.
+
+* :mod:`backtest.report.tables` — wide display tables and cell formatting (percent, stars);
+* :mod:`backtest.report.export` — deterministic CSV, Markdown and JSON (+ loader);
+* :mod:`backtest.report.charts` — matplotlib charts as deterministic SVG;
+* :mod:`backtest.report.html` — the self-contained HTML report.
+
+:func:`write_report` writes everything for a :class:`~backtest.pipeline.RunResult`
+into one directory:
+
+``<table>.csv`` / ``<table>.md``
+    every result table of ``RunResult.tables()`` (tidy, fractions in the CSV);
+``reactions.csv``
+    the wide reaction table (day-0 return and AR, CAR and p-value per window);
+``summary.md``
+    the display tables as the terminal shows them;
+``results.json``
+    all tables, the settings and the provenance (read back with :func:`load_results`);
+``report.html``
+    the report page.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from backtest.report.export import Results, load_results, to_csv, to_markdown, write_text
+from backtest.report.tables import (
+    Table,
+    alignment_table,
+    generic_table,
+    reaction_table,
+    recovery_table,
+    strategy_table,
+    tests_table,
+)
+
+__all__ = ["Results", "Table", "display_tables", "load_results", "write_report"]
+
+REPORT_FILE = "report.html"
+JSON_FILE = "results.json"
+
+
+def display_tables(run: Any) -> dict[str, Table]:
+    """The human-facing tables of a run: alignment, reactions, tests, recovery, strategy."""
+    return {
+        "alignment": alignment_table(run.alignment),
+        "reactions": reaction_table(run.study.abnormal_returns, run.study.car),
+        "tests": tests_table(run.study.tests),
+        "recovery": recovery_table(run.recovery.table),
+        "strategy": strategy_table(run.trade.aggregate, run.settings.strategy),
+    }
+
+
+def _markdown(table: Table) -> str:
+    cells = table.formatted()
+    right = {table.header(c) for c in cells.columns if table.is_numeric(c)}
+    cells.columns = [table.header(c) for c in cells.columns]
+    return to_markdown(cells, table.title, table.note, right)
+
+
+def write_report(run: Any, out_dir: str | Path, html: bool = True) -> list[Path]:
+    """Write every output file of ``run`` into ``out_dir`` (created if needed); returns the paths."""
+    from backtest.report.export import dumps_results
+    from backtest.report.html import build_figures, render_html
+
+    out = Path(out_dir)
+    written: list[Path] = []
+    tables = run.tables()
+    for name, frame in tables.items():
+        written.append(write_text(out / f"{name}.csv", to_csv(frame)))
+        shown = generic_table(name, name.replace("_", " "), frame)
+        written.append(write_text(out / f"{name}.md", _markdown(shown)))
+    shown_tables = display_tables(run)
+    written.append(write_text(out / "reactions.csv", to_csv(shown_tables["reactions"].frame)))
+    summary = "\n".join(_markdown(t) for t in shown_tables.values())
+    written.append(write_text(out / "summary.md", "# backtest run: summary\n\n" + summary))
+    text = dumps_results(
+        tables, run.settings.to_dict() | {"grid_run": run.grid}, run.provenance, run.warnings
+    )
+    written.append(write_text(out / JSON_FILE, text))
+    if html:
+        page = render_html(run, shown_tables, build_figures(run))
+        written.append(write_text(out / REPORT_FILE, page))
+    return written

@@ -1,0 +1,345 @@
+"""Charts of a run as deterministic SVG text (matplotlib, imported lazily, no pyplot).
+
+Each function takes tidy result frames and returns one SVG document (``str``) with one
+panel per event (small multiples). Text stays text (``svg.fonttype = "none"``: smaller
+and faster than glyph paths; XML-escaped by matplotlib), element ids come from a fixed
+hash salt and the ``Date`` metadata is dropped, so the same inputs give the same bytes.
+Event names are drawn with ``parse_math=False``: a ``$`` in a name is shown, not parsed
+as mathtext.
+
+The CAR band is ``car ± 1.96·sqrt(Σ ar_se²)`` over the event window so far, i.e. the
+variance of a sum of uncorrelated abnormal returns (MacKinlay 1997, JEL 35(1), eq. 12
+with the per-day AR variance); it is a display aid, the tests live in the event study.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from collections.abc import Mapping, Sequence
+from contextlib import contextmanager
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf")
+HASH_SALT = "backtest-report"
+PANEL_SIZE = (5.4, 3.0)
+
+
+@contextmanager
+def _style():
+    import matplotlib as mpl
+
+    with mpl.rc_context(
+        {
+            "svg.hashsalt": HASH_SALT,
+            "svg.fonttype": "none",  # <text> elements: ~40 % smaller and faster than glyph paths
+            "svg.id": None,
+            "font.size": 8.5,
+            "axes.titlesize": 9.5,
+            "axes.spines.top": False,
+            "axes.spines.right": False,
+            "axes.grid": True,
+            "grid.alpha": 0.3,
+            "legend.fontsize": 7.5,
+            "legend.frameon": False,
+        }
+    ):
+        yield
+
+
+def _figure(n_panels: int, ncols: int = 2) -> tuple[Figure, list[Axes]]:
+    from matplotlib.figure import Figure
+
+    ncols = max(1, min(ncols, n_panels))
+    nrows = max(1, math.ceil(n_panels / ncols))
+    fig = Figure(figsize=(PANEL_SIZE[0] * ncols, PANEL_SIZE[1] * nrows), layout="constrained")
+    axes = fig.subplots(nrows, ncols, squeeze=False).ravel().tolist()
+    for ax in axes[n_panels:]:
+        ax.set_visible(False)
+    return fig, axes[:n_panels]
+
+
+def to_svg(fig: Figure) -> str:
+    """Render a figure to deterministic SVG text (no date metadata, salted ids)."""
+    buffer = io.StringIO()
+    fig.savefig(buffer, format="svg", metadata={"Date": None})
+    return buffer.getvalue()
+
+
+def _colors(frame: pd.DataFrame, order: Sequence[str]) -> dict[str, str]:
+    """Symbol -> colour, ``order`` first, so a symbol has the same colour in every chart."""
+    symbols = list(dict.fromkeys([*order, *frame["symbol"].astype(str)]))
+    return {symbol: PALETTE[i % len(PALETTE)] for i, symbol in enumerate(symbols)}
+
+
+def _by_symbol(part: pd.DataFrame, colors: Mapping[str, str]) -> list[tuple[str, pd.DataFrame]]:
+    """(symbol, rows sorted by rel_day) in colour order, skipping symbols without rows."""
+    symbols = part["symbol"].astype(str)
+    out = []
+    for symbol in colors:
+        rows = part[symbols == symbol]
+        if len(rows):
+            out.append((symbol, rows.sort_values("rel_day", kind="stable")))
+    return out
+
+
+def _figure_legend(
+    fig: Figure,
+    colors: Mapping[str, str],
+    frame: pd.DataFrame,
+    styles: Sequence[tuple[str, str]] = (),
+) -> None:
+    """One legend under all panels: a colour per symbol, then line styles (black)."""
+    from matplotlib.lines import Line2D
+
+    present = set(frame["symbol"].astype(str))
+    handles = [Line2D([], [], color=c, lw=1.5, label=s) for s, c in colors.items() if s in present]
+    handles += [Line2D([], [], color="0.15", lw=1.2, ls=ls, label=label) for ls, label in styles]
+    fig.legend(handles=handles, loc="outside lower center", ncols=min(len(handles), 8))
+
+
+def _title(ax: Axes, text: str) -> None:
+    ax.set_title(text, loc="left", parse_math=False)
+
+
+def _empty(message: str) -> str:
+    with _style():
+        fig, (ax,) = _figure(1, 1)
+        ax.axis("off")
+        ax.text(0.5, 0.5, message, ha="center", va="center", parse_math=False)
+        return to_svg(fig)
+
+
+def _event_order(frame: pd.DataFrame, names: Mapping[str, str]) -> list[str]:
+    present = set(frame["event_id"].astype(str))
+    return [e for e in names if e in present] + sorted(present - set(names))
+
+
+def price_paths_chart(paths: pd.DataFrame, names: Mapping[str, str], symbols: Sequence[str] = ()) -> str:
+    """Rebased close around each event (pre-event close = 100), one line per symbol.
+
+    ``paths``: tidy ``event_id, symbol, rel_day, rebased``; ``names``: event_id -> name
+    (also fixes the panel order).
+    """
+    if paths.empty:
+        return _empty("no price paths")
+    colors = _colors(paths, symbols)
+    events = _event_order(paths, names)
+    with _style():
+        fig, axes = _figure(len(events))
+        for ax, event_id in zip(axes, events, strict=True):
+            part = paths[paths["event_id"].astype(str) == event_id]
+            for symbol, rows in _by_symbol(part, colors):
+                ax.plot(rows["rel_day"], rows["rebased"], color=colors[symbol], lw=1.3, label=symbol)
+            ax.axhline(100.0, color="0.4", lw=0.8, ls="--")
+            ax.axvline(0, color="0.4", lw=0.8, ls=":")
+            _title(ax, names.get(event_id, event_id))
+            ax.set_xlabel("sessions from reaction session (day 0)")
+            ax.set_ylabel("close, pre-event close = 100")
+        _figure_legend(fig, colors, paths)
+        return to_svg(fig)
+
+
+def car_band(abnormal_returns: pd.DataFrame, z: float = 1.96) -> pd.DataFrame:
+    """CAR with a ±z band per event x symbol: adds ``car_lo``, ``car_hi`` (see module notes).
+
+    >>> ar = pd.DataFrame({"event_id": ["e"] * 2, "symbol": ["X"] * 2, "rel_day": [0, 1],
+    ...                    "car": [0.01, 0.03], "ar_se": [0.03, 0.04]})
+    >>> car_band(ar, z=1.0)["car_hi"].round(4).tolist()   # 0.01+0.03, 0.03+sqrt(0.03²+0.04²)
+    [0.04, 0.08]
+    """
+    frame = abnormal_returns.sort_values(["event_id", "symbol", "rel_day"], kind="stable").copy()
+    variance = frame["ar_se"].astype(float) ** 2
+    cum_var = variance.groupby([frame["event_id"], frame["symbol"]], sort=False).cumsum()
+    half = z * np.sqrt(cum_var.to_numpy())
+    frame["car_lo"] = frame["car"].to_numpy() - half
+    frame["car_hi"] = frame["car"].to_numpy() + half
+    return frame
+
+
+def car_chart(abnormal_returns: pd.DataFrame, names: Mapping[str, str], symbols: Sequence[str] = ()) -> str:
+    """CAR path per event with a 95 % band, one line per symbol (fractions shown in %)."""
+    if abnormal_returns.empty:
+        return _empty("no abnormal returns")
+    from matplotlib.ticker import PercentFormatter
+
+    frame = car_band(abnormal_returns)
+    colors = _colors(frame, symbols)
+    events = _event_order(frame, names)
+    with _style():
+        fig, axes = _figure(len(events))
+        for ax, event_id in zip(axes, events, strict=True):
+            part = frame[frame["event_id"].astype(str) == event_id]
+            for symbol, rows in _by_symbol(part, colors):
+                color = colors[symbol]
+                ax.fill_between(
+                    rows["rel_day"], rows["car_lo"], rows["car_hi"], color=color, alpha=0.12, lw=0
+                )
+                ax.plot(rows["rel_day"], rows["car"], color=color, lw=1.3, label=str(symbol))
+            ax.axhline(0.0, color="0.4", lw=0.8, ls="--")
+            ax.axvline(0, color="0.4", lw=0.8, ls=":")
+            ax.yaxis.set_major_formatter(PercentFormatter(1.0))
+            _title(ax, names.get(event_id, event_id))
+            ax.set_xlabel("sessions from reaction session (day 0)")
+            ax.set_ylabel("CAR (band: 95 %)")
+        _figure_legend(fig, colors, frame)
+        return to_svg(fig)
+
+
+def recovery_chart(
+    table: pd.DataFrame, names: Mapping[str, str], horizon: int, symbols: Sequence[str] = ()
+) -> str:
+    """Sessions until the close is back at the pre-event close, per event x symbol.
+
+    ``table``: ``RecoveryResult.table`` (rows with ``path == "price"`` are drawn).
+    For a relief event (``direction == "give_back"``) "back" means the jump was given
+    back. Hatched grey bars did not get back within the sessions seen (``last_rel_day``,
+    at most ``horizon``); the label gives the largest move against the pre-event close.
+    """
+    rows = table[table["path"] == "price"] if "path" in table else table
+    if rows.empty:
+        return _empty("no recovery results")
+    events = _event_order(rows, names)
+    colors = _colors(rows, symbols)
+    with _style():
+        fig, axes = _figure(len(events))
+        for ax, event_id in zip(axes, events, strict=True):
+            part = rows[rows["event_id"].astype(str) == event_id]
+            ordered = [r for _symbol, r in _by_symbol(part.assign(rel_day=0), colors)]
+            part = pd.concat(ordered).reset_index(drop=True)
+            labels = part["symbol"].astype(str).tolist()
+            y = np.arange(len(part))
+            for i, row in part.iterrows():
+                width, style = _bar(row, horizon, colors[labels[i]])
+                ax.barh(y[i], width, height=0.6, **style)
+                ax.text(
+                    0.5, y[i], _bar_label(row, horizon), va="center", ha="left", fontsize=7, parse_math=False
+                )
+            ax.set_yticks(y, labels)
+            ax.invert_yaxis()
+            ax.set_xlim(0, max(horizon, 1))
+            _title(ax, names.get(event_id, event_id))
+            ax.set_xlabel("sessions after day 0 until back at the pre-event close")
+        return to_svg(fig)
+
+
+def _recovered(row: pd.Series) -> bool:
+    value = row.get("recovered")
+    sessions = row.get("recovery_sessions")
+    return (
+        bool(value) and value is not None and pd.notna(value) and sessions is not None and pd.notna(sessions)
+    )
+
+
+def _sessions_seen(row: pd.Series, horizon: int) -> int:
+    value = row.get("last_rel_day")
+    if value is not None and pd.notna(value):
+        return int(max(0, min(float(value), horizon)))
+    return int(horizon)
+
+
+def _bar(row: pd.Series, horizon: int, color: str) -> tuple[float, dict[str, object]]:
+    if _recovered(row):
+        return float(row["recovery_sessions"]), {"color": color}
+    return float(_sessions_seen(row, horizon)), {"color": "0.85", "edgecolor": "0.45", "hatch": "///"}
+
+
+def _bar_label(row: pd.Series, horizon: int) -> str:
+    if _recovered(row):
+        sessions = int(row["recovery_sessions"])
+        text = f"{sessions} session{'s' if sessions != 1 else ''}"
+    else:
+        text = f"not back within {_sessions_seen(row, horizon)} sessions"
+    move = row.get("max_drawdown")
+    if move is not None and pd.notna(move):
+        word = "largest run-up" if row.get("direction") == "give_back" else "max drawdown"
+        text += f"  ({word} {float(move) * 100:.1f} %)"
+    return text
+
+
+def equity_chart(
+    equity: pd.DataFrame, names: Mapping[str, str], combo_label: str, symbols: Sequence[str] = ()
+) -> str:
+    """Strategy value (solid) vs buy-and-hold (dashed), each rebased to 100 at its first day."""
+    if equity.empty:
+        return _empty("no equity curves")
+    colors = _colors(equity, symbols)
+    events = _event_order(equity, names)
+    with _style():
+        fig, axes = _figure(len(events))
+        for ax, event_id in zip(axes, events, strict=True):
+            part = equity[equity["event_id"].astype(str) == event_id]
+            for symbol, rows in _by_symbol(part, colors):
+                color = colors[symbol]
+                for column, style, label in (
+                    ("strategy_value", "-", f"{symbol} strategy"),
+                    ("buy_hold_value", "--", f"{symbol} buy & hold"),
+                ):
+                    values = rows[column].astype(float).to_numpy()
+                    first = values[np.isfinite(values)][:1]
+                    if first.size and first[0] != 0:
+                        ax.plot(
+                            rows["rel_day"],
+                            values / first[0] * 100.0,
+                            ls=style,
+                            color=color,
+                            lw=1.2,
+                            label=label,
+                        )
+            ax.axhline(100.0, color="0.4", lw=0.8, ls=":")
+            _title(ax, names.get(event_id, event_id))
+            ax.set_xlabel(f"sessions from reaction session — {combo_label}")
+            ax.set_ylabel("value, start = 100")
+        styles = (("-", "strategy"), ("--", "buy & hold"))
+        _figure_legend(fig, colors, equity, styles)
+        return to_svg(fig)
+
+
+def _tick(value: object) -> str:
+    if isinstance(value, float) and value.is_integer():
+        return f"{value:g}"
+    return str(value)
+
+
+def heatmap_chart(aggregate: pd.DataFrame, x: str, y: str | None, metric: str, title: str) -> str:
+    """Heatmap of ``metric`` (a fraction, shown in %) over two grid parameters.
+
+    With ``y=None`` the grid has one varying parameter and the heatmap has one row.
+    Other parameters, if any, are averaged over (the title says which metric).
+    """
+    if aggregate.empty or metric not in aggregate:
+        return _empty("no parameter grid")
+    from matplotlib.colors import Normalize
+    from matplotlib.ticker import FuncFormatter
+
+    frame = aggregate.assign(_row="all") if y is None else aggregate.copy()
+    y_key = "_row" if y is None else y
+    for key in (x, y_key):  # "none" (e.g. stop=none) is a grid value too, not a missing one
+        frame[key] = [("none" if pd.isna(v) else v) for v in frame[key].astype(object)]
+    table = frame.pivot_table(index=y_key, columns=x, values=metric, aggfunc="mean", sort=False, dropna=False)
+    values = table.to_numpy(dtype=float)
+    finite = np.abs(values[np.isfinite(values)])
+    limit = float(finite.max()) if finite.size and finite.max() > 0 else 0.01
+    with _style():
+        fig, (ax,) = _figure(1, 1)
+        fig.set_size_inches(max(4.5, 1.6 + 1.0 * values.shape[1]), max(2.2, 1.2 + 0.55 * values.shape[0]))
+        image = ax.imshow(values, cmap="RdYlGn", norm=Normalize(-limit, limit), aspect="auto")
+        ax.grid(False)
+        ax.set_xticks(range(values.shape[1]), [_tick(v) for v in table.columns])
+        ax.set_yticks(range(values.shape[0]), [_tick(v) for v in table.index])
+        ax.set_xlabel(x)
+        ax.set_ylabel("" if y is None else y)
+        for (i, j), value in np.ndenumerate(values):
+            label = "—" if not np.isfinite(value) else f"{value * 100:.1f} %"
+            color = "white" if np.isfinite(value) and abs(value) > 0.6 * limit else "black"
+            ax.text(j, i, label, ha="center", va="center", fontsize=7.5, color=color, parse_math=False)
+        fig.colorbar(image, ax=ax, format=FuncFormatter(lambda v, _pos: f"{v * 100:.0f} %"))
+        _title(ax, title)
+        return to_svg(fig)

@@ -1,0 +1,361 @@
+"""Display tables: the wide, human-facing views of a run and how their cells are shown.
+
+Everything inside the package is tidy and in fractions (``car = -0.1333``); this module
+is the one place that pivots results wide and turns numbers into text
+(``-13.33 %``). A :class:`Table` keeps both: ``frame`` holds the numbers (what the CSV
+gets), :meth:`Table.formatted` the strings (what the terminal, Markdown and HTML show).
+
+Significance marks follow the usual finance convention: ``***`` p < 0.01, ``**``
+p < 0.05, ``*`` p < 0.10 (two-sided p-values as the event study reports them).
+
+>>> format_percent(-0.13333)
+'-13.33 %'
+>>> significance_marks(0.004), significance_marks(0.07), significance_marks(0.5)
+('***', '*', '')
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+import pandas as pd
+
+ColumnKind = Literal["text", "percent", "number", "integer", "pvalue", "date", "datetime", "bool"]
+
+MISSING = "—"
+SIGNIFICANCE_LEVELS: tuple[tuple[float, str], ...] = ((0.01, "***"), (0.05, "**"), (0.10, "*"))
+SIGNIFICANCE_NOTE = "*** p < 0.01, ** p < 0.05, * p < 0.10 (two-sided)"
+
+
+def _is_missing(value: object) -> bool:
+    if value is None or value is pd.NaT:
+        return True
+    try:
+        return bool(pd.isna(value))
+    except (TypeError, ValueError):
+        return False
+
+
+def format_percent(value: object, digits: int = 2) -> str:
+    """Show a fraction as percent: ``-0.1333`` -> ``'-13.33 %'``; missing -> ``'—'``.
+
+    >>> format_percent(0.1872), format_percent(float("nan"))
+    ('18.72 %', '—')
+    """
+    if _is_missing(value):
+        return MISSING
+    number = float(value) * 100.0
+    if math.isinf(number):
+        return "∞ %" if number > 0 else "-∞ %"
+    text = f"{number:.{digits}f}"
+    if text.lstrip("-").strip("0.") == "":  # -0.00 -> 0.00
+        text = text.lstrip("-")
+    return f"{text} %"
+
+
+def format_number(value: object, digits: int = 2) -> str:
+    """Fixed-point number with ``digits`` decimals; missing -> ``'—'``.
+
+    >>> format_number(1.23456), format_number(None)
+    ('1.23', '—')
+    """
+    if _is_missing(value):
+        return MISSING
+    return f"{float(value):.{digits}f}"
+
+
+def format_pvalue(value: object) -> str:
+    """p-value with three decimals, ``<0.001`` below that.
+
+    >>> format_pvalue(0.0004), format_pvalue(0.0312)
+    ('<0.001', '0.031')
+    """
+    if _is_missing(value):
+        return MISSING
+    number = float(value)
+    return "<0.001" if number < 0.001 else f"{number:.3f}"
+
+
+def significance_marks(p_value: object) -> str:
+    """Stars for a two-sided p-value (see module docstring); missing -> ``''``."""
+    if _is_missing(p_value):
+        return ""
+    for level, marks in SIGNIFICANCE_LEVELS:
+        if float(p_value) < level:
+            return marks
+    return ""
+
+
+def format_cell(value: object, kind: ColumnKind) -> str:
+    """Format one cell according to its column kind."""
+    if _is_missing(value):
+        return MISSING
+    if kind == "percent":
+        return format_percent(value)
+    if kind == "number":
+        return format_number(value)
+    if kind == "integer":
+        return str(int(value))
+    if kind == "pvalue":
+        return format_pvalue(value)
+    if kind == "date":
+        return pd.Timestamp(value).strftime("%Y-%m-%d")
+    if kind == "datetime":
+        stamp = pd.Timestamp(value)
+        return stamp.strftime("%Y-%m-%d %H:%M %Z").strip()
+    if kind == "bool":
+        return "yes" if bool(value) else "no"
+    if isinstance(value, tuple | list):
+        return ", ".join(str(item) for item in value)
+    return str(value)
+
+
+@dataclass(frozen=True)
+class Table:
+    """A display table: numbers in ``frame``, how to show each column in ``kinds``.
+
+    ``marks`` maps a value column to the p-value column whose stars are appended to it;
+    ``hidden`` columns stay in the numbers (CSV) but are not shown; ``labels`` are
+    display headers (default: the column name).
+    """
+
+    name: str
+    title: str
+    frame: pd.DataFrame
+    kinds: Mapping[str, ColumnKind]
+    marks: Mapping[str, str] = field(default_factory=dict)
+    hidden: tuple[str, ...] = ()
+    note: str = ""
+    labels: Mapping[str, str] = field(default_factory=dict)
+
+    def header(self, column: str) -> str:
+        """Display header of a column."""
+        return self.labels.get(column, column)
+
+    def shown_columns(self) -> list[str]:
+        """Columns that are displayed, in order."""
+        return [column for column in self.frame.columns if column not in self.hidden]
+
+    def formatted(self) -> pd.DataFrame:
+        """All shown cells as strings (percent, marks, dates...)."""
+        out = {}
+        for column in self.shown_columns():
+            kind = self.kinds.get(column, "text")
+            texts = [format_cell(value, kind) for value in self.frame[column].tolist()]
+            if column in self.marks:
+                p_values = self.frame[self.marks[column]].tolist()
+                texts = [
+                    text + significance_marks(p) if text != MISSING else text
+                    for text, p in zip(texts, p_values, strict=True)
+                ]
+            out[column] = texts
+        return pd.DataFrame(out, index=range(len(self.frame)), columns=self.shown_columns(), dtype=object)
+
+    def is_numeric(self, column: str) -> bool:
+        """True for columns shown right-aligned (numbers)."""
+        return self.kinds.get(column, "text") in ("percent", "number", "integer", "pvalue")
+
+
+def _window_sort_key(window: str) -> tuple[int, int]:
+    inner = window.strip("[]").split(",")
+    return int(inner[0]), int(inner[1])
+
+
+def _event_names(events: pd.DataFrame) -> dict[str, str]:
+    return dict(zip(events["event_id"].astype(str), events["name"].astype(str), strict=True))
+
+
+def alignment_table(alignment: pd.DataFrame) -> Table:
+    """Reaction session per event and exchange (``align_events`` output)."""
+    frame = pd.DataFrame(
+        {
+            "event_id": alignment["event_id"].astype(str).tolist(),
+            "exchange": alignment["exchange"].tolist(),
+            "announced_local": [
+                pd.Timestamp(t).strftime("%Y-%m-%d %H:%M %Z") for t in alignment["announced_local"]
+            ],
+            "reaction_session": alignment["reaction_session"].tolist(),
+            "intraday": alignment["intraday"].astype(bool).tolist(),
+        }
+    )
+    kinds: dict[str, ColumnKind] = {"reaction_session": "date", "intraday": "bool"}
+    labels = {"event_id": "event", "announced_local": "announced (local)", "reaction_session": "day 0"}
+    return Table(
+        "alignment",
+        "Alignment: reaction session (day 0) per event and exchange",
+        frame,
+        kinds,
+        note="day 0 = first session closing after the announcement; intraday = announced during it.",
+        labels=labels,
+    )
+
+
+def reaction_table(abnormal_returns: pd.DataFrame, car: pd.DataFrame) -> Table:
+    """Day-0 return and abnormal return, and CAR per window with its p-value, per event x symbol."""
+    keys = ["event_id", "symbol"]
+    day0 = abnormal_returns.loc[abnormal_returns["rel_day"] == 0, [*keys, "return", "ar"]]
+    day0 = day0.rename(columns={"return": "day0_return", "ar": "day0_ar"})
+    windows = sorted(car["window"].astype(str).unique().tolist(), key=_window_sort_key)
+    base = car[keys].drop_duplicates().reset_index(drop=True)
+    frame = base.merge(day0, on=keys, how="left")
+    kinds: dict[str, ColumnKind] = {"day0_return": "percent", "day0_ar": "percent"}
+    marks: dict[str, str] = {}
+    hidden: list[str] = []
+    for window in windows:
+        part = car.loc[car["window"].astype(str) == window, [*keys, "car", "p_value"]]
+        value, p_col = f"CAR {window}", f"p {window}"
+        part = part.rename(columns={"car": value, "p_value": p_col})
+        frame = frame.merge(part, on=keys, how="left")
+        kinds[value] = "percent"
+        kinds[p_col] = "pvalue"
+        marks[value] = p_col
+        hidden.append(p_col)
+    labels = {"event_id": "event", "day0_return": "day-0 return", "day0_ar": "day-0 AR"}
+    return Table(
+        "reactions",
+        "Reactions: day-0 return, day-0 abnormal return (AR) and cumulative abnormal returns (CAR)",
+        frame,
+        kinds,
+        marks,
+        tuple(hidden),
+        note=f"CAR windows in sessions relative to day 0. {SIGNIFICANCE_NOTE}.",
+        labels=labels,
+    )
+
+
+def tests_table(tests: pd.DataFrame, scopes: Sequence[str] | None = None) -> Table:
+    """Cross-sectional tests, wide: one row per scope x window, one column per test (statistic + stars).
+
+    ``scopes`` keeps only those scopes (e.g. ``["all"]``), in the given order.
+    """
+    frame = tests if scopes is None else tests[tests["scope"].astype(str).isin(list(scopes))]
+    names = list(dict.fromkeys(frame["test"].astype(str)))
+    keys = ["scope", "window"]
+    out = frame[keys].drop_duplicates().reset_index(drop=True)
+    if "n" in frame:
+        counts = frame.groupby(keys, sort=False)["n"].max().reset_index()
+        out = out.merge(counts, on=keys, how="left")
+    kinds: dict[str, ColumnKind] = {"n": "integer"}
+    marks: dict[str, str] = {}
+    hidden: list[str] = []
+    for name in names:
+        part = frame.loc[frame["test"].astype(str) == name, [*keys, "statistic", "p_value"]]
+        part = part.rename(columns={"statistic": name, "p_value": f"p {name}"})
+        out = out.merge(part, on=keys, how="left")
+        kinds[name] = "number"
+        kinds[f"p {name}"] = "pvalue"
+        marks[name] = f"p {name}"
+        hidden.append(f"p {name}")
+    if scopes is not None:
+        order = {scope: i for i, scope in enumerate(scopes)}
+        out = out.sort_values("scope", key=lambda s: s.map(order), kind="stable").reset_index(drop=True)
+    return Table(
+        "tests",
+        "Significance tests of the mean (cumulative) abnormal return across symbols",
+        out,
+        kinds,
+        marks,
+        tuple(hidden),
+        note=f"Test statistics; scope 'all' pools every event x symbol. {SIGNIFICANCE_NOTE}.",
+        labels={name: name.replace("_", " ") for name in names},
+    )
+
+
+_PERCENT_WORDS = (
+    "return", "drawdown", "win_rate", "exposure", "avg_trade", "excess", "car", "bhar", "share",
+)  # fmt: skip
+_PERCENT_NAMES = frozenset({"ar", "ar_se", "cum_ar", "mean_ar"})
+_NUMBER_WORDS = ("sharpe", "sortino", "statistic", "half_life", "close", "value", "price", "beta", "alpha")
+_INTEGER_WORDS = ("n_", "sessions", "days", "rel_day", "count", "pairs", "traded", "trades")
+
+
+def guess_kind(column: str, dtype: object) -> ColumnKind:
+    """Display kind of a result column from its name and dtype (fraction columns -> percent)."""
+    name = column.lower()
+    if pd.api.types.is_bool_dtype(dtype):
+        return "bool"
+    if pd.api.types.is_datetime64_any_dtype(dtype):
+        return "date" if "date" in name or "session" in name else "datetime"
+    if not pd.api.types.is_numeric_dtype(dtype):
+        return "text"
+    if name.startswith("p_value") or name == "p":
+        return "pvalue"
+    if name in _PERCENT_NAMES or any(word in name for word in _PERCENT_WORDS):
+        return "percent"
+    if any(word in name for word in _INTEGER_WORDS):
+        return "integer" if pd.api.types.is_integer_dtype(dtype) else "number"
+    if any(word in name for word in _NUMBER_WORDS):
+        return "number"
+    return "integer" if pd.api.types.is_integer_dtype(dtype) else "number"
+
+
+def generic_table(name: str, title: str, frame: pd.DataFrame, columns: Sequence[str] | None = None) -> Table:
+    """A display table whose column kinds are guessed from names and dtypes."""
+    if columns is not None:
+        frame = frame[[c for c in columns if c in frame.columns]]
+    frame = frame.reset_index(drop=True)
+    kinds = {column: guess_kind(column, frame[column].dtype) for column in frame.columns}
+    return Table(name, title, frame, kinds)
+
+
+RECOVERY_COLUMNS = (
+    "event_id", "symbol", "path", "reaction_return", "max_drawdown", "trough_rel_day", "recovery_sessions",
+    "ratio_20", "half_life_sessions",
+)  # fmt: skip
+RECOVERY_LABELS = {
+    "event_id": "event", "reaction_return": "day 0", "max_drawdown": "max move",
+    "trough_rel_day": "extreme on day", "recovery_sessions": "back after", "ratio_20": "R20",
+    "half_life_sessions": "half-life",
+}  # fmt: skip
+
+
+def recovery_table(table: pd.DataFrame) -> Table:
+    """Recovery per event x symbol x path (price / abnormal), the main columns."""
+    out = generic_table(
+        "recovery", "Recovery: largest move and sessions back to the pre-event level", table, RECOVERY_COLUMNS
+    )
+    return Table(
+        out.name,
+        out.title,
+        out.frame,
+        out.kinds,
+        note="path price = close vs the pre-event close; abnormal = cumulative abnormal return vs 0. "
+        "max move = largest drawdown (shock) or run-up (relief, recovery = the jump given back); "
+        "back after = sessions from day 0 (— = not within the data seen); "
+        "R20 = (P_20 - P_extreme) / (P_pre - P_extreme); half-life in sessions.",
+        labels=RECOVERY_LABELS,
+    )
+
+
+STRATEGY_COLUMNS = (
+    "combo", "pairs", "traded", "mean_return", "median_return", "positive_share", "mean_excess_vs_buy_hold",
+    "mean_excess_vs_benchmark", "win_rate", "avg_trade", "trades",
+)  # fmt: skip
+
+
+def strategy_table(aggregate: pd.DataFrame, strategy: str) -> Table:
+    """Strategy summary per parameter combination (``TradeResult.aggregate``) across events x symbols."""
+    out = generic_table(
+        "strategy",
+        f"Strategy {strategy}: summary per parameter combination",
+        aggregate,
+        STRATEGY_COLUMNS,
+    )
+    labels = {
+        "mean_return": "mean", "median_return": "median", "positive_share": "share > 0",
+        "mean_excess_vs_buy_hold": "vs buy&hold", "mean_excess_vs_benchmark": "vs benchmark",
+        "win_rate": "win rate", "avg_trade": "avg trade",
+    }  # fmt: skip
+    return Table(
+        out.name,
+        out.title,
+        out.frame,
+        out.kinds,
+        labels=labels,
+        note="pairs = event x symbol windows run, traded = pairs with a trade; returns are per pair "
+        "(total over the window), share > 0 = share of pairs with a gain; win rate and avg trade "
+        "pool all trades. Excess = strategy minus buy-and-hold (or the benchmark) over the same window.",
+    )

@@ -1,0 +1,139 @@
+"""``backtest run`` end to end: the default job on the embedded snapshot, options and errors.
+
+The default run (packaged events, the four targets, the default grid) runs once for
+the module, in-process, from an empty directory. Expected day-0 moves come from the
+event-day table of ``backtest/data/prices/PROVENANCE.md`` (computed from the files
+independently of this package).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+from importlib import resources
+from pathlib import Path
+
+import pytest
+
+from backtest.cli import main
+
+
+@pytest.fixture(scope="module")
+def default_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
+    cwd = tmp_path_factory.mktemp("cli")
+    # capsys is function-scoped; a module fixture redirects the streams itself
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(cwd)  # no ./events.csv here: the packaged copy is used
+        out, err = io.StringIO(), io.StringIO()
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            code = main(["run"])
+    return {"code": code, "out": out.getvalue(), "err": err.getvalue(), "dir": cwd / "out"}
+
+
+def test_default_run_completes_and_prints_the_tables(default_run: dict[str, object]) -> None:
+    assert default_run["code"] == 0, default_run["err"]
+    out = str(default_run["out"])
+    for title in (
+        "Alignment: reaction session (day 0) per event and exchange",
+        "Reactions: day-0 return",
+        "Significance tests, all events pooled",
+        "Recovery: largest move",
+        "Strategy buy_the_dip: summary per parameter combination",
+    ):
+        assert title in out
+    # PROVENANCE.md: NVDA 2025-01-27 -16.97 %, 000660.KS 2025-01-31 -9.86 % (first KRX session after
+    # DeepSeek), 000660.KS 2026-07-02 -14.57 % (Meta Compute), 285A.T 2025-04-10 +22.50 % (tariff pause)
+    for move in ("-16.97 %", "-9.86 %", "-14.57 %", "22.50 %"):
+        assert move in out
+    assert "2025-01-31" in out  # KRX reaction session for DeepSeek (Lunar New Year closure)
+    assert "threshold=0.03 hold=5" in out  # the default grid ran
+    assert "Wrote" in out and "report.html" in out
+
+
+def test_default_run_writes_report_json_and_tables(default_run: dict[str, object]) -> None:
+    out_dir = Path(str(default_run["dir"]))
+    for name in (
+        "report.html",
+        "results.json",
+        "summary.md",
+        "reactions.csv",
+        "car.csv",
+        "car.md",
+        "equity.csv",
+    ):
+        assert (out_dir / name).is_file(), name
+    doc = json.loads((out_dir / "results.json").read_text(encoding="utf-8"))
+    assert doc["settings"]["strategy"] == "buy_the_dip"
+    assert doc["settings"]["grid_run"] == {"threshold": [0.03, 0.05, 0.1], "hold": [5, 10, 20]}
+    assert doc["provenance"]["events_file"] == "packaged events.csv"
+    assert doc["provenance"]["source"] == "snapshot"
+    events = doc["tables"]["events"]
+    assert [row[0] for row in events["rows"]] == [
+        "deepseek_r1", "us_tariffs_liberation_day", "us_tariff_pause", "meta_compute",
+    ]  # fmt: skip
+    aggregate = doc["tables"]["strategy_aggregate"]
+    assert len(aggregate["rows"]) == 9  # 3 thresholds x 3 holds
+
+
+def test_warnings_go_to_stderr_in_cli_style(default_run: dict[str, object]) -> None:
+    err = str(default_run["err"])
+    # Kioxia (285A.T) listed 2024-12-18: too few estimation returns before DeepSeek
+    assert "warning: short estimation history: 285A.T in deepseek_r1" in err
+    assert "Traceback" not in err
+
+
+def test_quiet_run_from_a_csv_directory(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    events = tmp_path / "events.csv"
+    events.write_text(
+        "event_id,name,announced_at,timezone,kind\n"
+        "pause,90-day US tariff pause,2025-04-09T13:18:00-04:00,America/New_York,relief\n",
+        encoding="utf-8",
+    )
+    prices = Path(str(resources.files("backtest") / "data" / "prices"))  # SYMBOL.csv files
+    argv = ["run", "--events", str(events), "--symbols", "NVDA", "--grid", "hold=5"]
+    argv += ["--source", "csv", "--csv-dir", str(prices), "--out", str(tmp_path / "o"), "--quiet"]
+    code = main(argv)
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    assert captured.out == ""
+    assert (tmp_path / "o" / "report.html").is_file()
+    reactions = (tmp_path / "o" / "reactions.csv").read_text(encoding="utf-8").splitlines()
+    # PROVENANCE.md: NVDA 2025-04-09 +18.72 % (intraday announcement: day 0 is 2025-04-09)
+    assert len(reactions) == 2 and reactions[1].startswith("pause,NVDA,0.1872")
+    doc = json.loads((tmp_path / "o" / "results.json").read_text(encoding="utf-8"))
+    assert doc["provenance"]["source"] == f"csv ({prices})"
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["run", "--grid", "hodl=5"], "did you mean 'hold'"),
+        (["run", "--strategy", "buy_the_dipp"], "buy_the_dip"),
+        (["run", "--symbols", "NVDA.XX"], "--symbols"),
+        (["run", "--source", "csv"], "--csv-dir"),
+        (["run", "--horizon", "0"], "--horizon"),
+        (["run", "--model", "capm"], "market_adjusted"),
+        (["run", "--events", "does_not_exist.csv"], "does_not_exist.csv"),
+    ],
+)
+def test_bad_options_are_one_line_errors(
+    argv: list[str],
+    message: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and err.count("\n") == 1 and message in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_help_has_examples(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["run", "--help"])
+    assert exit_info.value.code == 0
+    text = capsys.readouterr().out
+    assert "examples:" in text and "backtest run --events my_events.csv" in text and "--quiet" in text

@@ -1,0 +1,179 @@
+"""Report files: JSON round-trip, byte-identical outputs of two runs, CSV formatting.
+
+The pipeline runs twice per module on a small setting (2 events x 2 symbols, a
+2-combination grid): once in-process, once through ``backtest run`` in a separate
+process with another hash seed (set or dict order that depends on string hashing
+would show up as different bytes). Everything else here is hand-made frames.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from backtest.errors import DataError
+from backtest.pipeline import RunSettings, run_all
+from backtest.report import write_report
+from backtest.report.export import dumps_results, load_results, loads_results, to_csv, to_markdown
+from backtest.report.tables import reaction_table
+
+EVENTS = """\
+event_id,name,announced_at,timezone,kind,description,source,symbols
+deepseek_r1,DeepSeek R1 AI-chip sell-off,2025-01-26T18:00:00-05:00,America/New_York,shock,R1 release,https://example.com/deepseek,
+meta_compute,Meta Compute,2026-07-01T08:00:00-04:00,America/New_York,shock,"Meta rents out spare compute",,
+"""
+
+
+def small_settings(events: Path) -> RunSettings:
+    return RunSettings(
+        events=str(events),
+        symbols=("NVDA", "000660.KS"),
+        grid=(("threshold", (0.05,)), ("hold", (5, 10))),
+    )
+
+
+@pytest.fixture(scope="module")
+def two_runs(tmp_path_factory: pytest.TempPathFactory) -> tuple[object, Path, Path]:
+    base = tmp_path_factory.mktemp("export")
+    events = base / "events.csv"
+    events.write_text(EVENTS, encoding="utf-8")
+    first = run_all(small_settings(events))
+    write_report(first, base / "one")
+    argv = ["run", "--events", str(events), "--symbols", "NVDA", "000660.KS"]
+    argv += ["--grid", "threshold=0.05", "hold=5,10", "--out", str(base / "two"), "--quiet"]
+    env = dict(os.environ, PYTHONHASHSEED="12345")
+    done = subprocess.run(
+        [sys.executable, "-m", "backtest.cli", *argv], cwd=base, env=env, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    return first, base / "one", base / "two"
+
+
+def test_two_runs_write_identical_bytes(two_runs: tuple[object, Path, Path]) -> None:
+    _, one, two = two_runs
+    names = sorted(p.name for p in one.iterdir())
+    assert names == sorted(p.name for p in two.iterdir())
+    # every CSV, Markdown and JSON file, and the HTML report (SVG charts with a fixed hash salt)
+    expected = {"results.json", "report.html", "car.csv", "reactions.csv", "equity.csv", "summary.md"}
+    assert expected <= set(names)
+    different = [name for name in names if (one / name).read_bytes() != (two / name).read_bytes()]
+    assert different == []
+
+
+def test_json_round_trips_every_table_and_the_settings(two_runs: tuple[object, Path, Path]) -> None:
+    run, one, _ = two_runs
+    loaded = load_results(one / "results.json")
+    tables = run.tables()
+    assert sorted(loaded.tables) == sorted(tables)  # keys are sorted in the file
+    for name, frame in tables.items():
+        expected = frame.reset_index(drop=True)
+        pd.testing.assert_frame_equal(loaded.tables[name], expected, check_exact=True, obj=name)
+    assert loaded.settings["symbols"] == ["NVDA", "000660.KS"]
+    assert loaded.settings["grid_run"] == {"threshold": [0.05], "hold": [5, 10]}
+    assert loaded.provenance["package_version"] == __import__("backtest").__version__
+    assert len(loaded.provenance["price_sha256"]) == 64
+
+
+def test_reaction_csv_matches_the_snapshot_reference(two_runs: tuple[object, Path, Path]) -> None:
+    # PROVENANCE.md event-day table: NVDA 2025-01-27 -16.97 %; 000660.KS first KRX session after
+    # DeepSeek is 2025-01-31: -9.86 %; 000660.KS 2026-07-02 (Meta Compute, day 0 in Seoul) -14.57 %.
+    # Rounded to 0.01 % in the table, so tolerance 0.005 % = 5e-5.
+    _, one, _ = two_runs
+    reactions = pd.read_csv(one / "reactions.csv")
+    day0 = reactions.set_index(["event_id", "symbol"])["day0_return"]
+    assert day0[("deepseek_r1", "NVDA")] == pytest.approx(-0.1697, abs=5e-5)
+    assert day0[("deepseek_r1", "000660.KS")] == pytest.approx(-0.0986, abs=5e-5)
+    assert day0[("meta_compute", "000660.KS")] == pytest.approx(-0.1457, abs=5e-5)
+
+
+def test_edge_case_frame_round_trips_exactly() -> None:
+    frame = pd.DataFrame(
+        {
+            "name": ["<b>a</b>", 'ü, "quoted"', None],
+            "value": [0.1 + 0.2, math.nan, -math.inf],  # 0.30000000000000004 must survive exactly
+            "count": np.array([1, 2, 3], dtype="int64"),
+            "flag": [True, False, True],
+            "date": pd.to_datetime(["2025-01-27", None, "2026-07-02"]),
+            "at": pd.to_datetime(["2025-01-26 23:00", "2025-04-02 20:00", None]).tz_localize("UTC"),
+            "local": pd.to_datetime(["2025-01-26 23:00", "2025-07-02 20:00", "2025-03-09 07:30"])
+            .tz_localize("UTC")
+            .tz_convert("America/New_York"),  # EST and EDT offsets in one column
+            "symbols": [("NVDA", "000660.KS"), (), None],
+            "mixed_zones": pd.Series(  # one column, two time zones (like align_events' announced_local)
+                [
+                    pd.Timestamp("2025-01-26 18:00", tz="America/New_York"),
+                    pd.Timestamp("2025-01-27 08:00", tz="Asia/Seoul"),
+                    pd.NaT,
+                ],
+                dtype=object,
+            ),
+        }
+    )
+    text = dumps_results({"edge": frame, "empty": frame.iloc[:0]}, settings={"window": (-5, 20)})
+    back = loads_results(text)
+    pd.testing.assert_frame_equal(back.tables["edge"], frame, check_exact=True)
+    empty = frame.iloc[:0].reset_index(drop=True)
+    pd.testing.assert_frame_equal(back.tables["empty"], empty, check_exact=True)
+    assert back.tables["edge"].loc[0, "value"] == 0.30000000000000004
+    assert back.settings == {"window": [-5, 20]}
+    assert dumps_results({"edge": frame}, {}) == dumps_results({"edge": frame.copy()}, {})
+
+
+def test_csv_uses_fixed_float_format_and_joins_tuples() -> None:
+    frame = pd.DataFrame({"x": [0.1 + 0.2, 1 / 3, math.nan], "s": [("A", "B"), (), None]})
+    # %.10g: 0.30000000000000004 -> 0.3, 1/3 -> 0.3333333333; NaN -> empty cell
+    assert to_csv(frame) == "x,s\n0.3,A B\n0.3333333333,\n,\n"
+
+
+def test_loader_rejects_other_json(tmp_path: Path) -> None:
+    path = tmp_path / "other.json"
+    path.write_text('{"format": "something-else"}', encoding="utf-8")
+    with pytest.raises(DataError, match="not a backtest results file"):
+        load_results(path)
+    path.write_text("{not json", encoding="utf-8")
+    with pytest.raises(DataError, match=r"other\.json:1: not valid JSON"):
+        load_results(path)
+
+
+def test_display_tables_show_percent_and_significance_marks() -> None:
+    # hand-made study output: CAR -13.33 % with p = 0.004 -> "***"; p = 0.07 -> "*"; p = 0.5 -> none
+    ar = pd.DataFrame(
+        {
+            "event_id": ["e", "e"],
+            "symbol": ["X", "Y"],
+            "rel_day": [0, 0],
+            "return": [-0.1697, 0.0],
+            "ar": [-0.1333, 0.0],
+        }
+    )
+    car = pd.DataFrame(
+        {
+            "event_id": ["e", "e", "e", "e"],
+            "symbol": ["X", "Y", "X", "Y"],
+            "window": ["[0,0]", "[0,0]", "[0,+5]", "[0,+5]"],
+            "car": [-0.1333, 0.0, -0.2, 0.01],
+            "p_value": [0.004, 0.5, 0.07, math.nan],
+        }
+    )
+    table = reaction_table(ar, car)
+    shown = table.formatted()
+    assert shown.columns.tolist() == [
+        "event_id",
+        "symbol",
+        "day0_return",
+        "day0_ar",
+        "CAR [0,0]",
+        "CAR [0,+5]",
+    ]
+    assert shown.iloc[0].tolist() == ["e", "X", "-16.97 %", "-13.33 %", "-13.33 %***", "-20.00 %*"]
+    assert shown.iloc[1].tolist() == ["e", "Y", "0.00 %", "0.00 %", "0.00 %", "1.00 %"]
+    assert table.frame.loc[0, "CAR [0,0]"] == -0.1333  # fractions inside, percent only when shown
+    markdown = to_markdown(shown, "t")
+    assert "| -13.33 %*** |" in markdown

@@ -1,0 +1,148 @@
+"""The HTML report: event texts escaped, self-contained (nothing to load), header complete.
+
+One small pipeline run per module (2 events x 2 symbols) whose events file carries
+hostile text: a ``<script>`` name, markup in the description, a URL with quotes.
+"""
+
+from __future__ import annotations
+
+import re
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from backtest import __version__
+from backtest.pipeline import RunSettings, run_all
+from backtest.report import write_report
+from backtest.report.charts import price_paths_chart
+from backtest.report.html import CSP, source_link
+
+SCRIPT_NAME = "<script>alert(1)</script>"
+HOSTILE_URL = 'https://example.com/a?q="><script>alert(2)</script>'
+QUOTED_URL = HOSTILE_URL.replace('"', '""')  # CSV quoting
+HOSTILE_DESCRIPTION = "<img src=x onerror=alert(3)> & <b>bold</b>"
+REUTERS = "https://www.reuters.com/technology/deepseek-2025-01-27/"
+EVENTS = (
+    "event_id,name,announced_at,timezone,kind,description,source,symbols\n"
+    f"deepseek_r1,DeepSeek R1 sell-off,2025-01-26T18:00:00-05:00,America/New_York,shock,R1,{REUTERS},\n"
+    f"hostile,{SCRIPT_NAME},2025-04-02T16:00:00-04:00,America/New_York,shock,"
+    f'"{HOSTILE_DESCRIPTION}","{QUOTED_URL}",\n'
+)
+
+
+class Collector(HTMLParser):
+    """Every start tag with its attributes, and the text of <style> elements."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.tags: list[tuple[str, dict[str, str | None]]] = []
+        self.styles: list[str] = []
+        self._in_style = False
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append((tag, dict(attrs)))
+        self._in_style = tag == "style"
+
+    def handle_endtag(self, tag: str) -> None:
+        self._in_style = False
+
+    def handle_data(self, data: str) -> None:
+        if self._in_style:
+            self.styles.append(data)
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory: pytest.TempPathFactory) -> tuple[object, str]:
+    base = tmp_path_factory.mktemp("html")
+    events = base / "events.csv"
+    events.write_text(EVENTS, encoding="utf-8")
+    run = run_all(RunSettings(events=str(events), symbols=("NVDA", "000660.KS"), grid=(("hold", (5, 10)),)))
+    write_report(run, base / "out")
+    return run, (base / "out" / "report.html").read_text(encoding="utf-8")
+
+
+def test_event_texts_are_escaped(report: tuple[object, str]) -> None:
+    _, page = report
+    assert SCRIPT_NAME not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert "<img src=x" not in page
+    assert "&lt;img src=x onerror=alert(3)&gt; &amp; &lt;b&gt;bold&lt;/b&gt;" in page
+    assert re.search(r"<script", page, re.IGNORECASE) is None  # the page has no script at all
+    tags = Collector()
+    tags.feed(page)
+    assert [t for t, _ in tags.tags if t in ("script", "iframe", "object", "embed", "link", "base")] == []
+    assert all(not name.startswith("on") for _, attrs in tags.tags for name in attrs)
+
+
+def test_nothing_is_loaded_from_outside(report: tuple[object, str]) -> None:
+    _, page = report
+    tags = Collector()
+    tags.feed(page)
+    sources = [attrs["src"] for _, attrs in tags.tags if "src" in attrs]
+    assert len(sources) == 5  # price paths, CAR paths, recovery, equity, heatmap
+    assert all(src.startswith("data:image/svg+xml;base64,") for src in sources)
+    for attr in ("srcset", "poster", "data", "action", "formaction", "background"):
+        assert all(attr not in attrs for _, attrs in tags.tags)
+    links = [attrs.get("href") for tag, attrs in tags.tags if "href" in attrs]
+    outside = [href for href in links if not href.startswith("#")]
+    # the only outside links are the plain event source link, shown as <a> (followed on click, never loaded)
+    assert outside == [REUTERS]
+    assert all(tag == "a" for tag, attrs in tags.tags if attrs.get("href") in outside)
+    css = "".join(tags.styles)
+    assert "url(" not in css and "@import" not in css
+    csp = [a for tag, a in tags.tags if tag == "meta" and a.get("http-equiv") == "Content-Security-Policy"]
+    assert csp == [{"http-equiv": "Content-Security-Policy", "content": CSP}]
+    assert "default-src 'none'" in CSP and "img-src data:" in CSP
+
+
+def test_hostile_source_url_is_text_not_a_link(report: tuple[object, str]) -> None:
+    _, page = report
+    assert "https://example.com/a?q=&quot;&gt;&lt;script&gt;alert(2)&lt;/script&gt;" in page
+    assert 'href="https://example.com' not in page
+
+
+def test_header_states_source_range_hash_version_and_every_setting(report: tuple[object, str]) -> None:
+    run, page = report
+    prov = run.provenance
+    assert "snapshot" in page
+    assert prov["price_sha256"] in page and re.fullmatch(r"[0-9a-f]{64}", prov["price_sha256"])
+    first, last = prov["date_range"]
+    assert f"{first} to {last}" in page
+    # the run loads NVDA, 000660.KS and their benchmarks SPY, ^KS11; the snapshot starts 2024-01-02
+    assert first == "2024-01-02" and prov["symbols_loaded"] == ["000660.KS", "NVDA", "SPY", "^KS11"]
+    assert f"backtest {__version__}" in page
+    for key in run.settings.to_dict():
+        assert f"<dt>{key}</dt>" in page, key
+    assert "hold = 5, 10" in page  # the grid that ran
+
+
+def test_source_link_only_links_plain_http_urls() -> None:
+    assert source_link("javascript:alert(1)") == "javascript:alert(1)"
+    assert source_link("https://a.example/x?y=1&z=2").startswith('<a href="https://a.example/x?y=1&amp;z=2"')
+    assert (
+        source_link('https://a.example/"onmouseover=alert(1)')
+        == "https://a.example/&quot;onmouseover=alert(1)"
+    )
+    assert source_link(float("nan")) == ""
+
+
+def test_chart_titles_are_not_parsed_as_mathtext() -> None:
+    # an unbalanced TeX group would make matplotlib's mathtext parser raise
+    paths = pd.DataFrame({"event_id": ["e"] * 3, "symbol": ["X"] * 3, "rel_day": [-1, 0, 1],
+                          "rebased": [100.0, 90.0, 95.0]})  # fmt: skip
+    first = price_paths_chart(paths, {"e": r"Tariffs $\frac{1 costs $100bn"})
+    second = price_paths_chart(paths, {"e": r"Tariffs $\frac{1 costs $100bn"})
+    assert first.startswith("<?xml") and "<svg" in first
+    assert first == second  # deterministic SVG: fixed hash salt, no date
+    assert "<dc:date>" not in first
+
+
+def test_report_file_written_next_to_the_tables(tmp_path: Path, report: tuple[object, str]) -> None:
+    run, _ = report
+    written = write_report(run, tmp_path / "again", html=True)
+    names = {p.name for p in written}
+    assert {"report.html", "results.json", "summary.md", "reactions.csv"} <= names
+    for table in run.tables():
+        assert {f"{table}.csv", f"{table}.md"} <= names
