@@ -9,13 +9,20 @@ Each daily session is split into two rows before it goes to vectorbt:
   by the intraday low (or high, for shorts) exits at the stop price and where
   ``fill="close"`` orders fill at the close.
 
-This lets vectorbt check stops on the very session the position was opened at
-the open (its ``from_signals`` checks stops only on bars after the fill bar) and
-keeps the daily value path exact: the value after the day row is the session's
-closing value. Fills pay ``slippage`` (price moved against the order) and
-``fees`` (fraction of the traded value); stops exit at the stop price plus
-slippage (``StopExitPrice.StopMarket``), measured from the entry fill price.
-Entries use all the column's cash; shorts lock the cash as collateral (no leverage).
+This lets stops be checked on the very session the position was opened at
+the open (stops are checked only on rows after the fill row) and keeps the
+daily value path exact: the value after the day row is the session's closing
+value. Fills pay ``slippage`` (price moved against the order) and ``fees``
+(fraction of the traded value); stops exit at the stop price plus slippage
+(stop-market), measured from the entry fill price. Entries use all the
+column's cash; shorts lock the cash as collateral (no leverage).
+
+Stops are resolved before the simulation (:mod:`backtest.trading.stops`: they
+depend on the fill price and the bars, not on cash) and the resulting orders go
+through vectorbt's ``Portfolio.from_orders``, whose numba simulator is cached on
+disk, instead of ``from_signals``, whose simulator numba compiles again in
+every new process (~6 s). Fills, fees, trade records and values are the ones
+``from_signals`` gives for the same decisions (same vectorbt order execution).
 """
 
 from __future__ import annotations
@@ -101,21 +108,115 @@ def simulate_leg(
     fees: float,
     slippage: float,
 ) -> LegResult:
-    """Run one vectorbt ``Portfolio.from_signals`` over all columns (one call, no cash sharing).
+    """Run one vectorbt simulation over all columns (one call, no cash sharing).
 
     ``bars2`` is :func:`expand_bars`' output; ``entries2``/``exits2`` are already on
     their fill rows. ``short``, ``sl_stop``, ``tp_stop``, ``init_cash`` have one
     value per column (``NaN`` stop = none).
+
+    Decisions and stops become per-row orders (:func:`~backtest.trading.stops.plan_orders`)
+    that go through ``Portfolio.from_orders``, whose numba simulator is cached on
+    disk (``NUMBA_CACHE_DIR``), so a new process does not compile it again. If
+    the plan's assumption fails (an entry not filled, or a short cover that
+    could not close the position for lack of collateral), the leg is simulated
+    again with ``Portfolio.from_signals``, which gives the same fills by
+    construction but compiles on first use in each process.
     """
     import vectorbt as vbt
+    from vectorbt.portfolio.enums import trade_dt
 
-    # C-contiguous float/bool arrays and use_stops=True every time: numba compiles vectorbt's simulator
-    # (not disk-cached) once per process per argument signature, so keep a single signature.
+    from backtest.trading.stops import plan_orders
+
     o2, h2, l2, c2, p2 = (np.ascontiguousarray(a, dtype=float) for a in bars2)
     entries2 = np.ascontiguousarray(entries2, dtype=bool)
     exits2 = np.ascontiguousarray(exits2, dtype=bool)
-    m = c2.shape[1]
-    pf = vbt.Portfolio.from_signals(
+    short = np.asarray(short, dtype=bool)
+    plan = plan_orders(
+        entries2,
+        exits2,
+        (o2, h2, l2, c2, p2),
+        short=short,
+        sl_stop=sl_stop,
+        tp_stop=tp_stop,
+        slippage=slippage,
+    )
+    planned = ~np.isnan(plan.size)
+    # Columns without a single order keep their cash: simulate only the others (same numbers, less work).
+    active = np.flatnonzero(planned.any(axis=0))
+    init_cash = np.broadcast_to(np.asarray(init_cash, dtype=float), short.shape)
+    value2 = np.repeat(init_cash[None, :], c2.shape[0], axis=0)
+    assets2 = np.zeros(c2.shape)
+    records = np.zeros(0, dtype=trade_dt)
+    if active.size:
+
+        def sub(a: np.ndarray) -> np.ndarray:
+            return np.ascontiguousarray(a[:, active])
+
+        pf = vbt.Portfolio.from_orders(
+            sub(c2),
+            size=sub(plan.size),
+            price=sub(plan.price),
+            direction=np.where(short[active], 1, 0).astype(np.int64)[None, :],  # ShortOnly / LongOnly
+            fees=np.asarray(float(fees)),
+            slippage=np.asarray(float(slippage)),
+            lock_cash=np.asarray(True),
+            init_cash=init_cash[active],
+            max_orders=int(planned.sum()),  # records preallocated: one per planned order
+            freq="1D",
+        )
+        sub_assets = pf.assets().to_numpy()
+        if len(pf.orders.records) != planned.sum() or (sub_assets[sub(planned & (plan.size < 0))] != 0).any():
+            pf = _from_signals(
+                tuple(sub(a) for a in (o2, h2, l2, c2, p2)),
+                sub(entries2),
+                sub(exits2),
+                short[active],
+                np.asarray(sl_stop, dtype=float)[active],
+                np.asarray(tp_stop, dtype=float)[active],
+                init_cash[active],
+                fees,
+                slippage,
+            )
+            sub_assets = pf.assets().to_numpy()
+        value2[:, active] = pf.value().to_numpy()
+        assets2[:, active] = sub_assets
+        records = pf.trades.records
+    return _leg_result(value2, assets2, records, active, exits2)
+
+
+def _leg_result(
+    value2: np.ndarray, assets2: np.ndarray, records: np.ndarray, active: np.ndarray, exits2: np.ndarray
+) -> LegResult:
+    held = (assets2[0::2] != 0) | (assets2[1::2] != 0)
+    trades = {name: records[name].copy() for name in TRADE_FIELDS}
+    trades["col"] = active[trades["col"]]  # back to the leg's own column numbers
+    # A closed trade whose exit row carries no exit signal was closed by a stop (intraday or at a gap open).
+    trades["stopped"] = (trades["status"] == 1) & ~exits2[trades["exit_idx"], trades["col"]]
+    entry_rows = np.zeros(value2.shape, dtype=bool)
+    exit_rows = np.zeros_like(entry_rows)
+    if len(records):
+        entry_rows[trades["entry_idx"], trades["col"]] = True
+        closed = trades["status"] == 1
+        exit_rows[trades["exit_idx"][closed], trades["col"][closed]] = True
+    return LegResult(value2[1::2], held, trades, entry_rows, exit_rows)
+
+
+def _from_signals(
+    bars2: tuple[np.ndarray, ...],
+    entries2: np.ndarray,
+    exits2: np.ndarray,
+    short: np.ndarray,
+    sl_stop: np.ndarray,
+    tp_stop: np.ndarray,
+    init_cash: np.ndarray,
+    fees: float,
+    slippage: float,
+) -> object:
+    """The same leg with vectorbt's own signal simulator (stops inside; compiled once per process)."""
+    import vectorbt as vbt
+
+    o2, h2, l2, c2, p2 = bars2
+    return vbt.Portfolio.from_signals(
         c2,
         entries2,
         exits2,
@@ -138,17 +239,3 @@ def simulate_leg(
         upon_opposite_entry=np.asarray(0),  # Disabled / Ignore
         freq="1D",
     )
-    value2 = pf.value().to_numpy()
-    assets2 = pf.assets().to_numpy()
-    held = (assets2[0::2] != 0) | (assets2[1::2] != 0)
-    records = pf.trades.records
-    trades = {name: records[name].copy() for name in TRADE_FIELDS}
-    # A closed trade whose exit row carries no exit signal was closed by a stop (intraday or at a gap open).
-    trades["stopped"] = (trades["status"] == 1) & ~exits2[trades["exit_idx"], trades["col"]]
-    entry_rows = np.zeros((c2.shape[0], m), dtype=bool)
-    exit_rows = np.zeros_like(entry_rows)
-    if len(records):
-        entry_rows[records["entry_idx"], records["col"]] = True
-        closed = records["status"] == 1
-        exit_rows[records["exit_idx"][closed], records["col"][closed]] = True
-    return LegResult(value2[1::2], held, trades, entry_rows, exit_rows)
