@@ -1,0 +1,136 @@
+"""Options shared by the commands, parsed the same way everywhere.
+
+``add_input_options`` gives every command that reads events and prices the same
+``--events --event --symbols --source --csv-dir --cache-dir --closures``;
+``inputs_from_args`` turns them into :class:`backtest.inputs.Inputs`.
+Window options accept ``A:B`` or ``A,B`` (``-250:-11``, ``-250,-11``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
+
+from backtest.errors import BacktestError, UnknownSymbolError
+from backtest.sources import SOURCE_NAMES
+
+if TYPE_CHECKING:
+    from backtest.inputs import Inputs
+
+# Lets values such as "-250:-11" or "-5,20" through as option values, not as options.
+NEGATIVE_VALUE = re.compile(r"^-\d+([:,][-+]?\d+)*$|^-\d*\.\d+$")
+
+
+def subparser(subparsers: argparse._SubParsersAction, name: str, **kwargs: object) -> argparse.ArgumentParser:
+    """``subparsers.add_parser`` with the house defaults (raw epilog, negative window values)."""
+    parser = subparsers.add_parser(name, formatter_class=argparse.RawDescriptionHelpFormatter, **kwargs)
+    parser._negative_number_matcher = NEGATIVE_VALUE  # argparse has no public hook for this
+    return parser
+
+
+def add_input_options(parser: argparse.ArgumentParser, *, events_option: bool = True) -> None:
+    """Add the events/prices/calendar options every analysis command takes."""
+    if events_option:
+        parser.add_argument("--events", metavar="FILE",
+                            help="events CSV (default: ./events.csv, else the packaged copy)")
+    parser.add_argument("--event", metavar="ID", action="append",
+                        help="only this event_id (repeatable)")
+    parser.add_argument("--symbols", nargs="+", metavar="SYMBOL",
+                        help="symbols for every event (default: each event's own, else NVDA 000660.KS "
+                        "005930.KS 285A.T)")
+    parser.add_argument("--source", default="snapshot", choices=SOURCE_NAMES,
+                        help="price source (default: snapshot, the embedded data)")
+    parser.add_argument("--csv-dir", metavar="DIR", help="directory of SYMBOL.csv files for --source csv")
+    parser.add_argument("--cache-dir", metavar="DIR",
+                        help="cache for --source yahoo (default: $BACKTEST_CACHE_DIR or the user cache)")
+    parser.add_argument("--closures", metavar="FILE",
+                        help="closures overrides CSV, applied on top of the packaged one")
+
+
+def check_symbols(option: str, symbols: Sequence[str] | None) -> list[str] | None:
+    """Resolve every symbol now, so a bad one names the option it came from."""
+    from backtest.instruments import get_instrument
+
+    if not symbols:
+        return None
+    for symbol in symbols:
+        try:
+            get_instrument(symbol)
+        except BacktestError as exc:
+            raise UnknownSymbolError(f"{option}: {exc}") from None
+    return list(dict.fromkeys(symbols))
+
+
+def inputs_from_args(
+    args: argparse.Namespace,
+    *,
+    events: str | None = None,
+    benchmarks: Mapping[str, str] | None = None,
+    extra: Sequence[str] = (),
+) -> Inputs:
+    """Load :class:`backtest.inputs.Inputs` from the options of :func:`add_input_options`."""
+    from backtest.inputs import load_inputs
+
+    return load_inputs(
+        events if events is not None else args.events,
+        check_symbols("--symbols", args.symbols),
+        source=args.source,
+        csv_dir=args.csv_dir,
+        cache_dir=args.cache_dir,
+        closures=args.closures,
+        event_ids=args.event,
+        benchmarks=benchmarks,
+        extra=tuple(check_symbols("--factors", extra) or ()),
+    )
+
+
+def window(text: str) -> tuple[int, int]:
+    """argparse type: ``A:B`` or ``A,B`` -> (A, B) with A <= B (sessions relative to day 0).
+
+    >>> window("-250:-11"), window("-5,20")
+    ((-250, -11), (-5, 20))
+    """
+    parts = re.split(r"[:,]", text.strip())
+    try:
+        first, last = (int(part) for part in parts)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a window FIRST:LAST, e.g. -250:-11") from None
+    if first > last:
+        raise argparse.ArgumentTypeError(f"{text!r}: FIRST must be <= LAST, e.g. {last}:{first}")
+    return first, last
+
+
+def windows(text: str) -> tuple[tuple[int, int], ...]:
+    """argparse type: ``A:B,C:D`` (or ``A:B C:D``) -> ((A, B), (C, D)).
+
+    >>> windows("0:0,0:5,-1:1")
+    ((0, 0), (0, 5), (-1, 1))
+    """
+    items = [item for item in re.split(r"[\s,]+", text.strip()) if item]
+    if not items or any(":" not in item for item in items):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a list of windows A:B, e.g. 0:0,0:5,-1:1")
+    return tuple(window(item) for item in items)
+
+
+def positive_int(text: str) -> int:
+    """argparse type: a whole number >= 1 (sessions)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of sessions, e.g. 60") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} must be at least 1 session, e.g. 60")
+    return value
+
+
+def fraction(text: str) -> float:
+    """argparse type: a fraction in [0, 1) (fees, slippage: 0.001 = 10 bp)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number; use a fraction, e.g. 0.001") from None
+    if not 0.0 <= value < 1.0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be a fraction in [0, 1), e.g. 0.001 = 10 bp")
+    return value

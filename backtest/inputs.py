@@ -1,0 +1,145 @@
+"""The inputs every job starts from: events, prices, reconciled calendars, alignment.
+
+One function, :func:`load_inputs`, so that ``backtest study``, ``recovery``,
+``trade``, ``events`` and ``run`` read the same files the same way:
+
+``events.csv`` -> the symbols to load (each event's own, or the requested ones,
+plus their benchmarks and any extra series) -> prices from one source ->
+calendars reconciled with those prices -> reaction session per event x symbol.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from backtest.calendars import ExchangeCalendars
+from backtest.errors import ParameterError
+from backtest.instruments import DEFAULT_TARGETS, get_instrument
+from backtest.sources import PriceSource, get_source, load_prices
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """What a job needs before any numerics: see :func:`load_inputs`."""
+
+    events_path: Path
+    events: pd.DataFrame
+    symbols: list[str] | None  # as requested; None = each event's own symbols
+    prices: dict[str, pd.DataFrame]  # targets, their benchmarks and extra series
+    calendars: ExchangeCalendars
+    alignment: pd.DataFrame  # align_symbols(): one row per event x symbol
+
+
+def targets(events: pd.DataFrame, symbols: Sequence[str] | None = None) -> list[str]:
+    """The symbols the events are studied on: ``symbols``, else each event's own, else the defaults.
+
+    >>> import pandas as pd
+    >>> targets(pd.DataFrame({"symbols": [("NVDA",), ()]}))
+    ['NVDA', '000660.KS', '005930.KS', '285A.T']
+    """
+    if symbols:
+        return list(dict.fromkeys(symbols))
+    return list(dict.fromkeys(s for own in events["symbols"] for s in (tuple(own) or DEFAULT_TARGETS)))
+
+
+def symbols_to_load(
+    events: pd.DataFrame,
+    symbols: Sequence[str] | None = None,
+    *,
+    benchmarks: Mapping[str, str] | None = None,
+    extra: Sequence[str] = (),
+) -> list[str]:
+    """Targets, then each target's benchmark (registry default unless overridden), then ``extra``.
+
+    >>> import pandas as pd
+    >>> symbols_to_load(pd.DataFrame({"symbols": [()]}), ["NVDA", "285A.T"], extra=["SOXX"])
+    ['NVDA', '285A.T', 'SPY', '^N225', 'SOXX']
+    """
+    overrides = dict(benchmarks or {})
+    wanted = targets(events, symbols)
+    market = [overrides.get(s) or get_instrument(s).benchmark for s in wanted]
+    return list(dict.fromkeys([*wanted, *(b for b in market if b), *extra]))
+
+
+def open_source(
+    source: str = "snapshot", *, csv_dir: str | Path | None = None, cache_dir: str | Path | None = None
+) -> PriceSource:
+    """Build a price source from command-line style options.
+
+    Raises
+    ------
+    ParameterError
+        ``source="csv"`` without ``csv_dir``, or an unknown source name.
+    """
+    if source == "csv":
+        if not csv_dir:
+            raise ParameterError("--source csv needs --csv-dir DIR (a directory of SYMBOL.csv files)")
+        return get_source("csv", directory=csv_dir)
+    if source == "yahoo":
+        return get_source("yahoo", cache_dir=cache_dir)
+    return get_source(source)
+
+
+def load_inputs(
+    events: str | Path | None = None,
+    symbols: Sequence[str] | None = None,
+    *,
+    source: str | PriceSource = "snapshot",
+    csv_dir: str | Path | None = None,
+    cache_dir: str | Path | None = None,
+    closures: str | Path | None = None,
+    event_ids: Sequence[str] | None = None,
+    benchmarks: Mapping[str, str] | None = None,
+    extra: Sequence[str] = (),
+) -> Inputs:
+    """Read the events, load the prices, reconcile the calendars and align every event.
+
+    Parameters
+    ----------
+    events : path, optional
+        Events CSV; default ``./events.csv``, else the packaged copy.
+    symbols : list of str, optional
+        Symbols for every event; default each event's own ``symbols``, else the four targets.
+    source, csv_dir, cache_dir : price source and its options (see :func:`open_source`).
+    closures : path, optional
+        Closures overrides applied on top of the packaged ``closures.csv``.
+    event_ids : list of str, optional
+        Keep only these events (unknown ids are an error listing the known ones).
+    benchmarks : mapping, optional
+        Benchmark per symbol, overriding the registry.
+    extra : list of str
+        Further series to load (e.g. factor series).
+
+    Example
+    -------
+    >>> inputs = load_inputs(symbols=["NVDA"], event_ids=["deepseek_r1"])
+    >>> inputs.alignment.loc[0, ["symbol", "reaction_session"]].tolist()
+    ['NVDA', Timestamp('2025-01-27 00:00:00')]
+    """
+    from backtest.alignment import align_symbols
+    from backtest.events import default_events_path, load_events
+
+    path = Path(events) if events is not None else default_events_path()
+    table = load_events(path)
+    if event_ids:
+        known = list(table["event_id"])
+        unknown = [e for e in event_ids if e not in known]
+        if unknown:
+            raise ParameterError(
+                f"--event {unknown[0]!r}: no such event_id in {path}; known: {', '.join(known)}"
+            )
+        table = table[table["event_id"].isin(event_ids)].reset_index(drop=True)
+    for symbol in symbols or ():
+        get_instrument(symbol)  # an unknown suffix fails here, before any loading
+    price_source = source if not isinstance(source, str) else open_source(
+        source, csv_dir=csv_dir, cache_dir=cache_dir
+    )
+    wanted = list(symbols) if symbols else None
+    prices = load_prices(symbols_to_load(table, wanted, benchmarks=benchmarks, extra=extra), price_source)
+    calendars = ExchangeCalendars.from_prices(prices, overrides=closures)
+    alignment = align_symbols(table, calendars, wanted)
+    return Inputs(path, table, wanted, prices, calendars, alignment)
