@@ -3,9 +3,14 @@
 :func:`run_all` calls, in order, ``load_events`` -> ``load_prices`` (targets and
 their market benchmarks) -> ``ExchangeCalendars.from_prices`` -> ``align_events`` /
 ``align_symbols`` -> ``event_study`` -> ``recovery`` -> ``run_strategy`` and returns a
-:class:`RunResult`. It prints nothing: ``backtest run`` renders the result, the
-report package writes files. Warnings raised on the way (``BacktestWarning``) are
-collected in ``RunResult.warnings`` so that the report can state them.
+:class:`RunResult`. Recovery follows the abnormal path as far as the price path (the
+horizon): when the event window ends earlier, a second ``event_study`` with the same
+model and estimation window supplies its abnormal returns (:func:`recovery_event_window`);
+the reported CARs and tests keep the user's event window.
+
+It prints nothing: ``backtest run`` renders the result, the report package writes
+files. Warnings raised on the way (``BacktestWarning``) are collected in
+``RunResult.warnings`` so that the report can state them.
 
 The provenance block records what a reader needs to reproduce a run: the price
 source, the date range and a SHA-256 of the price data used (canonical CSV of every
@@ -17,7 +22,8 @@ from __future__ import annotations
 
 import hashlib
 import warnings
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -97,6 +103,10 @@ class RunResult:
     grid: dict[str, list[Any]]
     provenance: dict[str, Any] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    #: The event study re-run to the horizon for recovery's abnormal path (same model and
+    #: estimation window, event window ``recovery_event_window(settings)``); None when the
+    #: user's event window already reaches the horizon (``study`` was used).
+    recovery_study: Any = None
 
     def tables(self) -> dict[str, pd.DataFrame]:
         """All result tables by name, in a fixed order (what the JSON and CSV files hold)."""
@@ -166,6 +176,45 @@ def _resolve_grid(settings: RunSettings) -> dict[str, list[Any]]:
     return {name: list(values) for name, values in settings.grid}
 
 
+def recovery_event_window(settings: RunSettings) -> tuple[int, int] | None:
+    """Event window of the study behind recovery's abnormal path, or None if the user's reaches.
+
+    Recovery follows both paths (price and abnormal) to ``settings.horizon``. When the
+    user's event window ends before the horizon, the abnormal returns for recovery come
+    from a second study with the same model and estimation window and this event window:
+    from ``min(start, -1)`` (but after the estimation window) to the horizon. The
+    reported CARs and tests keep the user's window.
+
+    >>> recovery_event_window(RunSettings())  # default event window -5:+20, horizon 60
+    (-5, 60)
+    >>> recovery_event_window(RunSettings(event_window=(0, 20), estimation_window=(-250, -1)))
+    (0, 60)
+    >>> recovery_event_window(RunSettings(horizon=20)) is None
+    True
+    """
+    start, end = settings.event_window
+    if settings.horizon <= end:
+        return None
+    first = min(start, max(-1, settings.estimation_window[1] + 1))
+    return first, settings.horizon
+
+
+@contextmanager
+def _recorded() -> Iterator[list[warnings.WarningMessage]]:
+    """Record the warnings raised in the block (every one, not only the first per place)."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        yield caught
+
+
+def _reemit(caught: Sequence[warnings.WarningMessage], prefix: str = "") -> None:
+    for item in caught:
+        message = item.message
+        if prefix and issubclass(item.category, BacktestWarning):
+            message = item.category(prefix + str(message))
+        warnings.warn_explicit(message, item.category, item.filename, item.lineno)
+
+
 def _events_path(settings: RunSettings) -> Path:
     from backtest.events import default_events_path
 
@@ -229,20 +278,39 @@ def _run(settings: RunSettings, step: Progress) -> RunResult:
     symbol_alignment = align_symbols(events, calendars, symbols)
 
     step("event study")
-    study = event_study(
+    study_options: dict[str, Any] = {
+        "model": settings.model,
+        "factors": None if settings.factors is None else list(settings.factors),
+        "estimation_window": settings.estimation_window,
+        "car_windows": settings.car_windows,
+        "min_estimation": settings.min_estimation,
+    }
+    with _recorded() as first_warnings:
+        study = event_study(
+            prices, symbol_alignment, calendars, event_window=settings.event_window, **study_options
+        )
+    _reemit(first_warnings)
+
+    step("recovery")
+    recovery_study, window = None, recovery_event_window(settings)
+    if window is not None:
+        # Same model and estimation window, event window to the horizon, so that the abnormal
+        # path is followed as far as the price path. Warnings already given by the first study
+        # are not repeated; new ones (e.g. data ending between the two windows' ends) are kept.
+        with _recorded() as second_warnings:
+            recovery_study = event_study(
+                prices, symbol_alignment, calendars, event_window=window, **study_options
+            )
+        given = {(w.category, str(w.message)) for w in first_warnings}
+        new = [w for w in second_warnings if (w.category, str(w.message)) not in given]
+        _reemit(new, prefix=f"abnormal path for recovery (event window {window[0]}:+{window[1]}): ")
+    recovered = recovery(
         prices,
         symbol_alignment,
         calendars,
-        model=settings.model,
-        factors=None if settings.factors is None else list(settings.factors),
-        estimation_window=settings.estimation_window,
-        event_window=settings.event_window,
-        car_windows=settings.car_windows,
-        min_estimation=settings.min_estimation,
+        horizon=settings.horizon,
+        study=study if recovery_study is None else recovery_study,
     )
-
-    step("recovery")
-    recovered = recovery(prices, symbol_alignment, calendars, horizon=settings.horizon, study=study)
 
     step("strategy")
     trade = run_strategy(
@@ -280,4 +348,5 @@ def _run(settings: RunSettings, step: Progress) -> RunResult:
         trade=trade,
         grid=grid,
         provenance=provenance,
+        recovery_study=recovery_study,
     )

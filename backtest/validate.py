@@ -28,7 +28,7 @@ backtest.errors.DataError: NVDA.csv: NVDA 2025-01-27: high 10.5 is below max(ope
 from __future__ import annotations
 
 import warnings
-from functools import lru_cache
+from functools import cache, lru_cache
 
 import numpy as np
 import pandas as pd
@@ -139,6 +139,7 @@ def validate_bars(
 
 @lru_cache(maxsize=32)
 def _sessions(calendar: str, first_year: int, last_year: int) -> pd.DatetimeIndex:
+    """Sessions of years outside the shared range (rarely needed: data before 2000 or after 2035)."""
     import pandas_market_calendars as mcal
 
     with warnings.catch_warnings():
@@ -148,18 +149,45 @@ def _sessions(calendar: str, first_year: int, last_year: int) -> pd.DatetimeInde
     return pd.DatetimeIndex(days.tz_localize(None).normalize(), name="date")
 
 
+@cache
+def library_sessions(calendar: str) -> pd.DatetimeIndex:
+    """All sessions of the pandas-market-calendars ``calendar`` in 2000-01-01..2035-12-31.
+
+    Built once per calendar and process, from the same cached library schedule that
+    :class:`~backtest.calendars.ExchangeCalendars` reconciles (no closures applied), so
+    that validating the bars and building the calendars cost one calendar build per
+    exchange (XKRX's lunar holidays take about a second).
+
+    >>> library_sessions("NYSE")[[0, -1]].strftime("%Y-%m-%d").tolist()
+    ['2000-01-03', '2035-12-31']
+    """
+    from backtest.calendars import ExchangeCalendars
+
+    return pd.DatetimeIndex(ExchangeCalendars().sessions(calendar), name="date")
+
+
 def off_calendar_dates(index: pd.DatetimeIndex, calendar: str) -> pd.DatetimeIndex:
     """Dates of ``index`` that are not sessions of the pandas-market-calendars ``calendar``.
 
-    Sessions are computed once per calendar and span of years, then cached.
+    Sessions come from :func:`library_sessions` (cached per calendar); dates outside
+    its range are checked against sessions computed for their years.
 
     >>> off_calendar_dates(pd.DatetimeIndex(["2025-01-24", "2025-01-25"]), "NYSE").strftime("%Y-%m-%d")
     Index(['2025-01-25'], dtype='str', name='date')
     """
     if len(index) == 0:
         return pd.DatetimeIndex([], name="date")
-    sessions = _sessions(calendar, index.min().year, index.max().year)
-    return pd.DatetimeIndex(index.normalize()[~index.normalize().isin(sessions)], name="date")
+    days = index.normalize()
+    from backtest.calendars import CALENDAR_END, CALENDAR_START
+
+    inside = (days >= CALENDAR_START) & (days <= CALENDAR_END)
+    valid = np.zeros(len(days), dtype=bool)
+    valid[inside] = days[inside].isin(library_sessions(calendar))
+    if not inside.all():
+        outside = days[~inside]
+        sessions = _sessions(calendar, outside.min().year, outside.max().year)
+        valid[~inside] = outside.isin(sessions)
+    return pd.DatetimeIndex(days[~valid], name="date")
 
 
 def check_calendar(frame: pd.DataFrame, symbol: str, origin: object) -> pd.DatetimeIndex:

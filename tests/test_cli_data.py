@@ -40,10 +40,12 @@ def test_list_prints_all_snapshot_symbols_with_dates(capsys):
 
 def test_list_csv_directory(tmp_path, capsys):
     (tmp_path / "ABC.csv").write_text(f"{HEADER}\n2025-01-24,10,12,8,10,10,1\n2025-01-27,10,12,8,11,11,1\n")
-    code, out, _ = run(capsys, "data", "list", "--source", "csv", "--dir", str(tmp_path))
+    code, out, _ = run(capsys, "data", "list", "--source", "csv", "--csv-dir", str(tmp_path))
     assert code == 0
     line = next(ln for ln in out.splitlines() if " ABC " in ln)
     assert "2025-01-24" in line and "2025-01-27" in line and " 2 " in line and "csv" in line
+    # --dir is an alias of --csv-dir (the name `backtest run` and `backtest recovery` use)
+    assert run(capsys, "data", "list", "--source", "csv", "--dir", str(tmp_path))[1] == out
 
 
 def test_missing_csv_directory(tmp_path, capsys):
@@ -52,8 +54,12 @@ def test_missing_csv_directory(tmp_path, capsys):
 
 
 def test_csv_without_dir_and_dir_without_csv(capsys):
-    assert_one_line_error(*run(capsys, "data", "list", "--source", "csv")[::2], "--source csv needs --dir")
-    assert_one_line_error(*run(capsys, "data", "list", "--dir", "x")[::2], "--dir applies to --source csv")
+    assert_one_line_error(
+        *run(capsys, "data", "list", "--source", "csv")[::2], "--source csv needs --csv-dir"
+    )
+    assert_one_line_error(
+        *run(capsys, "data", "list", "--dir", "x")[::2], "--csv-dir applies to --source csv"
+    )
     assert_one_line_error(
         *run(capsys, "data", "list", "--source", "csv", "--dir", "x", "--cache-dir", "y")[::2],
         "--cache-dir applies to --source yahoo",
@@ -145,6 +151,6 @@ def test_console_script_shows_no_traceback(tmp_path):
     assert done.returncode == 2
     assert "Traceback" not in done.stderr
     assert done.stderr.strip().splitlines() == [
-        f"error: {tmp_path / 'nope'}: csv directory not found; pass an existing directory with --dir "
+        f"error: {tmp_path / 'nope'}: csv directory not found; pass an existing directory with --csv-dir "
         f"(files named SYMBOL.csv with header {HEADER})"
     ]

@@ -44,7 +44,7 @@ def test_default_run_completes_and_prints_the_tables(default_run: dict[str, obje
         assert title in out
     # PROVENANCE.md: NVDA 2025-01-27 -16.97 %, 000660.KS 2025-01-31 -9.86 % (first KRX session after
     # DeepSeek), 000660.KS 2026-07-02 -14.57 % (Meta Compute), 285A.T 2025-04-10 +22.50 % (tariff pause)
-    for move in ("-16.97 %", "-9.86 %", "-14.57 %", "22.50 %"):
+    for move in ("-16.97 %", "-9.86 %", "-14.57 %", "+22.50 %"):  # signed, as `backtest study` shows
         assert move in out
     assert "2025-01-31" in out  # KRX reaction session for DeepSeek (Lunar New Year closure)
     assert "threshold=0.03 hold=5" in out  # the default grid ran
@@ -112,6 +112,7 @@ def test_quiet_run_from_a_csv_directory(tmp_path: Path, capsys: pytest.CaptureFi
         (["run", "--strategy", "buy_the_dipp"], "buy_the_dip"),
         (["run", "--symbols", "NVDA.XX"], "--symbols"),
         (["run", "--source", "csv"], "--csv-dir"),
+        (["run", "--source", "csv", "--csv-dir", "no_such_dir"], "existing directory with --csv-dir "),
         (["run", "--horizon", "0"], "--horizon"),
         (["run", "--model", "capm"], "market_adjusted"),
         (["run", "--events", "does_not_exist.csv"], "does_not_exist.csv"),

@@ -22,7 +22,7 @@ from backtest.errors import DataError
 from backtest.pipeline import RunSettings, run_all
 from backtest.report import write_report
 from backtest.report.export import dumps_results, load_results, loads_results, to_csv, to_markdown
-from backtest.report.tables import reaction_table
+from backtest.report.tables import reaction_table, recovery_table, strategy_table
 
 EVENTS = """\
 event_id,name,announced_at,timezone,kind,description,source,symbols
@@ -173,7 +173,43 @@ def test_display_tables_show_percent_and_significance_marks() -> None:
         "CAR [0,+5]",
     ]
     assert shown.iloc[0].tolist() == ["e", "X", "-16.97 %", "-13.33 %", "-13.33 %***", "-20.00 %*"]
-    assert shown.iloc[1].tolist() == ["e", "Y", "0.00 %", "0.00 %", "0.00 %", "1.00 %"]
+    # returns show their sign, as in `backtest study` (+1.00 %); zero has none
+    assert shown.iloc[1].tolist() == ["e", "Y", "0.00 %", "0.00 %", "0.00 %", "+1.00 %"]
     assert table.frame.loc[0, "CAR [0,0]"] == -0.1333  # fractions inside, percent only when shown
     markdown = to_markdown(shown, "t")
     assert "| -13.33 %*** |" in markdown
+
+
+def test_returns_are_signed_shares_and_rates_are_not() -> None:
+    # hand-made aggregate: mean return +1.38 %, excess -2.5 %, 3 of 4 pairs with a gain = 75 %,
+    # win rate 0.5 = 50 %; signs on returns only
+    aggregate = pd.DataFrame(
+        {
+            "combo": ["hold=5"],
+            "pairs": [4],
+            "traded": [4],
+            "mean_return": [0.0138],
+            "median_return": [0.0],
+            "positive_share": [0.75],
+            "mean_excess_vs_buy_hold": [-0.025],
+            "mean_excess_vs_benchmark": [0.1],
+            "win_rate": [0.5],
+            "avg_trade": [0.004],
+            "trades": [6],
+        }
+    )
+    table = strategy_table(aggregate, "buy_the_dip")
+    row = dict(zip([table.header(c) for c in table.shown_columns()], table.formatted().iloc[0], strict=True))
+    assert row == {
+        "parameters": "hold=5", "pairs": "4", "traded": "4", "mean": "+1.38 %", "median": "0.00 %",
+        "share > 0": "75.00 %", "vs buy&hold": "-2.50 %", "vs benchmark": "+10.00 %", "win rate": "50.00 %",
+        "avg trade": "+0.40 %", "trades": "6",
+    }  # fmt: skip
+    # a relief event's run-up is a positive move: +66.16 %; the day-0 return +18.72 %
+    recovery = pd.DataFrame(
+        {"event_id": ["e"], "symbol": ["NVDA"], "path": ["price"], "reaction_return": [0.1872],
+         "max_drawdown": [0.6616], "trough_rel_day": [40], "recovery_sessions": [pd.NA],
+         "ratio_20": [0.67], "half_life_sessions": [pd.NA]}
+    )  # fmt: skip
+    cells = recovery_table(recovery).formatted().iloc[0].tolist()
+    assert cells[3:5] == ["+18.72 %", "+66.16 %"] and cells[7] == "0.67"

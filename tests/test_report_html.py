@@ -146,3 +146,26 @@ def test_report_file_written_next_to_the_tables(tmp_path: Path, report: tuple[ob
     assert {"report.html", "results.json", "summary.md", "reactions.csv"} <= names
     for table in run.tables():
         assert {f"{table}.csv", f"{table}.md"} <= names
+
+
+def _svg(page: str, alt: str) -> str:
+    import base64
+
+    found = re.search(rf'src="data:image/svg\+xml;base64,([A-Za-z0-9+/=]+)" alt="{alt}"', page)
+    assert found is not None, alt
+    return base64.b64decode(found.group(1)).decode("utf-8")
+
+
+def test_heatmap_and_captions_use_human_labels_not_column_names(report: tuple[object, str]) -> None:
+    _, page = report
+    # the grid has one varying parameter (hold = 5, 10): the metric is the mean excess vs buy-and-hold
+    for raw in ("mean_excess_vs_buy_hold", "ar_se", "cross_sectional_t", "bmp_kp"):
+        assert raw not in page, raw
+    assert "<figcaption>Mean excess return vs buy-and-hold (per event x symbol), one cell per" in page
+    heatmap = _svg(page, "parameter grid heatmap")
+    assert "mean_excess" not in heatmap and "by parameter" in heatmap
+    assert "Mean excess return vs buy-and-hold" in heatmap
+    # cell labels are signed percentages with one decimal
+    cells = re.findall(r">([+-]?\d+\.\d %)<", heatmap)
+    assert len(cells) == 2 and all(c[0] in "+-" or c == "0.0 %" for c in cells), cells
+    assert "<th>cross-sectional t</th>" in page and "<th>BMP (Kolari-Pynnönen)</th>" in page

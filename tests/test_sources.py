@@ -143,6 +143,11 @@ def test_csv_missing_directory(tmp_path):
     (tmp_path / "file").write_text("x")
     with pytest.raises(DataError, match=r"not a directory"):
         get_source("csv", directory=tmp_path / "file")
+    # the message names the option every command uses for the directory
+    with pytest.raises(DataError, match=r"pass an existing directory with --csv-dir "):
+        get_source("csv", directory=missing)
+    with pytest.raises(ParameterError, match=r"^--source csv needs --csv-dir DIR"):
+        get_source("csv")
 
 
 def test_csv_unknown_symbol_names_the_missing_file(tmp_path):

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from backtest.errors import DataError, DataWarning
-from backtest.validate import REL_TOL, check_calendar, off_calendar_dates, validate_bars
+from backtest.validate import REL_TOL, check_calendar, library_sessions, off_calendar_dates, validate_bars
 
 
 def bars(dates, opens, highs, lows, closes, volume=None):
@@ -116,3 +116,24 @@ def test_check_calendar_warns_once_with_the_dates_and_keeps_quiet_otherwise():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert len(check_calendar(GOOD, "NVDA", "NVDA.csv")) == 0
+
+
+def test_dates_outside_the_shared_range_are_still_checked():
+    # 1999-12-24 (Friday) the NYSE was closed for Christmas (Dec 25 fell on a Saturday);
+    # 1999-12-23 was a normal session; 2036-01-05 is a Saturday, 2036-01-07 a Monday.
+    days = pd.DatetimeIndex(["1999-12-23", "1999-12-24", "2025-01-24", "2036-01-05", "2036-01-07"])
+    assert list(off_calendar_dates(days, "NYSE").strftime("%Y-%m-%d")) == ["1999-12-24", "2036-01-05"]
+
+
+def test_loading_seven_symbols_builds_each_exchange_calendar_once():
+    # 4 targets + 3 benchmarks on 4 calendars (NASDAQ, XKRX, JPX, NYSE): 4 builds, 3 reuses.
+    # A fresh CsvSource over the snapshot files (the snapshot source caches its own loads).
+    from backtest.sources.csvdir import CsvSource
+    from backtest.sources.snapshot import snapshot_dir
+
+    library_sessions.cache_clear()
+    source = CsvSource(snapshot_dir())
+    for symbol in ("NVDA", "000660.KS", "005930.KS", "285A.T", "SPY", "^KS11", "^N225"):
+        source.load(symbol)
+    info = library_sessions.cache_info()
+    assert (info.misses, info.hits) == (4, 3)

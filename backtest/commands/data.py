@@ -8,9 +8,9 @@ import sys
 from backtest.errors import BacktestError, ParameterError
 
 LIST_EPILOG = """examples:
-  backtest data list                               # the embedded snapshot (default)
-  backtest data list --source csv --dir my_prices  # your files: my_prices/NVDA.csv, ...
-  backtest data list --source yahoo                # what is in the download cache
+  backtest data list                                   # the embedded snapshot (default)
+  backtest data list --source csv --csv-dir my_prices  # your files: my_prices/NVDA.csv, ...
+  backtest data list --source yahoo                    # what is in the download cache
 """
 
 FETCH_EPILOG = """examples:
@@ -46,7 +46,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="price source (default: snapshot, the embedded data)",
     )
     listing.add_argument(
-        "--dir", dest="directory", metavar="DIR", help="directory of SYMBOL.csv files (with --source csv)"
+        "--csv-dir",
+        "--dir",  # the option's first name, kept as an alias
+        dest="directory",
+        metavar="DIR",
+        help="directory of SYMBOL.csv files for --source csv (alias: --dir)",
     )
     listing.add_argument(
         "--cache-dir",
@@ -92,12 +96,12 @@ def _source(args: argparse.Namespace):
     from backtest.sources import get_source
 
     if args.directory and args.source != "csv":
-        raise ParameterError(f"--dir applies to --source csv only, not --source {args.source}")
+        raise ParameterError(f"--csv-dir applies to --source csv only, not --source {args.source}")
     if args.cache_dir and args.source != "yahoo":
         raise ParameterError(f"--cache-dir applies to --source yahoo only, not --source {args.source}")
     if args.source == "csv":
         if not args.directory:
-            raise ParameterError("--source csv needs --dir DIR, the directory holding SYMBOL.csv files")
+            raise ParameterError("--source csv needs --csv-dir DIR (a directory of SYMBOL.csv files)")
         return get_source("csv", directory=args.directory)
     if args.source == "yahoo":
         return get_source("yahoo", cache_dir=args.cache_dir)

@@ -16,12 +16,15 @@ from __future__ import annotations
 
 import io
 import math
+import textwrap
 from collections.abc import Mapping, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
+
+from backtest.report.tables import format_percent
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -260,7 +263,7 @@ def _bar_label(row: pd.Series, horizon: int) -> str:
     move = row.get("max_drawdown")
     if move is not None and pd.notna(move):
         word = "largest run-up" if row.get("direction") == "give_back" else "max drawdown"
-        text += f"  ({word} {float(move) * 100:.1f} %)"
+        text += f"  ({word} {format_percent(move, digits=1, signed=True)})"
     return text
 
 
@@ -309,10 +312,11 @@ def _tick(value: object) -> str:
 
 
 def heatmap_chart(aggregate: pd.DataFrame, x: str, y: str | None, metric: str, title: str) -> str:
-    """Heatmap of ``metric`` (a fraction, shown in %) over two grid parameters.
+    """Heatmap of ``metric`` (a fraction, shown as a signed percent) over two grid parameters.
 
     With ``y=None`` the grid has one varying parameter and the heatmap has one row.
-    Other parameters, if any, are averaged over (the title says which metric).
+    Other parameters, if any, are averaged over. ``title`` is shown to the reader: give
+    a human label (``report.tables.metric_label``), not the column name.
     """
     if aggregate.empty or metric not in aggregate:
         return _empty("no parameter grid")
@@ -337,9 +341,10 @@ def heatmap_chart(aggregate: pd.DataFrame, x: str, y: str | None, metric: str, t
         ax.set_xlabel(x)
         ax.set_ylabel("" if y is None else y)
         for (i, j), value in np.ndenumerate(values):
-            label = "—" if not np.isfinite(value) else f"{value * 100:.1f} %"
+            label = format_percent(value, digits=1, signed=True)
             color = "white" if np.isfinite(value) and abs(value) > 0.6 * limit else "black"
             ax.text(j, i, label, ha="center", va="center", fontsize=7.5, color=color, parse_math=False)
-        fig.colorbar(image, ax=ax, format=FuncFormatter(lambda v, _pos: f"{v * 100:.0f} %"))
-        _title(ax, title)
+        fig.colorbar(image, ax=ax, format=FuncFormatter(lambda v, _pos: format_percent(v, 0, True)))
+        # wrapped to the figure's width (about 11 characters per inch at the title's size)
+        _title(ax, textwrap.fill(title, width=max(30, int(fig.get_figwidth() * 11))))
         return to_svg(fig)

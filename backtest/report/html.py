@@ -24,7 +24,7 @@ from typing import Any
 import pandas as pd
 
 from backtest.report import charts
-from backtest.report.tables import Table, format_cell
+from backtest.report.tables import Table, format_cell, metric_label
 
 CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'"
 NAV: tuple[tuple[str, str], ...] = (
@@ -36,6 +36,12 @@ NAV: tuple[tuple[str, str], ...] = (
     ("recovery", "Recovery"),
     ("strategy", "Strategy"),
 )
+# What the heatmap's metric means, for its caption.
+HEATMAP_NOTES: dict[str, str] = {
+    "mean_excess_vs_buy_hold": "excess = the strategy's total return minus buy-and-hold's over the same "
+    "window, averaged over every event x symbol",
+    "mean_return": "total return of the strategy over each window, averaged over every event x symbol",
+}
 _LINK_RE = re.compile(r"^https?://[^\s\"'<>`]+$")
 
 STYLE = """
@@ -247,8 +253,9 @@ def build_figures(run: Any) -> dict[str, tuple[str, str]]:
         ),
         "car_paths": (
             charts.car_chart(study.abnormal_returns, names, symbols),
-            "Cumulative abnormal return from the start of the event window, with a 95 % band "
-            "(±1.96·sqrt(Σ ar_se²), uncorrelated abnormal returns).",
+            "Cumulative abnormal return from the start of the event window, with a 95 % band: "
+            "±1.96 standard errors of the CAR (the daily abnormal-return variances summed, "
+            "abnormal returns taken as uncorrelated).",
         ),
         "recovery": (
             charts.recovery_chart(rec.table, names, int(run.settings.horizon), symbols),
@@ -264,10 +271,12 @@ def build_figures(run: Any) -> dict[str, tuple[str, str]]:
         "both rebased to 100.",
     )
     x, y, metric = _heatmap_axes(trade.aggregate, list(run.grid))
+    label = metric_label(metric)
     figures["heatmap"] = (
-        charts.heatmap_chart(trade.aggregate, x, y, metric, f"{metric} by parameter"),
-        f"Mean {metric} across events x symbols for each parameter combination"
+        charts.heatmap_chart(trade.aggregate, x, y, metric, f"{label} by parameter"),
+        f"{label}, one cell per parameter combination"
         + ("" if y is not None else f" (one varying parameter: {x})")
+        + (f"; {HEATMAP_NOTES[metric]}" if metric in HEATMAP_NOTES else "")
         + ". In-sample: the best cell is not an out-of-sample forecast.",
     )
     return figures

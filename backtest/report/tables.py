@@ -2,14 +2,17 @@
 
 Everything inside the package is tidy and in fractions (``car = -0.1333``); this module
 is the one place that pivots results wide and turns numbers into text
-(``-13.33 %``). A :class:`Table` keeps both: ``frame`` holds the numbers (what the CSV
+(``-13.33 %``). Returns, abnormal returns, CARs, drawdowns and excess returns are
+shown with their sign (``+1.38 %``, kind ``"signed_percent"``, as ``backtest study``
+shows them); shares, win rates and exposure without (``62.50 %``, kind ``"percent"``).
+A :class:`Table` keeps both: ``frame`` holds the numbers (what the CSV
 gets), :meth:`Table.formatted` the strings (what the terminal, Markdown and HTML show).
 
 Significance marks follow the usual finance convention: ``***`` p < 0.01, ``**``
 p < 0.05, ``*`` p < 0.10 (two-sided p-values as the event study reports them).
 
->>> format_percent(-0.13333)
-'-13.33 %'
+>>> format_percent(-0.13333), format_percent(0.0138, signed=True)
+('-13.33 %', '+1.38 %')
 >>> significance_marks(0.004), significance_marks(0.07), significance_marks(0.5)
 ('***', '*', '')
 """
@@ -23,7 +26,9 @@ from typing import Literal
 
 import pandas as pd
 
-ColumnKind = Literal["text", "percent", "number", "integer", "pvalue", "date", "datetime", "bool"]
+ColumnKind = Literal[
+    "text", "percent", "signed_percent", "number", "integer", "pvalue", "date", "datetime", "bool"
+]
 
 MISSING = "—"
 SIGNIFICANCE_LEVELS: tuple[tuple[float, str], ...] = ((0.01, "***"), (0.05, "**"), (0.10, "*"))
@@ -39,21 +44,27 @@ def _is_missing(value: object) -> bool:
         return False
 
 
-def format_percent(value: object, digits: int = 2) -> str:
+def format_percent(value: object, digits: int = 2, signed: bool = False) -> str:
     """Show a fraction as percent: ``-0.1333`` -> ``'-13.33 %'``; missing -> ``'—'``.
 
-    >>> format_percent(0.1872), format_percent(float("nan"))
-    ('18.72 %', '—')
+    ``signed=True`` (returns) puts ``+`` before positive values; a value that rounds
+    to zero is shown without a sign.
+
+    >>> format_percent(0.1872), format_percent(0.1872, signed=True), format_percent(float("nan"))
+    ('18.72 %', '+18.72 %', '—')
+    >>> format_percent(-0.00001, signed=True), format_percent(float("inf"), signed=True)
+    ('0.00 %', '+∞ %')
     """
     if _is_missing(value):
         return MISSING
     number = float(value) * 100.0
+    plus = "+" if signed else ""
     if math.isinf(number):
-        return "∞ %" if number > 0 else "-∞ %"
+        return f"{plus}∞ %" if number > 0 else "-∞ %"
     text = f"{number:.{digits}f}"
     if text.lstrip("-").strip("0.") == "":  # -0.00 -> 0.00
-        text = text.lstrip("-")
-    return f"{text} %"
+        return f"{text.lstrip('-')} %"
+    return f"{plus if number > 0 else ''}{text} %"
 
 
 def format_number(value: object, digits: int = 2) -> str:
@@ -95,6 +106,8 @@ def format_cell(value: object, kind: ColumnKind) -> str:
         return MISSING
     if kind == "percent":
         return format_percent(value)
+    if kind == "signed_percent":
+        return format_percent(value, signed=True)
     if kind == "number":
         return format_number(value)
     if kind == "integer":
@@ -156,7 +169,7 @@ class Table:
 
     def is_numeric(self, column: str) -> bool:
         """True for columns shown right-aligned (numbers)."""
-        return self.kinds.get(column, "text") in ("percent", "number", "integer", "pvalue")
+        return self.kinds.get(column, "text") in ("percent", "signed_percent", "number", "integer", "pvalue")
 
 
 def _window_sort_key(window: str) -> tuple[int, int]:
@@ -201,7 +214,7 @@ def reaction_table(abnormal_returns: pd.DataFrame, car: pd.DataFrame) -> Table:
     windows = sorted(car["window"].astype(str).unique().tolist(), key=_window_sort_key)
     base = car[keys].drop_duplicates().reset_index(drop=True)
     frame = base.merge(day0, on=keys, how="left")
-    kinds: dict[str, ColumnKind] = {"day0_return": "percent", "day0_ar": "percent"}
+    kinds: dict[str, ColumnKind] = {"day0_return": "signed_percent", "day0_ar": "signed_percent"}
     marks: dict[str, str] = {}
     hidden: list[str] = []
     for window in windows:
@@ -209,7 +222,7 @@ def reaction_table(abnormal_returns: pd.DataFrame, car: pd.DataFrame) -> Table:
         value, p_col = f"CAR {window}", f"p {window}"
         part = part.rename(columns={"car": value, "p_value": p_col})
         frame = frame.merge(part, on=keys, how="left")
-        kinds[value] = "percent"
+        kinds[value] = "signed_percent"
         kinds[p_col] = "pvalue"
         marks[value] = p_col
         hidden.append(p_col)
@@ -224,6 +237,36 @@ def reaction_table(abnormal_returns: pd.DataFrame, car: pd.DataFrame) -> Table:
         note=f"CAR windows in sessions relative to day 0. {SIGNIFICANCE_NOTE}.",
         labels=labels,
     )
+
+
+#: Display names of the cross-sectional tests (``EventStudyResult.tests["test"]``).
+TEST_LABELS: dict[str, str] = {
+    "cross_sectional_t": "cross-sectional t", "brown_warner": "Brown-Warner", "patell_z": "Patell z",
+    "bmp": "BMP", "bmp_kp": "BMP (Kolari-Pynnönen)", "corrado_rank": "Corrado rank",
+    "generalized_sign": "generalized sign", "wilcoxon": "Wilcoxon",
+}  # fmt: skip
+
+#: Human labels of result columns shown as chart titles and captions.
+METRIC_LABELS: dict[str, str] = {
+    "mean_excess_vs_buy_hold": "Mean excess return vs buy-and-hold (per event x symbol)",
+    "mean_excess_vs_benchmark": "Mean excess return vs the benchmark (per event x symbol)",
+    "excess_vs_buy_hold": "Excess return vs buy-and-hold",
+    "excess_vs_benchmark": "Excess return vs the benchmark",
+    "mean_return": "Mean total return (per event x symbol)",
+    "median_return": "Median total return (per event x symbol)",
+    "total_return": "Total return",
+}
+
+
+def metric_label(column: str) -> str:
+    """Human label of a result column (for titles and captions).
+
+    >>> metric_label("mean_excess_vs_buy_hold")
+    'Mean excess return vs buy-and-hold (per event x symbol)'
+    >>> metric_label("best_return")
+    'Best return'
+    """
+    return METRIC_LABELS.get(column) or column.replace("_", " ").capitalize()
 
 
 def tests_table(tests: pd.DataFrame, scopes: Sequence[str] | None = None) -> Table:
@@ -260,20 +303,25 @@ def tests_table(tests: pd.DataFrame, scopes: Sequence[str] | None = None) -> Tab
         marks,
         tuple(hidden),
         note=f"Test statistics; scope 'all' pools every event x symbol. {SIGNIFICANCE_NOTE}.",
-        labels={name: name.replace("_", " ") for name in names},
+        labels={name: TEST_LABELS.get(name, name.replace("_", " ")) for name in names},
     )
 
 
-_PERCENT_WORDS = (
-    "return", "drawdown", "win_rate", "exposure", "avg_trade", "excess", "car", "bhar", "share",
-)  # fmt: skip
-_PERCENT_NAMES = frozenset({"ar", "ar_se", "cum_ar", "mean_ar"})
+# Fractions shown in percent: signed ones (returns and moves) and plain ones (shares, rates, errors).
+_SIGNED_WORDS = ("return", "drawdown", "avg_trade", "excess", "car", "bhar")
+_SIGNED_NAMES = frozenset({"ar", "cum_ar", "mean_ar"})
+_PERCENT_WORDS = ("win_rate", "exposure", "share")
+_PERCENT_NAMES = frozenset({"ar_se", "car_se"})
 _NUMBER_WORDS = ("sharpe", "sortino", "statistic", "half_life", "close", "value", "price", "beta", "alpha")
 _INTEGER_WORDS = ("n_", "sessions", "days", "rel_day", "count", "pairs", "traded", "trades")
 
 
 def guess_kind(column: str, dtype: object) -> ColumnKind:
-    """Display kind of a result column from its name and dtype (fraction columns -> percent)."""
+    """Display kind of a result column from its name and dtype (fraction columns -> percent).
+
+    >>> [guess_kind(name, float) for name in ("mean_excess_vs_buy_hold", "win_rate", "car_se")]
+    ['signed_percent', 'percent', 'percent']
+    """
     name = column.lower()
     if pd.api.types.is_bool_dtype(dtype):
         return "bool"
@@ -285,6 +333,8 @@ def guess_kind(column: str, dtype: object) -> ColumnKind:
         return "pvalue"
     if name in _PERCENT_NAMES or any(word in name for word in _PERCENT_WORDS):
         return "percent"
+    if name in _SIGNED_NAMES or any(word in name for word in _SIGNED_WORDS):
+        return "signed_percent"
     if any(word in name for word in _INTEGER_WORDS):
         return "integer" if pd.api.types.is_integer_dtype(dtype) else "number"
     if any(word in name for word in _NUMBER_WORDS):
@@ -322,7 +372,8 @@ def recovery_table(table: pd.DataFrame) -> Table:
         out.title,
         out.frame,
         out.kinds,
-        note="path price = close vs the pre-event close; abnormal = cumulative abnormal return vs 0. "
+        note="path price = close vs the pre-event close; abnormal = cumulative abnormal return since "
+        "day 0 vs 0 (the event study's model, followed to the horizon like the price). "
         "max move = largest drawdown (shock) or run-up (relief, recovery = the jump given back); "
         "back after = sessions from day 0 (— = not within the data seen); "
         "R20 = (P_20 - P_extreme) / (P_pre - P_extreme); half-life in sessions.",
@@ -345,9 +396,9 @@ def strategy_table(aggregate: pd.DataFrame, strategy: str) -> Table:
         STRATEGY_COLUMNS,
     )
     labels = {
-        "mean_return": "mean", "median_return": "median", "positive_share": "share > 0",
-        "mean_excess_vs_buy_hold": "vs buy&hold", "mean_excess_vs_benchmark": "vs benchmark",
-        "win_rate": "win rate", "avg_trade": "avg trade",
+        "combo": "parameters", "mean_return": "mean", "median_return": "median",
+        "positive_share": "share > 0", "mean_excess_vs_buy_hold": "vs buy&hold",
+        "mean_excess_vs_benchmark": "vs benchmark", "win_rate": "win rate", "avg_trade": "avg trade",
     }  # fmt: skip
     return Table(
         out.name,

@@ -1,4 +1,4 @@
-"""A user's directory of bars CSV files, one per symbol (``--source csv --dir DIR``).
+"""A user's directory of bars CSV files, one per symbol (``--source csv --csv-dir DIR``).
 
 Files use the snapshot's header ``date,open,high,low,close,adj_close,volume``
 and are named after the symbol (``NVDA.csv``, ``005930.KS.csv``; indices with
@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from backtest.errors import DataError, UnknownSymbolError, where
+from backtest.errors import DataError, ParameterError, UnknownSymbolError, where
 from backtest.instruments import get_instrument
 from backtest.sources.csvfile import CSV_HEADER, read_bars_csv
 from backtest.sources.snapshot import filename_to_symbol, symbol_to_filename
@@ -29,6 +29,8 @@ class CsvSource:
 
     Raises
     ------
+    ParameterError
+        When no ``directory`` is given.
     DataError
         When ``directory`` does not exist or is not a directory.
 
@@ -41,15 +43,19 @@ class CsvSource:
 
     name = "csv"
 
-    def __init__(self, directory: str | Path) -> None:
+    def __init__(self, directory: str | Path | None = None) -> None:
+        if directory is None:
+            raise ParameterError("--source csv needs --csv-dir DIR (a directory of SYMBOL.csv files)")
         path = Path(directory).expanduser()
         if not path.exists():
             raise DataError(
-                f"{path}: csv directory not found; pass an existing directory with --dir "
+                f"{path}: csv directory not found; pass an existing directory with --csv-dir "
                 f"(files named SYMBOL.csv with header {','.join(CSV_HEADER)})"
             )
         if not path.is_dir():
-            raise DataError(f"{path}: not a directory; --dir needs the directory holding SYMBOL.csv files")
+            raise DataError(
+                f"{path}: not a directory; --csv-dir needs the directory holding SYMBOL.csv files"
+            )
         self.directory = path
         self._cache: dict[str, tuple[float, pd.DataFrame]] = {}
 
