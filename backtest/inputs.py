@@ -65,6 +65,19 @@ def symbols_to_load(
     return list(dict.fromkeys([*wanted, *(b for b in market if b), *extra]))
 
 
+def select_events(
+    events: pd.DataFrame, event_ids: Sequence[str] | None, path: object = "events"
+) -> pd.DataFrame:
+    """Keep only ``event_ids`` (all events when None or empty); an unknown id lists the known ones."""
+    if not event_ids:
+        return events
+    known = list(events["event_id"])
+    unknown = [e for e in event_ids if e not in known]
+    if unknown:
+        raise ParameterError(f"--event {unknown[0]!r}: no such event_id in {path}; known: {', '.join(known)}")
+    return events[events["event_id"].isin(event_ids)].reset_index(drop=True)
+
+
 def open_source(
     source: str = "snapshot", *, csv_dir: str | Path | None = None, cache_dir: str | Path | None = None
 ) -> PriceSource:
@@ -124,15 +137,7 @@ def load_inputs(
     from backtest.events import default_events_path, load_events
 
     path = Path(events) if events is not None else default_events_path()
-    table = load_events(path)
-    if event_ids:
-        known = list(table["event_id"])
-        unknown = [e for e in event_ids if e not in known]
-        if unknown:
-            raise ParameterError(
-                f"--event {unknown[0]!r}: no such event_id in {path}; known: {', '.join(known)}"
-            )
-        table = table[table["event_id"].isin(event_ids)].reset_index(drop=True)
+    table = select_events(load_events(path), event_ids, path)
     for symbol in symbols or ():
         get_instrument(symbol)  # an unknown suffix fails here, before any loading
     price_source = source if not isinstance(source, str) else open_source(

@@ -31,8 +31,7 @@ from typing import Any, Literal
 import pandas as pd
 
 from backtest import __version__
-from backtest.errors import BacktestWarning, ParameterError
-from backtest.instruments import DEFAULT_TARGETS, get_instrument
+from backtest.errors import BacktestWarning
 
 Fill = Literal["next_open", "close"]
 Progress = Callable[[str], None]
@@ -56,9 +55,11 @@ class RunSettings:
     """
 
     events: str | None = None
+    event_ids: tuple[str, ...] | None = None
     symbols: tuple[str, ...] | None = None
     source: str = "snapshot"
     csv_dir: str | None = None
+    cache_dir: str | None = None
     closures: str | None = None
     model: str = "market"
     factors: tuple[str, ...] | None = None
@@ -152,20 +153,6 @@ def file_sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def _symbols_to_load(
-    events: pd.DataFrame, symbols: Sequence[str] | None, factors: Sequence[str] = ()
-) -> list[str]:
-    targets: list[str] = []
-    if symbols is not None:
-        targets = list(symbols)
-    else:
-        for own in events["symbols"]:
-            targets += list(own) if len(own) else list(DEFAULT_TARGETS)
-    targets = list(dict.fromkeys(targets))
-    benchmarks = [get_instrument(s).benchmark for s in targets]
-    return list(dict.fromkeys(targets + [b for b in benchmarks if b] + list(factors)))
-
-
 def _resolve_grid(settings: RunSettings) -> dict[str, list[Any]]:
     """The grid to run: the user's, else :data:`DEFAULT_GRIDS` (``{}`` = the strategy's defaults)."""
     import strategies
@@ -232,8 +219,6 @@ def run_all(settings: RunSettings | None = None, progress: Progress | None = Non
         Any input problem found by a step (events file, prices, calendars, parameters).
     """
     settings = settings or RunSettings()
-    if settings.source == "csv" and not settings.csv_dir:
-        raise ParameterError("--source csv needs --csv-dir DIR (a directory of SYMBOL.csv files)")
     step = progress or (lambda _name: None)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", BacktestWarning)
@@ -254,21 +239,21 @@ def _run(settings: RunSettings, step: Progress) -> RunResult:
     from backtest.alignment import align_events, align_symbols
     from backtest.calendars import ExchangeCalendars
     from backtest.events import load_events
+    from backtest.inputs import open_source, select_events, symbols_to_load
     from backtest.recovery import recovery
-    from backtest.sources import get_source, load_prices
+    from backtest.sources import load_prices
     from backtest.study import event_study
     from backtest.trade import run_strategy
 
     step("events")
     events_path = _events_path(settings)
-    events = load_events(events_path)
+    events = select_events(load_events(events_path), settings.event_ids, events_path)
     grid = _resolve_grid(settings)
 
     step("prices")
-    options: dict[str, Any] = {"directory": settings.csv_dir} if settings.source == "csv" else {}
-    source = get_source(settings.source, **options)
+    source = open_source(settings.source, csv_dir=settings.csv_dir, cache_dir=settings.cache_dir)
     symbols = None if settings.symbols is None else list(settings.symbols)
-    prices = load_prices(_symbols_to_load(events, symbols, settings.factors or ()), source)
+    prices = load_prices(symbols_to_load(events, symbols, extra=settings.factors or ()), source)
 
     step("calendars")
     calendars = ExchangeCalendars.from_prices(prices, overrides=settings.closures)

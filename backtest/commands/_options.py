@@ -19,6 +19,8 @@ from backtest.sources import SOURCE_NAMES
 if TYPE_CHECKING:
     from backtest.inputs import Inputs
 
+DEFAULT_CAR_WINDOWS = ((0, 0), (0, 1), (-1, 1), (0, 5), (0, 20))
+
 # Lets values such as "-250:-11" or "-5,20" through as option values, not as options.
 NEGATIVE_VALUE = re.compile(r"^-\d+([:,][-+]?\d+)*$|^-\d*\.\d+$")
 
@@ -55,6 +57,7 @@ def check_symbols(option: str, symbols: Sequence[str] | None) -> list[str] | Non
 
     if not symbols:
         return None
+    symbols = [part for item in symbols for part in item.replace(",", " ").split()]  # "NVDA,MU" too
     for symbol in symbols:
         try:
             get_instrument(symbol)
@@ -96,9 +99,11 @@ def window(text: str) -> tuple[int, int]:
     try:
         first, last = (int(part) for part in parts)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a window FIRST:LAST, e.g. -250:-11") from None
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: not a whole number of sessions on each side; use FIRST:LAST, e.g. -250:-11"
+        ) from None
     if first > last:
-        raise argparse.ArgumentTypeError(f"{text!r}: FIRST must be <= LAST, e.g. {last}:{first}")
+        raise argparse.ArgumentTypeError(f"{text!r} runs backwards: FIRST must be <= LAST ({last}:{first})")
     return first, last
 
 
@@ -119,18 +124,48 @@ def positive_int(text: str) -> int:
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of sessions, e.g. 60") from None
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of sessions; use e.g. 60") from None
     if value < 1:
-        raise argparse.ArgumentTypeError(f"{value} must be at least 1 session, e.g. 60")
+        raise argparse.ArgumentTypeError(f"{value} must be at least 1 session; use e.g. 60")
     return value
 
 
 def fraction(text: str) -> float:
-    """argparse type: a fraction in [0, 1) (fees, slippage: 0.001 = 10 bp)."""
+    """argparse type: a cost per fill as a fraction in [0, 0.1) (fees, slippage: 0.001 = 10 bp)."""
     try:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number; use a fraction, e.g. 0.001") from None
-    if not 0.0 <= value < 1.0:
-        raise argparse.ArgumentTypeError(f"{text!r} must be a fraction in [0, 1), e.g. 0.001 = 10 bp")
+    if not 0.0 <= value < 0.1:
+        raise argparse.ArgumentTypeError(f"{value:g} is outside [0, 0.1); use a fraction, e.g. 0.001 = 10 bp")
     return value
+
+
+def add_execution_options(parser: argparse.ArgumentParser) -> None:
+    """Add the order-execution options shared by ``trade`` and ``run``."""
+    parser.add_argument("--fees", type=fraction, default=0.001, metavar="F",
+                        help="fees per fill as a fraction of the traded value (default 0.001 = 10 bp)")
+    parser.add_argument("--slippage", type=fraction, default=0.0005, metavar="F",
+                        help="price slippage per fill (default 0.0005 = 5 bp)")
+    parser.add_argument("--fill", choices=("next_open", "close"), default="next_open",
+                        help="when a decision taken at a close fills (default next_open)")
+    parser.add_argument("--horizon", type=positive_int, default=60, metavar="N",
+                        help="sessions after the reaction session to follow (default 60)")
+
+
+def add_study_options(parser: argparse.ArgumentParser) -> None:
+    """Add the event-study options shared by ``study`` and ``run``."""
+    from backtest.study.models import MODELS
+
+    parser.add_argument("--model", default="market",
+                        help=f"normal-return model: {', '.join(MODELS)} (default: market)")
+    parser.add_argument("--estimation-window", "--estimation", type=window, default=(-250, -11),
+                        metavar="A:B", help="estimation window in sessions around day 0 (default -250:-11)")
+    parser.add_argument("--event-window", "--window", type=window, default=(-5, 20), metavar="A:B",
+                        help="event window in sessions (default -5:20)")
+    parser.add_argument("--car-windows", "--car", type=windows, default=DEFAULT_CAR_WINDOWS,
+                        metavar="A:B,...", help="CAR windows (default 0:0,0:1,-1:1,0:5,0:20)")
+    parser.add_argument("--min-estimation", type=positive_int, default=60, metavar="N",
+                        help="fewer estimation returns -> market-adjusted model, with a warning (default 60)")
+    parser.add_argument("--factors", nargs="+", metavar="SYMBOL",
+                        help="--model factor: regressors after each symbol's benchmark, e.g. SOXX")

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import argparse
 import math
-from collections.abc import Sequence
+import warnings
 
 import pandas as pd
 
-from backtest.errors import BacktestError, ParameterError, UnknownSymbolError
-from backtest.instruments import get_instrument
+from backtest.commands._options import add_input_options, inputs_from_args, positive_int, subparser
+from backtest.errors import DataWarning, ParameterError, StudyError
 
 EPILOG = """\
 examples:
@@ -23,79 +23,46 @@ Shock events measure the drawdown below the pre-event close (day -1) and the
 climb back; relief events (kind = relief) measure the give-back of the jump.
 "recovered +k" = first session k >= 0 with a close back at the pre-event close;
 "no (censored ...)" = not by the horizon or the end of the data (last date seen).
-The abnormal path is 1 + CAR(0,k) with market-adjusted returns (stock minus its
-benchmark). Ratio +k = (P_k - P_trough) / (P_pre - P_trough), "-" without a drawdown.
+The abnormal path is 1 + CAR(0,k), with abnormal returns from the event study's
+--model (default: market model on [-250,-11], as in backtest run; market_adjusted =
+stock minus its benchmark). Ratio +k = (P_k - P_trough) / (P_pre - P_trough), "-" without a drawdown.
 Shares recovered by day 5/20/60 are Kaplan-Meier estimates (statsmodels).
 """
 
 
-def _horizon(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of sessions; use e.g. 60") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"{value} must be at least 1 session; use e.g. 60")
-    return value
-
-
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
+    parser = subparser(
+        subparsers,
         "recovery",
         help="drawdown and recovery time after each event (prices and abnormal returns)",
         description="Depth of the drawdown after each event and the time to recover, per event x symbol, "
         "with a Kaplan-Meier summary across them.",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog=EPILOG,
     )
-    parser.add_argument("--events", metavar="FILE",
-                        help="events CSV (default: ./events.csv or the shipped one)")
-    parser.add_argument("--symbols", nargs="+", metavar="SYMBOL",
-                        help="symbols for every event (default: each event's own, else the default targets)")
-    parser.add_argument("--horizon", type=_horizon, default=60, metavar="N",
+    add_input_options(parser)
+    parser.add_argument("--horizon", type=positive_int, default=60, metavar="N",
                         help="sessions after the reaction session to follow (default 60)")
-    parser.add_argument("--source", default="snapshot", choices=("snapshot", "csv", "yahoo"),
-                        help="price source (default: snapshot)")
-    parser.add_argument("--csv-dir", metavar="DIR", help="directory of SYMBOL.csv files for --source csv")
-    parser.add_argument("--closures", metavar="FILE",
-                        help="closures overrides CSV applied on top of the packaged one")
+    parser.add_argument("--model", default="market",
+                        help="normal-return model of the abnormal path (default: market)")
     parser.set_defaults(func=run)
 
 
-def _symbols(events: pd.DataFrame, symbols: Sequence[str] | None) -> list[str]:
-    from backtest.instruments import DEFAULT_TARGETS, get_instrument
-
-    if symbols:
-        targets = list(dict.fromkeys(symbols))
-    else:
-        targets = list(dict.fromkeys(s for own in events["symbols"] for s in (tuple(own) or DEFAULT_TARGETS)))
-    benchmarks = [b for b in (get_instrument(s).benchmark for s in targets) if b]
-    return list(dict.fromkeys(targets + benchmarks))
-
-
 def run(args: argparse.Namespace) -> int:
-    from backtest.alignment import align_symbols
-    from backtest.calendars import ExchangeCalendars
-    from backtest.events import load_events
     from backtest.recovery import recovery
-    from backtest.sources import get_source, load_prices
+    from backtest.study import event_study
 
     if args.horizon <= 0:  # also reachable from Python callers that build Namespaces by hand
         raise ParameterError(f"--horizon {args.horizon}: must be at least 1 session; use e.g. 60")
-    if args.symbols:
-        for symbol in args.symbols:
-            try:
-                get_instrument(symbol)
-            except BacktestError as exc:
-                raise UnknownSymbolError(f"--symbols: {exc}") from None
-    if args.source == "csv" and not args.csv_dir:
-        raise ParameterError("--source csv needs --csv-dir DIR (a directory of SYMBOL.csv files)")
-    events = load_events(args.events)
-    options = {"directory": args.csv_dir} if args.source == "csv" else {}
-    prices = load_prices(_symbols(events, args.symbols), get_source(args.source, **options))
-    calendars = ExchangeCalendars.from_prices(prices, overrides=args.closures)
-    alignment = align_symbols(events, calendars, args.symbols)
-    result = recovery(prices, alignment, calendars, horizon=args.horizon)
+    inputs = inputs_from_args(args)
+    # The abnormal path follows the study's ARs from day -1 to the horizon (same model as backtest run).
+    try:
+        study = event_study(inputs.prices, inputs.alignment, inputs.calendars, model=args.model,
+                            event_window=(-1, args.horizon), car_windows=((0, 0),))
+    except StudyError as exc:
+        # No pair has any return after its event: the price paths still say "censored", explicitly.
+        warnings.warn(f"abnormal paths not computed: {exc}", DataWarning, stacklevel=1)
+        study = None
+    result = recovery(inputs.prices, inputs.alignment, inputs.calendars, horizon=args.horizon, study=study)
     _print(result, args.horizon)
     return 0
 

@@ -12,7 +12,14 @@ import sys
 import textwrap
 from typing import TYPE_CHECKING, Any
 
-from backtest.errors import BacktestError, ParameterError, UnknownSymbolError
+from backtest.commands._options import (
+    add_execution_options,
+    add_input_options,
+    add_study_options,
+    check_symbols,
+    subparser,
+)
+from backtest.errors import ParameterError
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -38,71 +45,27 @@ EPILOG = textwrap.dedent(
 )
 
 
-def _window(text: str) -> tuple[int, int]:
-    try:
-        first, last = (int(part) for part in text.split(","))
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"{text!r} is not FIRST,LAST (two integers, e.g. -250,-11)"
-        ) from None
-    if first > last:
-        raise argparse.ArgumentTypeError(f"{text!r}: FIRST must be <= LAST")
-    return first, last
-
-
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``run`` subcommand."""
-    parser = subparsers.add_parser(
+    parser = subparser(
+        subparsers,
         "run",
         help="run the event study, recovery and strategy backtest; write tables and an HTML report",
         description="Align events to each exchange's sessions, measure abnormal returns and their "
         "significance, recovery, and backtest a strategy over a parameter grid; print the tables "
         "and write CSV, Markdown, JSON and a self-contained HTML report.",
         epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    add_input_options(parser)
+    add_study_options(parser)
+    add_execution_options(parser)
     add = parser.add_argument
-    add("--events", metavar="FILE", help="events CSV (default: ./events.csv, else the packaged copy)")
-    add(
-        "--symbols", nargs="+", metavar="SYMBOL",
-        help="symbols for every event (default: each event's own symbols, else the four targets)",
-    )  # fmt: skip
-    add(
-        "--source",
-        default="snapshot",
-        choices=("snapshot", "csv", "yahoo"),
-        help="price source (default: snapshot)",
-    )
-    add("--csv-dir", metavar="DIR", help="directory of SYMBOL.csv files for --source csv")
-    add("--closures", metavar="FILE", help="closures overrides CSV applied on top of the packaged one")
     add("--out", default="out", metavar="DIR", help="output directory (default: ./out)")
-    add(
-        "--strategy",
-        default="buy_the_dip",
-        metavar="NAME",
-        help="strategy to backtest (default: buy_the_dip)",
-    )
+    add("--strategy", default="buy_the_dip", metavar="NAME", help="strategy (default: buy_the_dip)")
     add(
         "--grid", nargs="+", metavar="NAME=V1,V2",
         help="parameter grid, e.g. hold=5,10,20 stop=none,0.08 (default: a small grid for buy_the_dip)",
     )  # fmt: skip
-    add(
-        "--model", default="market",
-        help="normal-return model: market, market_adjusted, constant_mean, factor (default: market)",
-    )  # fmt: skip
-    add("--factors", nargs="+", metavar="SYMBOL", help="extra factors for --model factor, e.g. SOXX")
-    add(
-        "--estimation-window",
-        type=_window,
-        default=(-250, -11),
-        metavar="FIRST,LAST",
-        help="default -250,-11",
-    )
-    add("--event-window", type=_window, default=(-5, 20), metavar="FIRST,LAST", help="default -5,20")
-    add("--horizon", type=int, default=60, help="sessions after day 0 for recovery and trading (default: 60)")
-    add("--fees", type=float, default=0.001, help="fee per fill as a fraction (default: 0.001)")
-    add("--slippage", type=float, default=0.0005, help="slippage per fill as a fraction (default: 0.0005)")
-    add("--fill", default="next_open", choices=("next_open", "close"), help="order fill (default: next_open)")
     add("--quiet", action="store_true", help="no tables and no progress display (for scripts)")
     parser.set_defaults(func=run)
 
@@ -110,17 +73,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def settings_from_args(args: argparse.Namespace) -> Any:
     """Parse and check the options; returns :class:`~backtest.pipeline.RunSettings`."""
     import strategies
-    from backtest.instruments import get_instrument
     from backtest.pipeline import RunSettings
     from backtest.trading.grid import parse_grid
 
-    for option, given in (("--symbols", args.symbols), ("--factors", args.factors)):
-        for symbol in given or ():
-            try:
-                get_instrument(symbol)
-            except BacktestError as exc:
-                raise UnknownSymbolError(f"{option}: {exc}") from None
-    symbols = tuple(dict.fromkeys(args.symbols)) if args.symbols else None
+    symbols = check_symbols("--symbols", args.symbols)
+    factors = check_symbols("--factors", args.factors)
     if args.source == "csv" and not args.csv_dir:
         raise ParameterError("--source csv needs --csv-dir DIR (a directory of SYMBOL.csv files)")
     from backtest.study import MODELS
@@ -138,14 +95,18 @@ def settings_from_args(args: argparse.Namespace) -> Any:
         grid = tuple((name, tuple(values)) for name, values in parsed.items())
     return RunSettings(
         events=args.events,
-        symbols=symbols,
+        event_ids=tuple(dict.fromkeys(args.event)) if args.event else None,
+        symbols=tuple(symbols) if symbols else None,
         source=args.source,
         csv_dir=args.csv_dir,
+        cache_dir=args.cache_dir,
         closures=args.closures,
         model=args.model,
-        factors=None if not args.factors else tuple(dict.fromkeys(args.factors)),
+        factors=tuple(factors) if factors else None,
         estimation_window=args.estimation_window,
         event_window=args.event_window,
+        car_windows=args.car_windows,
+        min_estimation=args.min_estimation,
         horizon=args.horizon,
         strategy=strategy.name,
         grid=grid,

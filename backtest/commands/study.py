@@ -9,14 +9,13 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import re
 import sys
 from pathlib import Path
 
 import pandas as pd
 
+from backtest.commands._options import add_input_options, add_study_options, inputs_from_args, subparser
 from backtest.errors import ParameterError
-from backtest.study.models import MODELS
 from backtest.study.result import EventStudyResult, number, percent, significance
 
 EXAMPLES = """examples:
@@ -29,26 +28,15 @@ EXAMPLES = """examples:
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``study`` command."""
-    p = subparsers.add_parser(
-        "study", help="event study: abnormal returns, CARs and significance tests",
+    p = subparser(
+        subparsers, "study", help="event study: abnormal returns, CARs and significance tests",
         description="Event study around each event: abnormal returns, CARs and cross-sectional tests "
                     "(* p<0.10, ** p<0.05, *** p<0.01, two-sided).",
-        epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=EXAMPLES,
     )
-    # let windows such as "-250:-11" through as values, not as options
-    p._negative_number_matcher = re.compile(r"^-\d+(:[-+]?\d+)?(,[-+]?\d+:[-+]?\d+)*$|^-\d*\.\d+$")
-    p.add_argument("--events", metavar="FILE", help="events CSV (default: ./events.csv or the packaged one)")
-    p.add_argument("--event", metavar="ID", action="append", help="only this event_id (repeatable)")
-    p.add_argument("--symbols", nargs="+", metavar="SYM", help="symbols (default: each event's own list)")
-    p.add_argument("--source", default="snapshot", help="price source: snapshot (default), csv, yahoo")
-    p.add_argument("--model", default="market", help=f"normal-return model: {', '.join(MODELS)}")
-    p.add_argument("--estimation", default="-250:-11", metavar="A:B", help="estimation window (sessions)")
-    p.add_argument("--window", default="-5:20", metavar="A:B", help="event window (sessions)")
-    p.add_argument("--car", default="0:0,0:1,-1:1,0:5,0:20", metavar="A:B,...", help="CAR windows")
-    p.add_argument("--min-estimation", type=int, default=60, metavar="N",
-                   help="fewer estimation returns -> market-adjusted model (default 60)")
+    add_input_options(p)
+    add_study_options(p)
     p.add_argument("--benchmark", action="append", metavar="SYM=BENCH", help="override a benchmark")
-    p.add_argument("--factors", nargs="+", metavar="SYM", help="factor model: regressors after the benchmark")
     p.add_argument("--returns", choices=("simple", "log"), default="simple", help="return kind")
     p.add_argument("--csv", metavar="FILE", help="write the CAR table (tidy) to CSV")
     p.add_argument("--json", metavar="FILE", help="write CARs, tests and fits to JSON")
@@ -65,41 +53,15 @@ def _benchmarks(items: list[str] | None) -> dict[str, str]:
     return out
 
 
-def _symbols(items: list[str] | None) -> list[str] | None:
-    if not items:
-        return None
-    return [s.strip() for item in items for s in item.split(",") if s.strip()]
-
-
 def run(args: argparse.Namespace) -> int:
     """Handler of ``backtest study``."""
-    from backtest.alignment import align_symbols
-    from backtest.calendars import ExchangeCalendars
-    from backtest.events import load_events
-    from backtest.instruments import DEFAULT_TARGETS, get_instrument
-    from backtest.sources import get_source
     from backtest.study import event_study
 
-    events = load_events(args.events)
-    if args.event:
-        unknown = [e for e in args.event if e not in set(events["event_id"])]
-        if unknown:
-            raise ParameterError(f"--event {unknown[0]!r}: no such event_id; known: "
-                                 + ", ".join(events["event_id"]))
-        events = events[events["event_id"].isin(args.event)]
-    symbols = _symbols(args.symbols)
     benchmarks = _benchmarks(args.benchmark)
-    wanted = list(symbols) if symbols else list(dict.fromkeys(
-        s for own in events["symbols"] for s in (tuple(own) or DEFAULT_TARGETS)))
-    needed = list(dict.fromkeys(
-        wanted + [benchmarks.get(s) or get_instrument(s).benchmark for s in wanted] + (args.factors or [])))
-    source = get_source(args.source)
-    prices = {s: source.load(s) for s in needed if s}
-    calendars = ExchangeCalendars.from_prices(prices)
-    alignment = align_symbols(events, calendars, symbols)
-    result = event_study(prices, alignment, calendars, model=args.model,
-                         estimation_window=args.estimation, event_window=args.window,
-                         car_windows=args.car, min_estimation=args.min_estimation,
+    inputs = inputs_from_args(args, benchmarks=benchmarks, extra=args.factors or ())
+    result = event_study(inputs.prices, inputs.alignment, inputs.calendars, model=args.model,
+                         estimation_window=args.estimation_window, event_window=args.event_window,
+                         car_windows=args.car_windows, min_estimation=args.min_estimation,
                          benchmarks=benchmarks or None, factors=args.factors, return_kind=args.returns)
     render(result)
     if args.csv:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import argparse
-from collections.abc import Sequence
 
 import pandas as pd
+
+from backtest.commands._options import add_execution_options, add_input_options, inputs_from_args, subparser
 
 EPILOG = """\
 examples:
@@ -26,41 +27,13 @@ benchmark at the same first fill and holding to the same last session.
 """
 
 
-def _fraction(name: str):
-    def parse(text: str) -> float:
-        try:
-            value = float(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(
-                f"{text!r} is not a number; use a fraction, e.g. 0.001"
-            ) from None
-        if not 0.0 <= value < 0.1:
-            raise argparse.ArgumentTypeError(
-                f"{value:g} is outside [0, 0.1); use a fraction, e.g. 0.001 = 10 bp"
-            )
-        return value
-
-    parse.__name__ = name
-    return parse
-
-
-def _horizon(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of sessions; use e.g. 60") from None
-    if not 1 <= value <= 1000:
-        raise argparse.ArgumentTypeError(f"{value} is outside [1, 1000] sessions; use e.g. 60")
-    return value
-
-
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
+    parser = subparser(
+        subparsers,
         "trade",
         help="backtest a trading rule (buy_the_dip, short_the_shock, ...) around each event",
         description="Event-driven strategy backtests on vectorbt: one result per parameter set x symbol x "
         "event, an aggregate per parameter set, and the trade log.",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog=EPILOG,
     )
     parser.add_argument("strategy", nargs="?", metavar="STRATEGY", help="registered rule; --list shows them")
@@ -72,55 +45,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default=None,
         help="parameter values to combine, e.g. hold=1,5,10 stop=none,0.08",
     )
-    parser.add_argument(
-        "--events", metavar="FILE", help="events CSV (default: ./events.csv or the shipped one)"
-    )
-    parser.add_argument(
-        "--symbols",
-        nargs="+",
-        metavar="SYMBOL",
-        help="symbols for every event (default: each event's own, else the default targets)",
-    )
-    parser.add_argument(
-        "--fees",
-        type=_fraction("fees"),
-        default=0.001,
-        metavar="F",
-        help="fees per fill as a fraction of the traded value (default 0.001 = 10 bp)",
-    )
-    parser.add_argument(
-        "--slippage",
-        type=_fraction("slippage"),
-        default=0.0005,
-        metavar="F",
-        help="price slippage per fill (default 0.0005 = 5 bp)",
-    )
-    parser.add_argument(
-        "--fill",
-        choices=("next_open", "close"),
-        default="next_open",
-        help="when a decision taken at a close fills (default next_open)",
-    )
-    parser.add_argument(
-        "--horizon",
-        type=_horizon,
-        default=60,
-        metavar="N",
-        help="sessions after the reaction session (default 60)",
-    )
+    add_input_options(parser)
+    add_execution_options(parser)
     parser.add_argument("--trades", action="store_true", help="also print the trade log")
     parser.set_defaults(func=run)
-
-
-def _symbols(events: pd.DataFrame, symbols: Sequence[str] | None) -> list[str]:
-    from backtest.instruments import DEFAULT_TARGETS, get_instrument
-
-    if symbols:
-        targets = list(dict.fromkeys(symbols))
-    else:
-        targets = list(dict.fromkeys(s for own in events["symbols"] for s in (tuple(own) or DEFAULT_TARGETS)))
-    benchmarks = [b for b in (get_instrument(s).benchmark for s in targets) if b]
-    return list(dict.fromkeys(targets + benchmarks))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -143,21 +71,14 @@ def run(args: argparse.Namespace) -> int:
         )
     grid = parse_grid(args.grid or [], strategy)
 
-    from backtest.alignment import align_symbols
-    from backtest.calendars import ExchangeCalendars
-    from backtest.events import load_events
-    from backtest.sources import load_prices
     from backtest.trade import run_strategy
 
-    events = load_events(args.events)
-    prices = load_prices(_symbols(events, args.symbols))
-    calendars = ExchangeCalendars.from_prices(prices)
-    alignment = align_symbols(events, calendars, args.symbols)
+    inputs = inputs_from_args(args)
     result = run_strategy(
         strategy,
-        prices,
-        alignment,
-        calendars,
+        inputs.prices,
+        inputs.alignment,
+        inputs.calendars,
         grid=grid,
         fees=args.fees,
         slippage=args.slippage,
