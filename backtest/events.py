@@ -25,6 +25,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+from collections.abc import Collection
 from datetime import datetime
 from importlib import resources
 from pathlib import Path
@@ -136,13 +137,16 @@ def _read_rows(path: Path) -> tuple[list[str], list[tuple[int, list[str]]]]:
     return [h.strip() for h in header], rows
 
 
-def load_events(path: str | Path | None = None) -> pd.DataFrame:
+def load_events(path: str | Path | None = None, *, available: Collection[str] | None = None) -> pd.DataFrame:
     """Load and validate an events file.
 
     Parameters
     ----------
     path : path, optional
         CSV file; ``None`` uses :func:`default_events_path`.
+    available : collection of str, optional
+        Symbols the price source can load (e.g. the snapshot's); a symbol in the
+        ``symbols`` column outside it is an error naming its line. ``None``: any symbol.
 
     Returns
     -------
@@ -158,7 +162,8 @@ def load_events(path: str | Path | None = None) -> pd.DataFrame:
         Missing file or required column, empty file, duplicate ``event_id``,
         unparseable ``announced_at``, unknown time zone or kind, bad URL.
     UnknownSymbolError
-        A symbol in ``symbols`` that the instrument registry cannot place.
+        A symbol in ``symbols`` that the instrument registry cannot place, or
+        that is not in ``available``.
     CalendarError
         An announcement outside 2000-01-01..2035-12-31, the range the calendars cover.
 
@@ -195,14 +200,21 @@ def load_events(path: str | Path | None = None) -> pd.DataFrame:
                 "quote values that contain commas"
             )
         cell = dict(zip(header, cells + [""] * (len(header) - len(cells)), strict=True))
-        records.append(_parse_row(cell, path, line, seen, extras))
+        records.append(_parse_row(cell, path, line, seen, extras, available))
     frame = pd.DataFrame.from_records(records, columns=[*COLUMNS, *extras])
     frame["announced_at"] = pd.DatetimeIndex(frame["announced_at"]).tz_convert("UTC")
     frame["date_only"] = frame["date_only"].astype(bool)
     return frame
 
 
-def _parse_row(cell: dict[str, str], path: Path, line: int, seen: dict[str, int], extras: list[str]) -> dict:
+def _parse_row(
+    cell: dict[str, str],
+    path: Path,
+    line: int,
+    seen: dict[str, int],
+    extras: list[str],
+    available: Collection[str] | None,
+) -> dict:
     event_id = cell["event_id"]
     if not _SLUG_RE.match(event_id):
         raise EventsError(
@@ -233,6 +245,11 @@ def _parse_row(cell: dict[str, str], path: Path, line: int, seen: dict[str, int]
             get_instrument(symbol)
         except BacktestError as exc:
             raise UnknownSymbolError(f"{where(path, line, 'symbols')} {exc}") from None
+        if available is not None and symbol not in available:
+            raise UnknownSymbolError(
+                f"{where(path, line, 'symbols')} {symbol!r} has no prices in this source (it has "
+                f"{', '.join(sorted(available))}); use --source yahoo or --source csv, or remove it"
+            )
     record = {
         "event_id": event_id,
         "name": cell["name"],

@@ -97,6 +97,11 @@ def open_source(
     return get_source(source)
 
 
+def offline_symbols(source: PriceSource) -> list[str] | None:
+    """Symbols a source can serve, or None when it can fetch any (yahoo)."""
+    return None if source.name == "yahoo" else source.symbols()
+
+
 def load_inputs(
     events: str | Path | None = None,
     symbols: Sequence[str] | None = None,
@@ -136,13 +141,13 @@ def load_inputs(
     from backtest.alignment import align_symbols
     from backtest.events import default_events_path, load_events
 
-    path = Path(events) if events is not None else default_events_path()
-    table = select_events(load_events(path), event_ids, path)
     for symbol in symbols or ():
         get_instrument(symbol)  # an unknown suffix fails here, before any loading
     price_source = source if not isinstance(source, str) else open_source(
         source, csv_dir=csv_dir, cache_dir=cache_dir
     )
+    path = Path(events) if events is not None else default_events_path()
+    table = select_events(load_events(path, available=offline_symbols(price_source)), event_ids, path)
     wanted = list(symbols) if symbols else None
     prices = load_prices(symbols_to_load(table, wanted, benchmarks=benchmarks, extra=extra), price_source)
     calendars = ExchangeCalendars.from_prices(prices, overrides=closures)

@@ -239,7 +239,7 @@ def _run(settings: RunSettings, step: Progress) -> RunResult:
     from backtest.alignment import align_events, align_symbols
     from backtest.calendars import ExchangeCalendars
     from backtest.events import load_events
-    from backtest.inputs import open_source, select_events, symbols_to_load
+    from backtest.inputs import offline_symbols, open_source, select_events, symbols_to_load
     from backtest.recovery import recovery
     from backtest.sources import load_prices
     from backtest.study import event_study
@@ -247,11 +247,12 @@ def _run(settings: RunSettings, step: Progress) -> RunResult:
 
     step("events")
     events_path = _events_path(settings)
-    events = select_events(load_events(events_path), settings.event_ids, events_path)
+    source = open_source(settings.source, csv_dir=settings.csv_dir, cache_dir=settings.cache_dir)
+    events = load_events(events_path, available=offline_symbols(source))
+    events = select_events(events, settings.event_ids, events_path)
     grid = _resolve_grid(settings)
 
     step("prices")
-    source = open_source(settings.source, csv_dir=settings.csv_dir, cache_dir=settings.cache_dir)
     symbols = None if settings.symbols is None else list(settings.symbols)
     prices = load_prices(symbols_to_load(events, symbols, extra=settings.factors or ()), source)
 
