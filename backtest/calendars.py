@@ -204,8 +204,10 @@ class ExchangeCalendars:
         self,
         closures: Mapping[str, Iterable[pd.Timestamp]] | None = None,
         openings: Mapping[str, Iterable[pd.Timestamp]] | None = None,
+        data_spans: Mapping[str, tuple[pd.Timestamp, pd.Timestamp]] | None = None,
     ) -> None:
         """Explicit ``closures`` and ``openings`` ({calendar: dates}); prefer :meth:`from_prices`."""
+        self._data_spans = dict(data_spans or {})
         self._closures = {k: pd.DatetimeIndex(sorted(set(v))) for k, v in (closures or {}).items()}
         self._openings = {k: pd.DatetimeIndex(sorted(set(v))) for k, v in (openings or {}).items()}
         self._schedules: dict[str, pd.DataFrame] = {}
@@ -252,6 +254,7 @@ class ExchangeCalendars:
             by_calendar.setdefault(get_instrument(symbol).calendar, {})[symbol] = bars
 
         closures = {cal: set(dates) for cal, dates in listed.items()}
+        data_spans: dict[str, tuple[pd.Timestamp, pd.Timestamp]] = {}
         unlisted: list[str] = []
         off_calendar: list[str] = []
         for calendar, group in by_calendar.items():
@@ -259,6 +262,7 @@ class ExchangeCalendars:
             observed, spans = _coverage(group.values())
             if not spans:
                 continue
+            data_spans[calendar] = (min(first for first, _ in spans), max(last for _, last in spans))
             covered = pd.Series(False, index=library)
             for first, last in spans:
                 covered |= (library >= first) & (library <= last)
@@ -291,7 +295,7 @@ class ExchangeCalendars:
                 DataWarning,
                 stacklevel=2,
             )
-        return cls(closures=closures, openings=kept)
+        return cls(closures=closures, openings=kept, data_spans=data_spans)
 
     def __repr__(self) -> str:
         counts = {k: len(v) for k, v in self._closures.items() if len(v)}
@@ -319,6 +323,13 @@ class ExchangeCalendars:
         lo = None if start is None else pd.Timestamp(start).normalize()
         hi = None if end is None else pd.Timestamp(end).normalize()
         return index[index.slice_indexer(lo, hi)]
+
+    def data_span(self, calendar: str) -> tuple[pd.Timestamp, pd.Timestamp] | None:
+        """First and last date with price data on ``calendar`` (the reconciled range), or None.
+
+        Outside it the sessions are the library's alone: closures the data would reveal are unknown.
+        """
+        return self._data_spans.get(calendar)
 
     def closures(self, calendar: str) -> pd.DatetimeIndex:
         """Library sessions removed as closures (by reconciliation or the overrides files)."""

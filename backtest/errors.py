@@ -79,3 +79,20 @@ def where(path: object, line: int | None = None, column: str | None = None) -> s
 
 class PluginWarning(BacktestWarning):
     """A user strategy module or entry point that failed to load; the others still work."""
+
+
+def did_you_mean(name: str, known: list[str] | tuple[str, ...]) -> str:
+    """``"; did you mean 'NVDA'?"`` for the closest known name (case-insensitive), else ``""``.
+
+    >>> did_you_mean("nvda", ["NVDA", "SPY"])
+    "; did you mean 'NVDA'?"
+    >>> did_you_mean("QQQQQQQ", ["NVDA"])
+    ''
+    """
+    import difflib
+
+    by_folded = {k.casefold(): k for k in known}
+    if name.casefold() in by_folded:
+        return f"; did you mean {by_folded[name.casefold()]!r}?"
+    close = difflib.get_close_matches(name.casefold(), list(by_folded), n=1, cutoff=0.6)
+    return f"; did you mean {by_folded[close[0]]!r}?" if close else ""

@@ -28,6 +28,7 @@ backtest.errors.DataError: NVDA.csv: NVDA 2025-01-27: high 10.5 is below max(ope
 from __future__ import annotations
 
 import warnings
+from collections.abc import Sequence
 from functools import cache, lru_cache
 
 import numpy as np
@@ -47,13 +48,16 @@ REL_TOL: float = 1e-6
 _MAX_LISTED = 5
 
 
-def _location(origin: object, first_line: int | None, position: int) -> str:
-    line = None if first_line is None else first_line + position
-    return where(origin, line)
+def _location(origin: object, first_line: int | Sequence[int] | None, position: int) -> str:
+    if first_line is None:
+        return where(origin)
+    if isinstance(first_line, int):
+        return where(origin, first_line + position)
+    return where(origin, int(first_line[position]))
 
 
 def validate_bars(
-    frame: pd.DataFrame, symbol: str, origin: object, *, first_line: int | None = None
+    frame: pd.DataFrame, symbol: str, origin: object, *, first_line: int | Sequence[int] | None = None
 ) -> pd.DataFrame:
     """Check that ``frame`` holds valid daily bars; return it unchanged.
 
@@ -66,9 +70,10 @@ def validate_bars(
         Symbol the bars belong to (for the message).
     origin : str or Path
         Where the bars came from (file, cache file or download), named in errors.
-    first_line : int, optional
+    first_line : int or sequence of int, optional
         Line of the file holding the first row, when rows map one-to-one to
-        lines (a CSV file); the error then also names the line.
+        lines (a CSV file), or the file line of every row; the error then also
+        names the line.
 
     Returns
     -------

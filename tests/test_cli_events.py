@@ -109,3 +109,27 @@ def test_help_has_examples(capsys):
     out, _ = capsys.readouterr()
     assert code == 0
     assert "examples:" in out and "backtest events my_events.csv --check" in out
+
+
+def test_symbol_without_prices_in_the_source_names_its_line(capsys, tmp_path):
+    path = tmp_path / "ev.csv"
+    path.write_text(HEADER + "x,X,2025-01-27,UTC,shock,,,TSLA\n", encoding="utf-8")
+    code, _, err = _run(capsys, str(path), "--check")
+    assert code == 2 and err.count("\n") == 1
+    assert "ev.csv:2: column 'symbols': 'TSLA' has no prices in this source" in err
+
+
+def test_event_beyond_the_data_warns_that_its_calendar_is_unreconciled(capsys, tmp_path):
+    import warnings
+
+    from backtest.errors import DataWarning
+
+    path = tmp_path / "ev.csv"
+    # 2030-03-04 is a Monday; NASDAQ reacts the same day (12:00 UTC is before the 14:30 UTC open).
+    path.write_text(HEADER + "far,Far,2030-03-04T12:00:00Z,UTC,shock,,,NVDA\n", encoding="utf-8")
+    with warnings.catch_warnings():
+        warnings.simplefilter("default", DataWarning)
+        code, _, err = _run(capsys, str(path), "--check")
+    assert code == 0
+    # NVDA.csv ends 2026-09-25 (PROVENANCE.md), the last NASDAQ date in the snapshot
+    assert "far on NASDAQ (2030-03-04; data 2024-01-02..2026-09-25)" in err

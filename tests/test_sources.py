@@ -104,6 +104,12 @@ def test_load_prices_keeps_order():
     assert list(prices) == ["SPY", "NVDA"]
 
 
+def test_unknown_snapshot_symbol_suggests_the_right_case():
+    expected = r"'005930\.ks' is not in the embedded snapshot; did you mean '005930\.KS'\?"
+    with pytest.raises(UnknownSymbolError, match=expected):
+        get_source("snapshot").load("005930.ks")
+
+
 def test_unknown_snapshot_symbol_and_unknown_source():
     with pytest.raises(UnknownSymbolError, match=r"'TSLA' is not in the embedded snapshot.*--source yahoo"):
         get_source("snapshot").load("TSLA")
@@ -190,6 +196,23 @@ def test_csv_unknown_symbol_names_the_missing_file(tmp_path):
             r"X.csv:3: column 'date': '24/01/2025' is not a date",
         ),
         (["2025-01-24,10,12,8,,10,1"], HEADER, r"X.csv:2: column 'close': '' is not a number"),
+        # a zero close is caught before the adjustment divides by it (no numpy warning, right column)
+        (
+            ["2025-01-24,10,12,8,10,10,1", "2025-01-27,10,12,8,0,10,1"],
+            HEADER,
+            r"X.csv:3: column 'close': '0': prices must be positive",
+        ),
+        # blank lines keep the file's line numbers: the duplicate is on line 5 of the file
+        (
+            ["2025-01-24,10,12,8,10,10,1", "", "2025-01-27,10,12,8,10,10,1", "2025-01-27,10,12,8,10,10,1"],
+            HEADER,
+            r"X.csv:5: column 'date': duplicate date 2025-01-27",
+        ),
+        (
+            ["", "2025-01-24,10,12,8,10,10,1", "2025-01-27,10,9,8,10,10,1"],
+            HEADER,
+            r"X.csv:4: X 2025-01-27: high 9 is below max",
+        ),
     ],
 )
 def test_malformed_csv_names_file_and_line(tmp_path, rows, header, pattern):

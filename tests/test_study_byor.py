@@ -1,7 +1,7 @@
 """Bring-your-own-returns entry point on the estudy2 reference data (and bad input).
 
-Data: ../shared/data/reference/estudy2 (log returns of 7 US stocks and the S&P 500,
-2019-04-02..2020-03-31, PROVENANCE.md there). The estudy2 documentation example:
+Data: tests/data/estudy2, an unchanged copy of ../shared/data/reference/estudy2 (log
+returns of 7 US stocks and the S&P 500, 2019-04-02..2020-03-31, PROVENANCE.md there). The estudy2 documentation example:
 market model, estimation 2019-04-01..2020-03-13, event window 2020-03-16..2020-03-20.
 Outside reference: statsmodels OLS on the CSV rows.
 """
@@ -18,7 +18,7 @@ import statsmodels.api as sm
 from backtest.errors import ParameterError, ShortHistoryWarning
 from backtest.study import study_returns
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "reference" / "estudy2"
+DATA = Path(__file__).resolve().parent / "data" / "estudy2"
 EST = ("2019-04-01", "2020-03-13")
 EVT = ("2020-03-16", "2020-03-20")
 

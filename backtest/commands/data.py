@@ -28,6 +28,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "data",
         help="list or fetch price data",
         description="List the available price data or fetch prices from Yahoo.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="examples:\n"
+        "  backtest data list                          # the embedded snapshot: 16 symbols\n"
+        "  backtest data list --source csv --csv-dir my_prices\n"
+        "  backtest data fetch 7203.T AAPL --source yahoo --start 2024-01-01",
     )
     actions = data.add_subparsers(dest="data_command", metavar="ACTION")
     data.set_defaults(func=lambda args: _usage(data))

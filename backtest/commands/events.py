@@ -6,7 +6,9 @@ import argparse
 import textwrap
 from typing import TYPE_CHECKING
 
-from backtest.errors import BacktestError, UnknownSymbolError
+from backtest.commands._options import check_symbols, subparser
+from backtest.errors import UnknownSymbolError
+from backtest.sources import SOURCE_NAMES
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -30,13 +32,13 @@ EPILOG = textwrap.dedent(
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``events`` subcommand."""
-    parser = subparsers.add_parser(
+    parser = subparser(
+        subparsers,
         "events",
         help="validate an events file and print each exchange's reaction session",
         description="Validate an events file and print the reaction session of every event "
         "on every exchange of the requested symbols.",
         epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
         "file", nargs="?", default=None, metavar="FILE",
@@ -51,21 +53,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--closures", metavar="FILE", default=None,
         help="closures overrides CSV (calendar,date,action,note), applied on top of the packaged one",
     )
+    parser.add_argument("--source", default="snapshot", choices=SOURCE_NAMES,
+                        help="price source whose symbols are checked and whose data reconcile the calendars")
+    parser.add_argument("--csv-dir", metavar="DIR", help="directory of SYMBOL.csv files for --source csv")
+    parser.add_argument("--cache-dir", metavar="DIR", help="cache directory for --source yahoo")
     parser.add_argument("--check", action="store_true", help="only validate; print a one-line summary")
     parser.set_defaults(func=run)
-
-
-def _check_symbols(symbols: list[str] | None) -> list[str] | None:
-    if symbols is None:
-        return None
-    from backtest.instruments import get_instrument
-
-    for symbol in symbols:
-        try:
-            get_instrument(symbol)
-        except BacktestError as exc:
-            raise UnknownSymbolError(f"--symbols: {exc}") from None
-    return symbols
 
 
 def run(args: argparse.Namespace) -> int:
@@ -73,21 +66,52 @@ def run(args: argparse.Namespace) -> int:
     from backtest.alignment import align_events
     from backtest.calendars import ExchangeCalendars
     from backtest.events import default_events_path, load_events
-    from backtest.sources import get_source, load_prices
+    from backtest.inputs import offline_symbols, open_source
+    from backtest.sources import load_prices
 
-    symbols = _check_symbols(args.symbols)
+    symbols = check_symbols("--symbols", args.symbols)
+    source = open_source(args.source, csv_dir=args.csv_dir, cache_dir=args.cache_dir)
+    available = offline_symbols(source)
+    for symbol in symbols or ():
+        if available is not None and symbol not in available:
+            raise UnknownSymbolError(
+                f"--symbols: {symbol!r} has no prices in --source {args.source}; "
+                "use --source yahoo or --source csv"
+            )
     path = args.file if args.file is not None else default_events_path()
-    events = load_events(path)
-    source = get_source("snapshot")
-    prices = load_prices(source.symbols(), source)
+    events = load_events(path, available=available)
+    # Every series the source holds offline reconciles the calendars (closures seen in the data).
+    prices = load_prices(available if available is not None else source.symbols(), source)
     calendars = ExchangeCalendars.from_prices(prices, overrides=args.closures)
     table = align_events(events, calendars, symbols)
+    _warn_outside_data(table, calendars)
     if args.check:
         exchanges = sorted(set(table["exchange"]))
         print(f"{path}: {len(events)} events OK, aligned on {', '.join(exchanges)}")
         return 0
     _print_table(events, table, str(path))
     return 0
+
+
+def _warn_outside_data(table: pd.DataFrame, calendars: object) -> None:
+    """One DataWarning for reaction sessions outside the range the price data reconcile."""
+    import warnings
+
+    from backtest.errors import DataWarning
+
+    outside = []
+    for row in table.itertuples():
+        span = calendars.data_span(row.calendar)  # type: ignore[attr-defined]
+        if span is None or not span[0] <= row.reaction_session <= span[1]:
+            reach = "no price data" if span is None else f"data {span[0]:%Y-%m-%d}..{span[1]:%Y-%m-%d}"
+            outside.append(f"{row.event_id} on {row.exchange} ({row.reaction_session:%Y-%m-%d}; {reach})")
+    if outside:
+        warnings.warn(
+            "reaction sessions outside the price data, from the library calendar alone (closures "
+            f"the data would reveal are unknown; no prices to study): {'; '.join(outside)}",
+            DataWarning,
+            stacklevel=2,
+        )
 
 
 def _print_table(events: pd.DataFrame, table: pd.DataFrame, title: str) -> None:

@@ -37,7 +37,9 @@ def read_bars_csv(path: Path, symbol: str | None = None) -> pd.DataFrame:
     """
     symbol = symbol if symbol is not None else Path(path).name.removesuffix(".csv")
     try:
-        raw = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+        raw = pd.read_csv(
+            path, dtype=str, keep_default_na=False, encoding="utf-8-sig", skip_blank_lines=False
+        )
     except FileNotFoundError:
         raise DataError(f"{path}: file not found") from None
     except (pd.errors.ParserError, UnicodeDecodeError) as exc:
@@ -50,6 +52,10 @@ def read_bars_csv(path: Path, symbol: str | None = None) -> pd.DataFrame:
             f"{where(path, 1)} header is {','.join(header)}; expected {','.join(CSV_HEADER)}"
         )
     raw.columns = list(CSV_HEADER)
+    # File line of every row (header = line 1), kept through the removal of blank lines.
+    blank = (raw.apply(lambda column: column.str.strip()) == "").all(axis=1).to_numpy()
+    lines = (np.arange(len(raw)) + 2)[~blank]
+    raw = raw[~blank].reset_index(drop=True)
     if raw.empty:
         raise DataError(f"{where(path)} no data rows under the header")
 
@@ -58,7 +64,7 @@ def read_bars_csv(path: Path, symbol: str | None = None) -> pd.DataFrame:
     if bad.any():
         row = int(np.flatnonzero(bad)[0])
         raise DataError(
-            f"{where(path, row + 2, 'date')} {raw['date'].iloc[row]!r} is not a date; use YYYY-MM-DD"
+            f"{where(path, int(lines[row]), 'date')} {raw['date'].iloc[row]!r} is not a date; use YYYY-MM-DD"
         )
     values = {}
     for column in (*_PRICE_COLUMNS, "adj_close", "volume"):
@@ -70,7 +76,7 @@ def read_bars_csv(path: Path, symbol: str | None = None) -> pd.DataFrame:
         if bad.any():
             row = int(np.flatnonzero(bad)[0])
             raise DataError(
-                f"{where(path, row + 2, column)} {raw[column].iloc[row]!r} is not a number; "
+                f"{where(path, int(lines[row]), column)} {raw[column].iloc[row]!r} is not a number; "
                 "prices must be numeric (only adj_close and volume may be empty)"
             )
         values[column] = numbers.to_numpy(dtype=float)
@@ -78,9 +84,18 @@ def read_bars_csv(path: Path, symbol: str | None = None) -> pd.DataFrame:
     if duplicated.any():
         row = int(np.flatnonzero(duplicated)[0])
         raise DataError(
-            f"{where(path, row + 2, 'date')} duplicate date {raw['date'].iloc[row]}; keep one row per session"
+            f"{where(path, int(lines[row]), 'date')} duplicate date {raw['date'].iloc[row]}; "
+            "keep one row per session"
         )
 
+    for column in (*_PRICE_COLUMNS, "adj_close"):
+        # Checked before the adjustment divides by close: a zero close must name its own line.
+        bad = values[column] <= 0
+        if bad.any():
+            row = int(np.flatnonzero(bad)[0])
+            raise DataError(
+                f"{where(path, int(lines[row]), column)} {raw[column].iloc[row]!r}: prices must be positive"
+            )
     close = values["close"]
     # Rows without adj_close are taken as already adjusted (factor 1).
     factor = np.where(np.isnan(values["adj_close"]), 1.0, values["adj_close"] / close)
@@ -94,5 +109,4 @@ def read_bars_csv(path: Path, symbol: str | None = None) -> pd.DataFrame:
         },
         index=pd.DatetimeIndex(dates.to_numpy(), name="date"),
     )
-    # Blank lines are skipped by the parser, so line = row + 2 holds for files without them.
-    return validate_bars(frame[list(BAR_COLUMNS)], symbol, path, first_line=2)
+    return validate_bars(frame[list(BAR_COLUMNS)], symbol, path, first_line=lines)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from backtest.errors import UnknownSymbolError
+from backtest.errors import UnknownSymbolError, did_you_mean
 from backtest.sources.csvfile import read_bars_csv
 from backtest.validate import check_calendar
 
@@ -57,9 +57,10 @@ class SnapshotSource:
     def load(self, symbol: str) -> pd.DataFrame:
         path = self.directory / symbol_to_filename(symbol)
         if not path.is_file():
+            known = self.symbols()
             raise UnknownSymbolError(
-                f"symbol {symbol!r} is not in the embedded snapshot (has: "
-                f"{', '.join(self.symbols())}); use --source yahoo or --source csv"
+                f"symbol {symbol!r} is not in the embedded snapshot{did_you_mean(symbol, known)} (has: "
+                f"{', '.join(known)}); use --source yahoo or --source csv"
             )
         # Callers get a copy so that the cache cannot be mutated through them.
         return _load_cached(str(path)).copy()
