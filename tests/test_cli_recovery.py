@@ -33,23 +33,92 @@ def test_never_recovered_shows_censoring(capsys: pytest.CaptureFixture[str]) -> 
     assert "no (censored 2025-04-23, +60, horizon)" in line
 
 
-def test_event_after_the_data_is_censored_with_a_warning(
+def _events_csv(tmp_path: Path, *rows: str) -> Path:
+    events = tmp_path / "events.csv"
+    events.write_text("event_id,name,announced_at,timezone,kind,symbols\n" + "".join(r + "\n" for r in rows),
+                      encoding="utf-8")
+    return events
+
+
+def test_event_after_the_data_is_not_measurable_next_to_a_measured_one(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    events = tmp_path / "events.csv"
-    events.write_text(
-        "event_id,name,announced_at,timezone,kind,symbols\n"
-        "late,After the data,2026-09-14T08:00:00+09:00,Asia/Tokyo,shock,285A.T\n",
-        encoding="utf-8",
+    events = _events_csv(
+        tmp_path,
+        "late,After the data,2026-09-14T08:00:00+09:00,Asia/Tokyo,shock,285A.T",
+        # 285A.T.csv: 2026-08-19 is day 0 of a measurable window (day -1 2026-08-18 close 57150)
+        "cut,Inside the data,2026-08-19T08:00:00+09:00,Asia/Tokyo,shock,285A.T",
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("default", DataWarning)
+        code = main(["recovery", "--events", str(events), "--horizon", "5"])
+    captured = capsys.readouterr()
+    assert code == 0
+    # 285A.T.csv ends 2026-09-04: explicit, not a blank or a traceback
+    assert "warning: event late: 285A.T prices end on 2026-09-04" in captured.err
+    assert "not measurable (nothing after the event: prices end 2026-09-04)" in captured.out
+
+
+def test_event_before_the_data_alone_is_a_one_line_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # NVDA.csv starts 2024-01-02; an event on 2023-06-01 has no pre-event close and nothing else
+    # can be measured: exit 2 with one line, not an empty table that exits 0
+    events = _events_csv(
+        tmp_path, "early,Before the data,2023-06-01T08:00:00-04:00,America/New_York,shock,NVDA"
     )
     with warnings.catch_warnings():
         warnings.simplefilter("default", DataWarning)
         code = main(["recovery", "--events", str(events)])
     captured = capsys.readouterr()
+    assert code == 2
+    assert captured.err.startswith("error: nothing to measure") and captured.err.count("\n") == 1
+    assert "NVDA in early: no pre-event close: prices start 2024-01-02" in captured.err
+    assert "censored" not in captured.err and captured.out == ""
+
+
+def test_empty_group_prints_a_dash_not_not_reached(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # a relief event before the data (not measurable) next to a measurable shock: the give_back
+    # rows of the summary have n = 0 -> KM median "-" ("not reached" would claim a censored sample)
+    events = _events_csv(
+        tmp_path,
+        "early,Before the data,2023-06-01T08:00:00-04:00,America/New_York,relief,NVDA",
+        "ds,DeepSeek,2025-01-26T18:00:00-05:00,America/New_York,shock,NVDA",
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("default", DataWarning)
+        code = main(["recovery", "--events", str(events), "--horizon", "5"])
+    out = capsys.readouterr().out
     assert code == 0
-    # 285A.T.csv ends 2026-09-04: explicit censoring, not a blank or a traceback
-    assert "warning: event late: 285A.T prices end on 2026-09-04" in captured.err
-    assert "nothing after the event, data end 2026-09-04" in captured.out
+    assert "not measurable (no pre-event close: prices start 2024-01-02)" in out
+    summary = [x for x in out.splitlines() if "give_back" in x and "│" in x and "early" not in x]
+    assert len(summary) == 2  # price and abnormal summary rows
+    for line in summary:
+        cells = [c.strip() for c in line.strip("│ ").split("│")]
+        # path, direction, n, recovered, censored, no move, unmeasured, median, KM median, ...
+        assert cells[2:9] == ["0", "0", "0", "0", "1", "-", "-"]
+
+
+def test_huge_horizon_is_cut_at_the_data_with_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # 285A.T from 2026-08-19: the data hold 12 sessions after it (08-20 .. 09-04, 285A.T.csv)
+    events = _events_csv(tmp_path, "cut,Inside the data,2026-08-19T08:00:00+09:00,Asia/Tokyo,shock,285A.T")
+    with warnings.catch_warnings():
+        warnings.simplefilter("default")
+        code = main(["recovery", "--events", str(events), "--horizon", "100000"])
+    captured = capsys.readouterr()
+    assert code == 0
+    assert ("warning: --horizon 100000 exceeds the data (at most 12 sessions after a reaction session): "
+            "the paths are censored at the end of the data") in captured.err
+    # no per-pair listing of the sessions past the data (it used to say "(99990 of 100002)")
+    assert "of 100002" not in captured.err and "missing returns" not in captured.err
+    assert len(captured.err.splitlines()) <= 2  # the line above (+ a short-history note at most)
+    # the price path ends on 2026-09-04 (+12), censored by the end of the data, not the horizon
+    line = next(x for x in captured.out.splitlines() if "price" in x and "285A.T" in x)
+    assert "no (censored 2026-09-04, +12, end of data)" in line
 
 
 @pytest.mark.parametrize("horizon", ["0", "-3", "ten"])

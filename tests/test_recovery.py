@@ -15,7 +15,7 @@ import pytest
 
 from backtest.calendars import ExchangeCalendars
 from backtest.errors import CalendarError, DataError, DataWarning, ParameterError
-from backtest.recovery import km_median, km_share_recovered, recovery, summarize
+from backtest.recovery import data_horizon, km_median, km_share_recovered, recovery, summarize
 from backtest.sources import load_prices
 
 SYMBOLS = ["NVDA", "000660.KS", "005930.KS", "285A.T", "SPY", "^KS11", "^N225"]
@@ -61,6 +61,11 @@ def test_nvda_deepseek_never_recovers_within_60_sessions(prices, calendars) -> N
     assert not r["recovered"] and r["censored_by"] == "horizon"
     assert (r["last_date_seen"], r["last_rel_day"], r["duration_sessions"]) == (T("2025-04-23"), 60, 60)
     assert pd.isna(r["recovery_sessions"]) and pd.isna(r["recovery_date"])
+    # ratios measure the climb back from the trough (+48): +1, +5 and +20 come before it -> NaN;
+    # +60: NVDA.csv 2025-04-23 close 102.4516 -> (102.4516 - 94.0728) / (142.2481 - 94.0728) = 0.17392
+    assert math.isnan(r["ratio_1"]) and math.isnan(r["ratio_5"]) and math.isnan(r["ratio_20"])
+    assert r["ratio_60"] == pytest.approx(8.3788 / 48.1753, abs=1e-5)
+    assert r["measurable"] and r["moved"] and pd.isna(r["relapsed"])
     # market-adjusted day 0: NVDA -16.97 % minus SPY -1.41 % (PROVENANCE) = -15.56 %
     a = row(res, "NVDA", "abnormal")
     assert a["benchmark"] == "SPY" and a["ar_source"] == "market_adjusted"
@@ -92,6 +97,29 @@ def test_samsung_deepseek_v_shape_across_the_lunar_new_year(prices, calendars) -
     assert list(path.index) == [-1, 0, 1, 2, 3, 4, 5]
     assert path.loc[-1, "rebased"] == 100.0
     assert path.loc[0, "rebased"] == pytest.approx(97.58, abs=0.01)  # 100 * (1 - 2.42 %)
+
+
+def test_samsung_meta_compute_recovers_early_then_relapses_to_a_later_trough(prices, calendars) -> None:
+    # 005930.KS.csv closes (no row on 2026-07-17, KRX closed; ^KS11 and 000660.KS have none either):
+    # -1 07-01 314500 | 0 07-02 286000 | +1 07-03 309500 | +2 07-06 318000 (>= 314500: back)
+    # +3 07-07 296000 (below again) | +4 277500 | +5 07-09 278000 | +6 285000 | +7 254500 | +8 263000
+    # +9 279500 | +10 07-16 255000 | +11 07-20 244000 | +12 259000 | +13 260500 | +14 270000
+    # +15 249500 | +16 254000 | +17 220000 | +18 208500 | +19 07-30 207000 | +20 07-31 262500
+    al = alignment(("meta", "005930.KS", "XKRX", "2026-07-02", "shock"))
+    res = recovery(prices, al, calendars, horizon=20)
+    r = row(res, "005930.KS")
+    assert (r["recovered"], r["recovery_sessions"], r["recovery_date"]) == (True, 2, T("2026-07-06"))
+    assert r["relapsed"]  # 296000 on +3 < 314500
+    # the trough comes after the recovery: 207000 on +19, -34.18 %
+    assert (r["trough_rel_day"], r["trough_close"]) == (19, 207000.0)
+    assert r["max_drawdown"] == pytest.approx(207000 / 314500 - 1, abs=1e-12)
+    # from the trough: +20 262500 < 314500 and the horizon is +20 -> censored by the horizon
+    assert not r["recovered_after_trough"] and pd.isna(r["recovery_from_trough_sessions"])
+    assert r["trough_censored_by"] == "horizon"
+    # ratio +5 is before the trough -> NaN; +20: (262500 - 207000) / (314500 - 207000) = 55500 / 107500
+    assert math.isnan(r["ratio_5"])
+    assert r["ratio_20"] == pytest.approx(55500 / 107500, abs=1e-12)  # 0.5163 -> half-life +20
+    assert r["half_life_sessions"] == 20
 
 
 def test_missing_session_is_carried_forward_and_counted(prices, calendars) -> None:
@@ -133,8 +161,57 @@ def test_event_after_the_end_of_the_data_is_explicitly_censored(prices, calendar
     assert not r["recovered"] and r["censored_by"] == "end_of_data"
     assert (r["last_date_seen"], r["last_rel_day"]) == (T("2026-09-04"), -1)
     assert pd.isna(r["duration_sessions"]) and math.isnan(r["max_drawdown"])
+    assert not r["measurable"] and r["unmeasured_reason"] == "nothing after the event: prices end 2026-09-04"
     summary = res.summary.set_index("path")
     assert summary.loc["price", "n_unmeasured"] == 1 and summary.loc["price", "n"] == 0
+
+
+def test_event_before_the_data_is_not_measurable(prices, calendars) -> None:
+    # NVDA.csv starts 2024-01-02. Event 2023-06-01: day -1 2023-05-31, the whole window before the
+    # data. Event 2024-01-02: day 0 is the first row but day -1 (2023-12-29) has no close.
+    al = alignment(("early", "NVDA", "NASDAQ", "2023-06-01", "shock"),
+                   ("first", "NVDA", "NASDAQ", "2024-01-02", "shock"))
+    with pytest.warns(DataWarning, match="NVDA prices start on 2024-01-02") as caught:
+        res = recovery(prices, al, calendars)
+    assert len(caught) == 2
+    t = res.table
+    assert list(t["measurable"]) == [False] * 4  # price and abnormal rows of both events
+    assert set(t["unmeasured_reason"]) == {"no pre-event close: prices start 2024-01-02"}
+    # not censored after the event (that was the old, wrong label): no censoring reason, nothing seen
+    assert t["censored_by"].isna().all() and t["last_date_seen"].isna().all()
+    assert t["duration_sessions"].isna().all() and not t["recovered"].any()
+    # no session inside the data is missing for 2023-06-01 (the old count was 62, the whole window);
+    # for 2024-01-02 the 61 sessions 2024-01-02 .. have rows: 0 as well
+    assert list(t["n_missing"]) == [0, 0, 0, 0]
+    summary = res.summary.set_index("path")
+    assert (summary.loc["price", "n"], summary.loc["price", "n_unmeasured"]) == (0, 2)
+    assert math.isnan(summary.loc["price", "km_median_sessions"])
+    assert res.paths.empty
+
+
+def test_benchmark_starting_after_day_minus_1_leaves_only_the_abnormal_path_unmeasured(
+    prices, calendars
+) -> None:
+    # SPY cut to start on 2025-01-27 (NVDA's day 0 after DeepSeek): the price path is measured
+    # (NVDA day -1 2025-01-24 exists), the market-adjusted path has no benchmark close on day -1
+    late_spy = dict(prices)
+    late_spy["SPY"] = prices["SPY"][prices["SPY"].index >= T("2025-01-27")]
+    res = recovery(late_spy, alignment(("ds", "NVDA", "NASDAQ", "2025-01-27", "shock")), calendars, horizon=5)
+    assert row(res, "NVDA")["measurable"]
+    a = row(res, "NVDA", "abnormal")
+    assert not a["measurable"]
+    assert a["unmeasured_reason"] == "no pre-event close of the benchmark: SPY prices start 2025-01-27"
+
+
+def test_data_horizon_counts_sessions_after_the_reaction(prices, calendars) -> None:
+    # 285A.T.csv rows after 2026-08-19 up to its last, 2026-09-04: 08-20 .. 09-04 = 12 sessions
+    # (days +1..+12, test_window_cut_by_the_data_is_censored_at_end_of_data); an event after the
+    # data adds 0; the most over the rows is 12
+    al = alignment(
+        ("cut", "285A.T", "JPX", "2026-08-19", "shock"), ("late", "285A.T", "JPX", "2026-09-14", "shock")
+    )
+    assert data_horizon(prices, al, calendars) == 12
+    assert data_horizon(prices, al.iloc[[1]], calendars) == 0
 
 
 def test_window_cut_by_the_data_is_censored_at_end_of_data(prices, calendars) -> None:
@@ -260,17 +337,24 @@ def test_km_all_recovered_and_all_censored() -> None:
 
 
 def test_summarize_groups_and_counts() -> None:
+    # the six KM paths, plus two drawdown paths that never moved (trivially "recovered" on day 0)
+    # and one not measurable; one give-back path
     table = pd.DataFrame({
-        "path": ["price"] * 7,
-        "direction": ["drawdown"] * 6 + ["give_back"],
-        "recovered": [*RECOVERED, True],
-        "duration_sessions": pd.array([*DURATIONS, 4], dtype="Int64"),
-        "recovery_sessions": pd.array([0, 2, None, 7, None, None, 4], dtype="Int64"),
-        "max_drawdown": [-0.1, -0.2, -0.3, -0.4, -0.5, -0.6, 0.2],
+        "path": ["price"] * 10,
+        "direction": ["drawdown"] * 9 + ["give_back"],
+        "recovered": [*RECOVERED, True, True, False, True],
+        "duration_sessions": pd.array([*DURATIONS, 0, 0, None, 4], dtype="Int64"),
+        "recovery_sessions": pd.array([0, 2, None, 7, None, None, 0, 0, None, 4], dtype="Int64"),
+        "max_drawdown": [-0.1, -0.2, -0.3, -0.4, -0.5, -0.6, 0.0, 0.0, math.nan, 0.2],
+        "moved": pd.array([True] * 6 + [False, False, None, True], dtype="boolean"),
     })
     out = summarize(table).set_index("direction")
     d = out.loc["drawdown"]
-    assert (d["n"], d["n_recovered"], d["n_censored"], d["n_unmeasured"]) == (6, 3, 3, 0)
+    # the no-move paths are counted apart and left out: the KM figures are those of the six
+    # (with them: t=0 3 of 8 recover, S = 5/8; t=2 S = 5/8 * 4/5 = 1/2 -> 50 % by day 5, not 1/3)
+    assert (d["n"], d["n_recovered"], d["n_censored"], d["n_no_move"], d["n_unmeasured"]) == (6, 3, 3, 2, 1)
+    assert d["share_recovered_5"] == pytest.approx(1 / 3, abs=1e-12)
+    assert d["km_median_sessions"] == 7.0
     assert d["median_recovery_sessions"] == 2.0  # median of 0, 2, 7
     assert d["share_recovered_20"] == pytest.approx(5 / 9, abs=1e-12)
     assert d["median_max_drawdown"] == pytest.approx(-0.35, abs=1e-12)
@@ -278,3 +362,19 @@ def test_summarize_groups_and_counts() -> None:
     assert (g["n"], g["share_recovered_5"]) == (1, 1.0)
     with pytest.raises(ParameterError, match="duration_sessions"):
         summarize(table.drop(columns="duration_sessions"))
+    with pytest.raises(ParameterError, match="moved"):
+        summarize(table.drop(columns="moved"))
+
+
+def test_summarize_a_group_with_only_no_move_paths_has_an_empty_sample() -> None:
+    table = pd.DataFrame({
+        "path": ["abnormal"] * 2, "direction": ["give_back"] * 2, "recovered": [True, True],
+        "duration_sessions": pd.array([0, 0], dtype="Int64"),
+        "recovery_sessions": pd.array([0, 0], dtype="Int64"), "max_drawdown": [0.0, 0.0],
+        "moved": pd.array([False, False], dtype="boolean"),
+    })
+    g = summarize(table).iloc[0]
+    # nothing moved: n = 0, no median, no share (not "100 % recovered on day 0")
+    assert (g["n"], g["n_no_move"], g["n_recovered"]) == (0, 2, 0)
+    assert math.isnan(g["km_median_sessions"]) and math.isnan(g["share_recovered_5"])
+    assert math.isnan(g["median_max_drawdown"])

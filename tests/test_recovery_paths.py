@@ -37,14 +37,69 @@ def test_v_shape() -> None:
     assert m.recovered and m.censored_by is None
     assert (m.recovery_sessions, m.recovery_days, m.recovery_date) == (3, 3, day(3))
     assert m.duration_sessions == 3
-    # ratio (P_k - 70) / (100 - 70): day0 10/30, day1 0, day2 15/30, day3 1, day4 40/30; day 5 not observed
-    expected = {0: 1 / 3, 1: 0.0, 2: 0.5, 3: 1.0, 4: 4 / 3}
+    # ratio (P_k - 70) / (100 - 70) from the trough day (+1) on: day1 0, day2 15/30, day3 1, day4 40/30;
+    # day 0 is before the trough (was 10/30 before the climb-back rule): NaN; day 5 not observed: NaN
+    expected = {1: 0.0, 2: 0.5, 3: 1.0, 4: 4 / 3}
     for k, value in expected.items():
         assert m.ratios[k] == pytest.approx(value, abs=TOL)
-    assert math.isnan(m.ratios[5])
+    assert math.isnan(m.ratios[0]) and math.isnan(m.ratios[5])
     # half-life: first day at/after the trough (+1) with ratio >= 0.5 -> day +2 (Thu 01-09)
     assert (m.half_life_sessions, m.half_life_date) == (2, day(2))
     assert (m.last_rel_day, m.last_date_seen, m.n_missing) == (4, day(4), 0)
+    # after the recovery on +3: +4 110 >= 100, never below again -> not relapsed; moved (70 < 100)
+    assert m.moved is True and m.relapsed is False
+    # from the trough (+1) to the first close >= 100 at/after it (+3): 2 sessions
+    assert m.recovered_after_trough is True and m.trough_censored_by is None
+    assert m.recovery_from_trough_sessions == 2
+    assert m.unmeasured is None
+
+
+def test_ratios_before_the_trough_are_nan() -> None:
+    # closes day -1..+3: 100, 90, 95, 80, 100 -> trough 80 on day +2, P_pre - P_T = 20
+    m = path_metrics(DATES[:5], [100, 90, 95, 80, 100], horizon=3, ratio_days=(0, 1, 2, 3))
+    assert m.trough_rel_day == 2
+    # days 0 and +1 come before the trough: nothing to climb back from yet -> NaN
+    # (the old rule gave (90 - 80) / 20 = 0.5 and (95 - 80) / 20 = 0.75 against a future trough)
+    assert math.isnan(m.ratios[0]) and math.isnan(m.ratios[1])
+    # day +2: (80 - 80) / 20 = 0; day +3: (100 - 80) / 20 = 1
+    assert m.ratios[2] == 0.0 and m.ratios[3] == pytest.approx(1.0, abs=TOL)
+    # half-life: first day >= +2 with ratio >= 0.5 -> +3 (a ratio of 0.75 on +1 does not count)
+    assert m.half_life_sessions == 3
+
+
+def test_relapse_after_the_first_recovery_and_recovery_from_the_trough() -> None:
+    # closes day -1..+4: 100, 95, 101, 90, 99, 102
+    m = path_metrics(DATES[:6], [100, 95, 101, 90, 99, 102], horizon=4, ratio_days=(1, 3, 4))
+    # first close >= 100: 101 on day +1 -> recovery_sessions 1 (Wed 01-08)
+    assert (m.recovered, m.recovery_sessions, m.recovery_date) == (True, 1, day(1))
+    # then 90 on +2 < 100: relapsed; the trough (90, +2) comes after the recovery
+    assert m.relapsed is True and (m.trough_rel_day, m.trough_close) == (2, 90)
+    # from the trough: 99 on +3 < 100, 102 on +4 >= 100 -> 4 - 2 = 2 sessions
+    assert (m.recovered_after_trough, m.recovery_from_trough_sessions) == (True, 2)
+    # ratios (P_k - 90) / 10: +1 before the trough -> NaN; +3 9/10 = 0.9; +4 12/10 = 1.2
+    assert math.isnan(m.ratios[1])
+    assert m.ratios[3] == pytest.approx(0.9, abs=TOL) and m.ratios[4] == pytest.approx(1.2, abs=TOL)
+    # half-life: first day >= +2 with ratio >= 0.5 -> +3
+    assert m.half_life_sessions == 3
+
+
+def test_relapse_not_recovered_from_the_trough_is_censored_like_the_recovery() -> None:
+    # closes day -1..+2: 100, 101, 90, 95 with horizon 2: back on day 0 (101), then down to 90 (+1)
+    m = path_metrics(DATES[:4], [100, 101, 90, 95], horizon=2)
+    assert (m.recovered, m.recovery_sessions, m.censored_by, m.relapsed) == (True, 0, None, True)
+    # from the trough (+1): 95 on +2 < 100 and the horizon (+2) is reached -> censored by the horizon
+    assert (m.recovered_after_trough, m.recovery_from_trough_sessions, m.trough_censored_by) == (
+        False, None, "horizon")
+    # the same path with horizon 5: the data stop at +2 -> censored by the end of the data
+    m = path_metrics(DATES[:4], [100, 101, 90, 95], horizon=5)
+    assert m.trough_censored_by == "end_of_data"
+
+
+def test_never_recovered_has_no_relapse_flag() -> None:
+    # 100, 90, 85, 88: never back at 100 -> relapse undefined (None), not False
+    m = path_metrics(DATES[:4], [100, 90, 85, 88], horizon=2)
+    assert not m.recovered and m.relapsed is None
+    assert (m.recovered_after_trough, m.trough_censored_by) == (False, "horizon")
 
 
 def test_never_recovers_is_censored_at_the_horizon() -> None:
@@ -100,6 +155,15 @@ def test_no_drawdown() -> None:
     # ratios are defined only after a drawdown: all NaN; no half-life
     assert all(math.isnan(v) for v in m.ratios.values())
     assert m.half_life_sessions is None
+    # flagged: the day-0 "recovery" is trivial (never left the pre-event close)
+    assert m.moved is False and m.relapsed is False
+
+
+def test_no_move_for_a_relief_event_that_falls() -> None:
+    # relief (give-back): 100, 95, 97 -> the highest value from day 0 on is 97 (+1), below 100:
+    # run-up max(97/100 - 1, 0) = 0, never above the pre-event close -> no move
+    m = path_metrics(DATES[:3], [100, 95, 97], horizon=1, direction="give_back")
+    assert (m.moved, m.max_drawdown, m.recovered, m.recovery_sessions) == (False, 0.0, True, 0)
 
 
 def test_missing_sessions_are_carried_forward_and_counted() -> None:
@@ -156,11 +220,15 @@ def test_event_with_no_session_after_it_is_explicitly_censored() -> None:
     assert not m.recovered and m.censored_by == "end_of_data"
     assert (m.last_rel_day, m.last_date_seen, m.duration_sessions) == (-1, day(-1), None)
     assert math.isnan(m.max_drawdown) and m.trough_rel_day is None
+    assert m.unmeasured == "no_session_after" and m.moved is None and m.relapsed is None
 
 
 def test_no_pre_event_close_cannot_be_measured() -> None:
     m = path_metrics(DATES[:3], [math.nan, 90, 95], horizon=1)
     assert not m.recovered and math.isnan(m.pre_event_close) and m.duration_sessions is None
+    # not measurable, and not censored (nothing was followed): no last date, no censoring reason
+    assert m.unmeasured == "no_pre_event_close"
+    assert m.censored_by is None and pd.isna(m.last_date_seen) and m.last_rel_day is None
 
 
 @pytest.mark.parametrize("horizon", [0, -1, 2.5, True, "60"])

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import warnings
 
 import pandas as pd
 
 from backtest.commands._options import add_input_options, inputs_from_args, positive_int, subparser
-from backtest.errors import DataWarning, ParameterError, StudyError
+from backtest.errors import DataError, DataWarning, ParameterError, StudyError
 
 EPILOG = """\
 examples:
@@ -22,11 +23,16 @@ examples:
 Shock events measure the drawdown below the pre-event close (day -1) and the
 climb back; relief events (kind = relief) measure the give-back of the jump.
 "recovered +k" = first session k >= 0 with a close back at the pre-event close;
-"no (censored ...)" = not by the horizon or the end of the data (last date seen).
+"relapsed" = it fell back below that close later (the trough may come after the recovery);
+"no (censored ...)" = not by the horizon or the end of the data (last date seen);
+"no move" = never below the pre-event close (relief: never above it).
+"from trough" = sessions from the trough to the first close back at the pre-event close.
 The abnormal path is 1 + CAR(0,k), with abnormal returns from the event study's
 --model (default: market model on [-250,-11], as in backtest run; market_adjusted =
-stock minus its benchmark). Ratio +k = (P_k - P_trough) / (P_pre - P_trough), "-" without a drawdown.
-Shares recovered by day 5/20/60 are Kaplan-Meier estimates (statsmodels).
+stock minus its benchmark). Ratio +k = (P_k - P_trough) / (P_pre - P_trough), the climb
+back from the trough: "-" before the trough day or without a move.
+Shares recovered by day 5/20/60 are Kaplan-Meier estimates (statsmodels) over the paths
+that moved; "no move" paths are counted apart. A --horizon beyond the data is cut there.
 """
 
 
@@ -48,23 +54,50 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from backtest.recovery import recovery
+    from backtest.recovery import data_horizon, recovery
     from backtest.study import event_study
 
     if args.horizon <= 0:  # also reachable from Python callers that build Namespaces by hand
         raise ParameterError(f"--horizon {args.horizon}: must be at least 1 session; use e.g. 60")
     inputs = inputs_from_args(args)
-    # The abnormal path follows the study's ARs from day -1 to the horizon (same model as backtest run).
-    try:
-        study = event_study(inputs.prices, inputs.alignment, inputs.calendars, model=args.model,
-                            event_window=(-1, args.horizon), car_windows=((0, 0),))
-    except StudyError as exc:
+    # The study's event window need not reach past the data: every pair is censored there anyway.
+    reach = data_horizon(inputs.prices, inputs.alignment, inputs.calendars)
+    capped = 0 < reach < args.horizon
+    if capped:
+        warnings.warn(f"--horizon {args.horizon} exceeds the data (at most {reach} sessions after a reaction "
+                      "session): the paths are censored at the end of the data", DataWarning, stacklevel=1)
+    study_error = None
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        # The abnormal path follows the study's ARs from day -1 to the horizon (same model as backtest run).
+        try:
+            study = event_study(inputs.prices, inputs.alignment, inputs.calendars, model=args.model,
+                                event_window=(-1, reach if capped else args.horizon), car_windows=((0, 0),))
+        except StudyError as exc:
+            study, study_error = None, exc
+        result = recovery(inputs.prices, inputs.alignment, inputs.calendars, horizon=args.horizon,
+                          study=study)
+    if not result.table["measurable"].any():
+        raise DataError(_nothing_measurable(result.table))
+    for item in caught:
+        if capped and str(item.message).startswith("missing returns in the event window"):
+            continue  # the trailing sessions past the data: said once above, shown as censoring
+        warnings.warn_explicit(item.message, item.category, item.filename, item.lineno)
+    if study_error is not None:
         # No pair has any return after its event: the price paths still say "censored", explicitly.
-        warnings.warn(f"abnormal paths not computed: {exc}", DataWarning, stacklevel=1)
-        study = None
-    result = recovery(inputs.prices, inputs.alignment, inputs.calendars, horizon=args.horizon, study=study)
+        warnings.warn(f"abnormal paths not computed: {study_error}", DataWarning, stacklevel=1)
     _print(result, args.horizon)
     return 0
+
+
+def _nothing_measurable(table: pd.DataFrame) -> str:
+    """One line: no row can be measured, with the first few reasons."""
+    prices = table[table["path"] == "price"]
+    reasons = [f"{r.symbol} in {r.event_id}: {r.unmeasured_reason}" for r in prices.itertuples()]
+    more = f" and {len(reasons) - 3} more" if len(reasons) > 3 else ""
+    listed = "; ".join(reasons[:3]) if reasons else "no event x symbol pair"
+    return (f"nothing to measure: no event x symbol pair has prices on both sides of its event "
+            f"({listed}{more}); check the event dates and the price source")
 
 
 def _pct(value: object) -> str:
@@ -76,13 +109,24 @@ def _ratio(value: object) -> str:
 
 
 def _recovery_cell(row: pd.Series) -> str:
+    if not row["measurable"]:
+        return f"not measurable ({row['unmeasured_reason']})"
+    if not row["moved"]:
+        return f"no move (never {'below' if row['direction'] == 'drawdown' else 'above'} day -1)"
     if row["recovered"]:
-        return f"+{row['recovery_sessions']} ({row['recovery_date']:%Y-%m-%d}, {row['recovery_days']} d)"
-    if pd.isna(row["duration_sessions"]):
-        seen = "no data" if pd.isna(row["last_date_seen"]) else f"{row['last_date_seen']:%Y-%m-%d}"
-        return f"no (censored: nothing after the event, data end {seen})"
+        relapse = ", relapsed" if row["relapsed"] is True else ""
+        return (f"+{row['recovery_sessions']} ({row['recovery_date']:%Y-%m-%d}, "
+                f"{row['recovery_days']} d){relapse}")
     return (f"no (censored {row['last_date_seen']:%Y-%m-%d}, +{row['last_rel_day']}, "
             f"{str(row['censored_by']).replace('_', ' ')})")
+
+
+def _from_trough_cell(row: pd.Series) -> str:
+    if not row["measurable"] or not row["moved"]:
+        return "-"
+    if row["recovered_after_trough"]:
+        return f"+{row['recovery_from_trough_sessions']}"
+    return "no"
 
 
 def _print(result: object, horizon: int) -> None:
@@ -90,13 +134,14 @@ def _print(result: object, horizon: int) -> None:
     from rich.table import Table
 
     console = Console()
-    if not console.is_terminal:
-        console = Console(width=220)
+    if not console.is_terminal and "COLUMNS" not in os.environ:
+        console = Console(width=240)  # piped: wide enough for one line per row
     table = Table(title=f"Recovery after each event (horizon +{horizon} sessions)", show_lines=False)
     for name, justify in [("event", "left"), ("symbol", "left"), ("path", "left"), ("direction", "left"),
                           ("day 0", "right"), ("trough / peak", "left"), ("max move", "right"),
-                          ("recovered", "left"), ("ratio +5", "right"), ("ratio +20", "right"),
-                          ("ratio +60", "right"), ("half-life", "right"), ("missing", "right")]:
+                          ("recovered", "left"), ("from trough", "right"), ("ratio +5", "right"),
+                          ("ratio +20", "right"), ("ratio +60", "right"), ("half-life", "right"),
+                          ("missing", "right")]:
         table.add_column(name, justify=justify)  # type: ignore[arg-type]
     for _, row in result.table.iterrows():  # type: ignore[attr-defined]
         trough = ("-" if pd.isna(row["trough_rel_day"])
@@ -104,12 +149,13 @@ def _print(result: object, horizon: int) -> None:
         half = "-" if pd.isna(row["half_life_sessions"]) else f"+{row['half_life_sessions']}"
         table.add_row(str(row["event_id"]), str(row["symbol"]), str(row["path"]), str(row["direction"]),
                       _pct(row["reaction_return"]), trough, _pct(row["max_drawdown"]), _recovery_cell(row),
-                      _ratio(row.get("ratio_5")), _ratio(row.get("ratio_20")), _ratio(row.get("ratio_60")),
-                      half, str(row["n_missing"]))
+                      _from_trough_cell(row), _ratio(row.get("ratio_5")), _ratio(row.get("ratio_20")),
+                      _ratio(row.get("ratio_60")), half, str(row["n_missing"]))
     console.print(table)
 
     summary = Table(title="Across events and symbols (Kaplan-Meier, censoring handled)")
-    for name in ("path", "direction", "n", "recovered", "censored", "median sessions (recovered)",
+    for name in ("path", "direction", "n", "recovered", "censored", "no move", "unmeasured",
+                 "median sessions (recovered)",
                  "KM median", "median max move", "by +5", "by +20", "by +60"):
         summary.add_column(name, justify="left" if name in ("path", "direction") else "right")
     for _, row in result.summary.iterrows():  # type: ignore[attr-defined]
@@ -119,8 +165,10 @@ def _print(result: object, horizon: int) -> None:
 
         median = row["median_recovery_sessions"]
         km = row["km_median_sessions"]
+        # An empty sample has no median at all; "not reached" is for curves that stay above 0.5.
+        km_cell = "-" if row["n"] == 0 else "not reached" if math.isnan(km) else f"{km:g}"
         summary.add_row(str(row["path"]), str(row["direction"]), str(row["n"]), str(row["n_recovered"]),
-                        str(row["n_censored"]), "-" if math.isnan(median) else f"{median:g}",
-                        "not reached" if math.isnan(km) else f"{km:g}", _pct(row["median_max_drawdown"]),
-                        share(5), share(20), share(60))
+                        str(row["n_censored"]), str(row["n_no_move"]), str(row["n_unmeasured"]),
+                        "-" if math.isnan(median) else f"{median:g}", km_cell,
+                        _pct(row["median_max_drawdown"]), share(5), share(20), share(60))
     console.print(summary)

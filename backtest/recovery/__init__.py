@@ -7,7 +7,7 @@
 
 from __future__ import annotations
 
-from backtest.recovery.analysis import RecoveryResult, recovery
+from backtest.recovery.analysis import RecoveryResult, data_horizon, recovery
 from backtest.recovery.paths import RATIO_DAYS, PathMetrics, check_horizon, path_metrics
 from backtest.recovery.survival import km_median, km_share_recovered, summarize
 
@@ -16,6 +16,7 @@ __all__ = [
     "PathMetrics",
     "RecoveryResult",
     "check_horizon",
+    "data_horizon",
     "km_median",
     "km_share_recovered",
     "path_metrics",

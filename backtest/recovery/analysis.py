@@ -20,7 +20,9 @@ sessions, and measures two paths with :func:`~backtest.recovery.paths.path_metri
 Missing prices: a session of the calendar without a price row, inside the
 instrument's data, is carried forward (one rule everywhere, counted in
 ``n_missing``); sessions after the instrument's last row are the end of the data
-(the path is censored there). Day -1 missing is filled from the last earlier close.
+(the path is censored there). Day -1 missing is filled from the last earlier close;
+an event whose day -1 comes before the instrument's first close has no pre-event close
+and is recorded as not measurable (``measurable = False``), not as censored.
 On the market-adjusted abnormal path, a session where the stock or the benchmark
 has no price is carried forward the same way (the next observed day's AR then
 spans both days, so CAR is unchanged); the path ends with the benchmark's data.
@@ -60,14 +62,24 @@ class RecoveryResult:
         (event_id, symbol, path, kind, direction, calendar, reaction_session,
         benchmark, ar_source) and the :class:`PathMetrics` fields (pre_event_close,
         reaction_return, trough_date, trough_rel_day, trough_close, max_drawdown,
-        recovered, recovery_sessions, recovery_days, recovery_date, censored_by,
+        moved, recovered, recovery_sessions, recovery_days, recovery_date, censored_by, relapsed,
+        recovered_after_trough, recovery_from_trough_sessions, trough_censored_by,
         last_date_seen, last_rel_day, duration_sessions, half_life_sessions,
-        half_life_date, n_missing, ratio_1, ratio_5, ratio_20, ratio_60). Fractions, not percent.
+        half_life_date, n_missing, ratio_1, ratio_5, ratio_20, ratio_60) and
+        ``measurable`` / ``unmeasured_reason``. Fractions, not percent.
         Rows with ``direction = "give_back"`` (relief events) hold the *peak* in the
         ``trough_*`` columns and the largest run-up (>= 0) in ``max_drawdown``;
         ``recovered`` there means the whole jump was given back. ``recovery_*`` are
         ``<NA>``/``NaT`` exactly when ``recovered`` is False; ``censored_by`` then says
         why (``horizon``, ``end_of_data``, ``study_window``) and ``last_date_seen`` when.
+        ``moved`` is False for a path that never went below the pre-event value (give-back:
+        above it); such a path "recovers" on day 0 trivially and the summary leaves it out of
+        the Kaplan-Meier estimate. ``relapsed``: back below the pre-event value after the
+        first recovery; ``recovered_after_trough`` / ``recovery_from_trough_sessions`` /
+        ``trough_censored_by``: the recovery counted from the trough day instead of day 0.
+        ``measurable`` is False when the row has no pre-event value or nothing after the event;
+        ``unmeasured_reason`` then says which, with the date the prices start or end
+        (e.g. ``"no pre-event close: prices start 2024-01-02"``), and every measure is undefined.
     paths : pandas.DataFrame
         Tidy: event_id, symbol, rel_day, date, close (carried forward), missing,
         rebased (pre-event close = 100), cum_ar (``CAR(0, k)``; 0 on day -1).
@@ -170,8 +182,25 @@ def _study_level(study_ars: pd.DataFrame, dates: pd.DatetimeIndex) -> tuple[np.n
     return np.concatenate([[1.0], level]), reason
 
 
-def _row(ident: dict[str, object], path: str, metrics: Any) -> dict[str, object]:
-    return {**ident, "path": path, **metrics.to_dict()}
+def _row(ident: dict[str, object], path: str, metrics: Any, reason: str = "") -> dict[str, object]:
+    row = {**ident, "path": path, **metrics.to_dict()}
+    unmeasured = row.pop("unmeasured")
+    row["measurable"] = unmeasured is None
+    row["unmeasured_reason"] = (reason or str(unmeasured).replace("_", " ")) if unmeasured else None
+    return row
+
+
+def _abnormal_reason(metrics: Any, day_before: pd.Timestamp, bench: str, prices: Mapping[str, pd.DataFrame],
+                     from_study: bool) -> str:
+    """Why an abnormal path is not measurable while its price path is ("" when it is measurable)."""
+    if metrics.unmeasured is None:
+        return ""
+    if from_study or bench not in prices:
+        return "nothing after the event in the event study's abnormal returns"
+    close = prices[bench]["close"].dropna()
+    if close.index.min() > day_before:
+        return f"no pre-event close of the benchmark: {bench} prices start {close.index.min().date()}"
+    return f"nothing after the event for the benchmark: {bench} prices end {close.index.max().date()}"
 
 
 def recovery(
@@ -222,7 +251,8 @@ def recovery(
     -----
     DataWarning
         An event after the end of a symbol's data (kept as a censored row with no
-        observation), or a benchmark without prices (abnormal path skipped).
+        observation), an event before its data start (kept as a row that is not
+        measurable), or a benchmark without prices (abnormal path skipped).
 
     Notes
     -----
@@ -258,7 +288,7 @@ def recovery(
             raise DataError(f"symbol {symbol!r} (event {event_id}) has no close prices; load its bars first")
         reaction = pd.Timestamp(item.reaction_session).tz_localize(None).normalize()
         direction = KIND_DIRECTION[str(item.kind)]
-        last_date = bars["close"].dropna().index.max()
+        first_date, last_date = bars["close"].dropna().index.min(), bars["close"].dropna().index.max()
         dates, has_day0 = _window_dates(calendars, str(item.calendar), reaction, last_date, horizon)
         bench = (benchmarks or {}).get(symbol) or get_instrument(symbol).benchmark
         ident = {"event_id": event_id, "symbol": symbol, "kind": str(item.kind),
@@ -275,8 +305,25 @@ def recovery(
             values, prior = _closes_on(bars, dates) if len(dates) else (np.array([]), math.nan)
             empty = replace(path_metrics(dates, values, horizon=horizon, direction=direction,
                                          prior_value=prior, ratio_days=ratio_days),
-                            last_date_seen=last_date)
-            rows += [_row(ident, "price", empty), _row(ident, "abnormal", empty)]
+                            unmeasured="no_session_after", censored_by="end_of_data",
+                            trough_censored_by="end_of_data", last_rel_day=-1, last_date_seen=last_date)
+            reason = f"nothing after the event: prices end {last_date.date()}"
+            rows += [_row(ident, "price", empty, reason), _row(ident, "abnormal", empty, reason)]
+            continue
+        if dates[0] < first_date:
+            warnings.warn(
+                f"event {event_id}: {symbol} prices start on {first_date.date()}, after the pre-event "
+                f"session {dates[0].date()}; recorded as not measurable",
+                DataWarning,
+                stacklevel=2,
+            )
+            values, _ = _closes_on(bars, dates)
+            inside = (dates >= first_date) & (dates <= last_date)  # missing = inside the data only
+            empty = replace(path_metrics(dates, values, horizon=horizon, direction=direction,
+                                         ratio_days=ratio_days),
+                            n_missing=int((~np.isfinite(values[inside])).sum()))
+            reason = f"no pre-event close: prices start {first_date.date()}"
+            rows += [_row(ident, "price", empty, reason), _row(ident, "abnormal", empty, reason)]
             continue
         values, prior = _closes_on(bars, dates)
         price = path_metrics(dates, values, horizon=horizon, direction=direction, prior_value=prior,
@@ -303,7 +350,8 @@ def recovery(
         if level is not None:
             abnormal = path_metrics(dates[: len(level)], level, horizon=horizon, direction=direction,
                                     ratio_days=ratio_days, truncated_by=truncated)
-            rows.append(_row(ident, "abnormal", abnormal))
+            reason = _abnormal_reason(abnormal, dates[0], bench, prices, study_ars is not None)
+            rows.append(_row(ident, "abnormal", abnormal, reason))
 
         close = _filled(values, prior)
         cum_ar = np.full(len(dates), math.nan)
@@ -322,8 +370,37 @@ def recovery(
     return RecoveryResult(table=table, paths=paths, summary=summarize(table), settings=settings)
 
 
-_INT_COLUMNS = ("trough_rel_day", "recovery_sessions", "recovery_days", "last_rel_day",
-                "duration_sessions", "half_life_sessions", "n_missing")
+def data_horizon(prices: Mapping[str, pd.DataFrame], alignment: pd.DataFrame, calendars: Any) -> int:
+    """Most sessions that any event x symbol's prices hold after its reaction session.
+
+    A horizon beyond this reaches past the end of every path's data: every
+    path is censored at the end of the data before it, so a study's event window
+    need not go further. Symbols without prices count 0 (``recovery`` reports them).
+
+    >>> from backtest.calendars import ExchangeCalendars
+    >>> from backtest.sources import load_prices
+    >>> prices = load_prices(["285A.T"])  # 285A.T.csv: last row 2026-09-04
+    >>> rows = pd.DataFrame({"event_id": ["e"], "symbol": ["285A.T"], "calendar": ["JPX"],
+    ...     "reaction_session": [pd.Timestamp("2026-08-19")], "kind": ["shock"]})
+    >>> data_horizon(prices, rows, ExchangeCalendars.from_prices(prices))  # 2026-08-20 .. 09-04
+    12
+    """
+    _check_alignment(alignment)
+    most = 0
+    for item in alignment.itertuples(index=False):
+        bars = prices.get(str(item.symbol))
+        if bars is None or "close" not in bars.columns or bars["close"].dropna().empty:
+            continue
+        reaction = pd.Timestamp(item.reaction_session).tz_localize(None).normalize()
+        last = bars["close"].dropna().index.max()
+        if reaction < last:
+            most = max(most, len(calendars.sessions(str(item.calendar), reaction, last)) - 1)
+    return most
+
+
+_INT_COLUMNS = ("trough_rel_day", "recovery_sessions", "recovery_days", "recovery_from_trough_sessions",
+                "last_rel_day", "duration_sessions", "half_life_sessions", "n_missing")
+_NULLABLE_BOOL_COLUMNS = ("moved", "relapsed", "recovered_after_trough")
 _DATE_COLUMNS = ("reaction_session", "pre_event_date", "trough_date", "recovery_date", "last_date_seen",
                  "half_life_date")
 
@@ -332,12 +409,17 @@ def _tidy_table(rows: list[dict[str, object]], ratio_days: tuple[int, ...]) -> p
     head = ["event_id", "symbol", "path", "kind", "direction", "calendar", "reaction_session",
             "benchmark", "ar_source"]
     body = ["pre_event_date", "pre_event_close", "reaction_return", "trough_date", "trough_rel_day",
-            "trough_close", "max_drawdown", "recovered", "recovery_sessions", "recovery_days",
-            "recovery_date", "censored_by", "last_date_seen", "last_rel_day", "duration_sessions",
-            *[f"ratio_{k}" for k in ratio_days], "half_life_sessions", "half_life_date", "n_missing"]
+            "trough_close", "max_drawdown", "moved", "recovered", "recovery_sessions", "recovery_days",
+            "recovery_date", "censored_by", "relapsed", "recovered_after_trough",
+            "recovery_from_trough_sessions", "trough_censored_by", "last_date_seen", "last_rel_day",
+            "duration_sessions", *[f"ratio_{k}" for k in ratio_days], "half_life_sessions",
+            "half_life_date", "n_missing", "measurable", "unmeasured_reason"]
     table = pd.DataFrame(rows, columns=head + body)
     for column in _INT_COLUMNS:
         table[column] = pd.array(table[column].tolist(), dtype="Int64")
+    for column in _NULLABLE_BOOL_COLUMNS:
+        table[column] = pd.array(table[column].tolist(), dtype="boolean")
+    table["measurable"] = table["measurable"].astype(bool)
     for column in _DATE_COLUMNS:
         table[column] = pd.to_datetime(table[column])
     table["recovered"] = table["recovered"].astype(bool)

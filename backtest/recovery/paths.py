@@ -21,6 +21,12 @@ Conventions
   ``trough_*`` fields then hold the *peak* (highest value from day 0 on),
   ``max_drawdown`` holds the largest run-up (>= 0), and "recovered" means the
   whole jump was given back (value back at or below ``P_pre``).
+* **No move**: a path that never goes below ``P_pre`` (give-back: never above)
+  from day 0 on has ``moved = False``; it "recovers" on day 0 trivially and is
+  left out of the Kaplan-Meier summary (counted as ``n_no_move`` there).
+* **Not measurable**: without a pre-event value, or without any session after
+  day -1, ``unmeasured`` says which (``"no_pre_event_close"``,
+  ``"no_session_after"``) and every measure is undefined.
 """
 
 from __future__ import annotations
@@ -36,6 +42,7 @@ from backtest.errors import ParameterError
 
 Direction = Literal["drawdown", "give_back"]
 CensorReason = Literal["horizon", "end_of_data", "study_window"]
+Unmeasured = Literal["no_pre_event_close", "no_session_after"]
 DIRECTIONS: tuple[str, ...] = ("drawdown", "give_back")
 CENSOR_REASONS: tuple[str, ...] = ("horizon", "end_of_data", "study_window")
 RATIO_DAYS: tuple[int, ...] = (1, 5, 20, 60)
@@ -57,17 +64,23 @@ class PathMetrics:
     trough_rel_day: int | None
     trough_close: float
     max_drawdown: float
+    moved: bool | None
     recovered: bool
     recovery_sessions: int | None
     recovery_days: int | None
     recovery_date: pd.Timestamp
     censored_by: str | None
+    relapsed: bool | None
+    recovered_after_trough: bool | None
+    recovery_from_trough_sessions: int | None
+    trough_censored_by: str | None
     last_date_seen: pd.Timestamp
-    last_rel_day: int
+    last_rel_day: int | None
     duration_sessions: int | None
     half_life_sessions: int | None
     half_life_date: pd.Timestamp
     n_missing: int
+    unmeasured: str | None
     ratios: dict[int, float] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, object]:
@@ -147,16 +160,26 @@ def path_metrics(
 
     * reaction return ``P_0 / P_pre - 1``;
     * ``max_drawdown = min(P_T / P_pre - 1, 0)`` (give-back: ``max(., 0)``);
+      ``moved`` is ``P_T < P_pre`` (give-back: ``P_T > P_pre``), exactly, no threshold;
     * recovery: first day ``k >= 0`` with ``P_k >= P_pre`` (give-back: ``<=``);
       ``recovery_sessions = k``, ``recovery_days`` = calendar days from day 0.
       If none by the last day seen, ``recovered=False`` and ``censored_by`` says
       whether the horizon or the end of the data stopped the count.
-      ``duration_sessions`` is ``k`` or the last relative day seen (Kaplan-Meier input);
+      ``duration_sessions`` is ``k`` or the last relative day seen (Kaplan-Meier input).
+      A path that never moved recovers on day 0 by this definition;
+    * ``relapsed``: after the first recovery ``k``, some later day has
+      ``P_j < P_pre`` again (give-back: ``>``); ``<NA>`` when never recovered.
+      A trough after the recovery day (``T > k``) implies a relapse;
+    * recovery from the trough: first day ``j >= T`` with ``P_j >= P_pre``
+      (give-back: ``<=``); ``recovery_from_trough_sessions = j - T``. If none,
+      ``recovered_after_trough=False`` and ``trough_censored_by`` gives the
+      censoring reason, as ``censored_by`` does for the recovery from day 0;
     * recovery ratio ``R_k = (P_k - P_T) / (P_pre - P_T)`` (0 = at the extreme,
-      1 = back to ``P_pre``), defined only when there was a drawdown
-      (``P_T != P_pre``) and day k was observed, NaN otherwise. ``P_T`` is the
-      extreme of the whole window, so ``R_k`` for ``k < T`` uses hindsight: it
-      describes the path, it is not a tradable signal;
+      1 = back to ``P_pre``): the climb back *from the trough*, so it is defined
+      only when the path moved (``P_T != P_pre``), day k was observed and
+      ``k >= T``; NaN otherwise (before the trough there is nothing to climb back
+      from yet). ``P_T`` is the extreme of the whole window, known only in
+      hindsight: ``R_k`` describes the path, it is not a tradable signal;
     * half-life: first day ``k >= T`` with ``R_k >= 0.5``.
 
     Examples
@@ -181,60 +204,83 @@ def path_metrics(
     n_missing = int(missing.sum())
     ratio_days = tuple(int(k) for k in ratio_days)
 
-    last_date_seen = dates[-1] if n else pd.NaT
-    if n < 2 or not np.isfinite(filled[0]):
-        # No reaction session in the data, or no pre-event value: nothing to measure.
-        return PathMetrics(
-            direction=direction, pre_event_date=dates[0] if n else pd.NaT,
-            pre_event_close=float(filled[0]) if n else math.nan, reaction_return=math.nan,
-            trough_date=pd.NaT, trough_rel_day=None, trough_close=math.nan, max_drawdown=math.nan,
-            recovered=False, recovery_sessions=None, recovery_days=None, recovery_date=pd.NaT,
-            censored_by=truncated_by, last_date_seen=last_date_seen, last_rel_day=-1,
-            duration_sessions=None, half_life_sessions=None, half_life_date=pd.NaT,
-            n_missing=n_missing, ratios=dict.fromkeys(ratio_days, math.nan),
-        )
+    if n == 0 or not np.isfinite(filled[0]):
+        # No pre-event value: not measurable, and not censored either (nothing was followed).
+        return _unmeasured(direction, dates, filled, "no_pre_event_close", None, None, n_missing, ratio_days)
+    if n < 2:
+        # The pre-event value but no reaction session: censored before day 0.
+        return _unmeasured(direction, dates, filled, "no_session_after", truncated_by, -1, n_missing,
+                           ratio_days)
 
     sign = 1.0 if direction == "drawdown" else -1.0
     pre = float(filled[0])
     post = filled[1:]  # day 0 .. last day seen
     last_rel_day = post.size - 1
+    end_reason = "horizon" if last_rel_day >= horizon else truncated_by
     t = int(np.argmin(sign * post))  # first occurrence of the extreme
     extreme = float(post[t])
     excursion = extreme / pre - 1.0
     max_drawdown = min(excursion, 0.0) if direction == "drawdown" else max(excursion, 0.0)
+    moved = bool(sign * (pre - extreme) > 0)
 
-    back = np.flatnonzero(sign * post >= sign * pre)
+    at_or_beyond = sign * post >= sign * pre  # back at P_pre (or never left it)
+    back = np.flatnonzero(at_or_beyond)
     recovered = back.size > 0
+    relapsed: bool | None = None
     if recovered:
         k = int(back[0])
         recovery_date = dates[k + 1]
         recovery_sessions, recovery_days = k, int((recovery_date - dates[1]).days)
         censored_by, duration = None, k
+        relapsed = bool((~at_or_beyond[k + 1:]).any())
     else:
         recovery_date, recovery_sessions, recovery_days = pd.NaT, None, None
-        censored_by = "horizon" if last_rel_day >= horizon else truncated_by
-        duration = last_rel_day
+        censored_by, duration = end_reason, last_rel_day
 
-    has_drawdown = sign * (pre - extreme) > 0
-    ratios: dict[int, float] = {}
+    back_after = back[back >= t]
+    recovered_after_trough = back_after.size > 0
+    from_trough = int(back_after[0]) - t if recovered_after_trough else None
+    trough_censored_by = None if recovered_after_trough else end_reason
+
+    ratios: dict[int, float] = dict.fromkeys(ratio_days, math.nan)
     half_life_sessions, half_life_date = None, pd.NaT
-    if has_drawdown:
+    if moved:
         ratio_path = (post - extreme) / (pre - extreme) + 0.0  # + 0.0 turns -0.0 (give-back) into 0.0
         for k in ratio_days:
-            ratios[k] = float(ratio_path[k]) if 0 <= k <= last_rel_day else math.nan
+            if t <= k <= last_rel_day:
+                ratios[k] = float(ratio_path[k])
         half = np.flatnonzero(ratio_path[t:] >= 0.5)
         if half.size:
             half_life_sessions = t + int(half[0])
             half_life_date = dates[half_life_sessions + 1]
-    else:
-        ratios = dict.fromkeys(ratio_days, math.nan)
 
     return PathMetrics(
         direction=direction, pre_event_date=dates[0], pre_event_close=pre,
         reaction_return=float(post[0] / pre - 1.0), trough_date=dates[t + 1], trough_rel_day=t,
-        trough_close=extreme, max_drawdown=float(max_drawdown), recovered=recovered,
+        trough_close=extreme, max_drawdown=float(max_drawdown), moved=moved, recovered=recovered,
         recovery_sessions=recovery_sessions, recovery_days=recovery_days, recovery_date=recovery_date,
-        censored_by=censored_by, last_date_seen=last_date_seen, last_rel_day=last_rel_day,
+        censored_by=censored_by, relapsed=relapsed, recovered_after_trough=recovered_after_trough,
+        recovery_from_trough_sessions=from_trough, trough_censored_by=trough_censored_by,
+        last_date_seen=dates[-1], last_rel_day=last_rel_day,
         duration_sessions=duration, half_life_sessions=half_life_sessions, half_life_date=half_life_date,
-        n_missing=n_missing, ratios=ratios,
+        n_missing=n_missing, unmeasured=None, ratios=ratios,
+    )
+
+
+def _unmeasured(
+    direction: str, dates: pd.DatetimeIndex, filled: np.ndarray, reason: Unmeasured,
+    censored_by: str | None, last_rel_day: int | None, n_missing: int, ratio_days: tuple[int, ...],
+) -> PathMetrics:
+    """A path with nothing to measure: every measure undefined, ``unmeasured`` says why."""
+    seen = reason == "no_session_after"  # day -1 was seen
+    return PathMetrics(
+        direction=direction, pre_event_date=dates[0] if dates.size else pd.NaT,
+        pre_event_close=float(filled[0]) if seen else math.nan, reaction_return=math.nan,
+        trough_date=pd.NaT, trough_rel_day=None, trough_close=math.nan, max_drawdown=math.nan, moved=None,
+        recovered=False, recovery_sessions=None, recovery_days=None, recovery_date=pd.NaT,
+        censored_by=censored_by, relapsed=None, recovered_after_trough=None,
+        recovery_from_trough_sessions=None, trough_censored_by=censored_by,
+        last_date_seen=dates[-1] if seen else pd.NaT, last_rel_day=last_rel_day,
+        duration_sessions=None, half_life_sessions=None, half_life_date=pd.NaT,
+        n_missing=n_missing, unmeasured=reason, ratios=dict.fromkeys(ratio_days, math.nan),
     )

@@ -105,7 +105,7 @@ def summarize(
     ----------
     table : pandas.DataFrame
         ``RecoveryResult.table`` (columns used: ``recovered``, ``duration_sessions``,
-        ``recovery_sessions``, ``max_drawdown`` and the ``by`` columns).
+        ``recovery_sessions``, ``max_drawdown``, ``moved`` and the ``by`` columns).
     by : sequence of str
         Grouping columns; shock drawdowns and relief give-backs are never pooled
         by default because they measure opposite things.
@@ -115,13 +115,17 @@ def summarize(
     Returns
     -------
     pandas.DataFrame
-        One row per group: ``n`` (measurable paths), ``n_recovered``, ``n_censored``,
-        ``n_unmeasured`` (no data after the event or no pre-event close; left out),
-        ``median_recovery_sessions`` (plain median among recovered paths),
+        One row per group: ``n`` (measurable paths that moved: the Kaplan-Meier sample),
+        ``n_recovered``, ``n_censored``, ``n_no_move`` (measurable paths that never went
+        below the pre-event value, give-back: above it; they "recover" on day 0 by
+        definition and would only inflate the share recovered, so they are counted here
+        and left out), ``n_unmeasured`` (no data after the event or no pre-event close;
+        left out), ``median_recovery_sessions`` (plain median among recovered paths),
         ``km_median_sessions`` (Kaplan-Meier median, censoring included),
-        ``median_max_drawdown``, and ``share_recovered_<d>`` / ``share_recovered_<d>_se``.
+        ``median_max_drawdown`` (among the ``n``), and ``share_recovered_<d>`` /
+        ``share_recovered_<d>_se``. Statistics of an empty sample (``n = 0``) are NaN.
     """
-    missing = [c for c in (*by, "recovered", "duration_sessions") if c not in table.columns]
+    missing = [c for c in (*by, "recovered", "duration_sessions", "moved") if c not in table.columns]
     if missing:
         raise ParameterError(
             f"recovery table lacks column(s) {', '.join(missing)}; pass RecoveryResult.table"
@@ -130,7 +134,9 @@ def summarize(
     groups = table.groupby(list(by), sort=True, dropna=False) if len(table) else []
     for key, group in groups:
         key = key if isinstance(key, tuple) else (key,)
-        measurable = group[group["duration_sessions"].notna()]
+        measured = group[group["duration_sessions"].notna()]
+        moved = measured["moved"].astype("boolean").fillna(False).to_numpy(dtype=bool)
+        measurable = measured[moved]
         durations = measurable["duration_sessions"].astype(float).to_numpy()
         recovered = measurable["recovered"].astype(bool).to_numpy()
         shares = km_share_recovered(durations, recovered, days)
@@ -140,7 +146,8 @@ def summarize(
             n=len(measurable),
             n_recovered=int(recovered.sum()),
             n_censored=int((~recovered).sum()),
-            n_unmeasured=len(group) - len(measurable),
+            n_no_move=len(measured) - len(measurable),
+            n_unmeasured=len(group) - len(measured),
             median_recovery_sessions=float(rec_times.median()) if len(rec_times) else math.nan,
             km_median_sessions=km_median(durations, recovered),
             median_max_drawdown=float(measurable["max_drawdown"].astype(float).median())
@@ -150,7 +157,7 @@ def summarize(
             row[f"share_recovered_{d}"] = shares.loc[d, "share"]
             row[f"share_recovered_{d}_se"] = shares.loc[d, "se"]
         rows.append(row)
-    columns = [*by, "n", "n_recovered", "n_censored", "n_unmeasured", "median_recovery_sessions",
+    columns = [*by, "n", "n_recovered", "n_censored", "n_no_move", "n_unmeasured", "median_recovery_sessions",
                "km_median_sessions", "median_max_drawdown"]
     for d in days:
         columns += [f"share_recovered_{int(d)}", f"share_recovered_{int(d)}_se"]
