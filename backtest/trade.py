@@ -132,7 +132,7 @@ def run_strategy(
     Raises
     ------
     ParameterError
-        Unknown strategy or parameter, bad value, empty grid, bad costs.
+        Unknown strategy or parameter, bad or repeated value, empty grid, bad costs.
     DataError
         A symbol or benchmark without prices, or no event x symbol with data.
     """

@@ -212,6 +212,8 @@ class Strategy:
         for spec in self.params:
             if spec.name == name:
                 return spec
+        if not self.params:
+            raise ParameterError(f"{self.name} takes no parameters; drop --grid")
         raise ParameterError(
             unknown_message(
                 f"strategy {self.name!r}: unknown parameter {name!r}", name, [p.name for p in self.params]
@@ -223,13 +225,18 @@ class Strategy:
 
 
 def unknown_message(prefix: str, name: str, known: Sequence[str]) -> str:
-    """``prefix; did you mean 'x'? known: a, b, c`` (closest match by difflib)."""
+    """``prefix; known: a, b, c (did you mean 'x'?); see 'backtest trade --list'`` (closest match by difflib).
+
+    >>> print(unknown_message("unknown strategy 'buy_the_dp'", "buy_the_dp", ["buy_and_hold", "buy_the_dip"]))
+    unknown strategy 'buy_the_dp'; known: buy_and_hold, buy_the_dip (did you mean 'buy_the_dip'?);
+    see 'backtest trade --list'
+    """
     import difflib
 
     close = difflib.get_close_matches(name, list(known), n=1, cutoff=0.5)
-    hint = f"; did you mean {close[0]!r}?" if close else ""
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
     listing = ", ".join(known) if known else "none"
-    return f"{prefix}{hint} known: {listing}"
+    return f"{prefix}; known: {listing}{hint}; see 'backtest trade --list'"
 
 
 def rows_matrix(rows: np.ndarray, n_sessions: int) -> np.ndarray:

@@ -116,6 +116,9 @@ def test_quiet_run_from_a_csv_directory(tmp_path: Path, capsys: pytest.CaptureFi
         (["run", "--horizon", "0"], "--horizon"),
         (["run", "--model", "capm"], "market_adjusted"),
         (["run", "--events", "does_not_exist.csv"], "does_not_exist.csv"),
+        (["run", "--grid", "hold=5", "hold=10"], "hold is given twice"),
+        (["run", "--grid", "hold=5,5"], "hold=5 is listed twice"),
+        (["run", "--strategy", "buy_and_hold", "--grid", "hold=5"], "buy_and_hold takes no parameters"),
     ],
 )
 def test_bad_options_are_one_line_errors(
@@ -137,3 +140,66 @@ def test_help_has_examples(capsys: pytest.CaptureFixture[str]) -> None:
     assert code == 0
     text = capsys.readouterr().out
     assert "examples:" in text and "backtest run --events my_events.csv" in text and "--quiet" in text
+
+
+HEADER = "event_id,name,announced_at,timezone,kind,description,source,symbols\n"
+DEEPSEEK = "deepseek_r1,DeepSeek R1,2025-01-26T18:00:00-05:00,America/New_York,shock,,,NVDA\n"
+FUTURE_EVENT = "fut,After the data,2027-03-01T10:00:00-05:00,America/New_York,shock,,,NVDA\n"
+
+
+def _csv_column(path: Path, column: str) -> list[str]:
+    import csv
+
+    with path.open(encoding="utf-8", newline="") as handle:
+        return [row[column] for row in csv.DictReader(handle)]
+
+
+def test_event_after_the_data_is_skipped_and_stop_none_is_written_as_none(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # NVDA's snapshot bars end 2026-09-25 (PROVENANCE.md): the 2027-03-01 event is skipped with the
+    # "skipped pairs" warning, the DeepSeek one runs.
+    events = tmp_path / "events.csv"
+    events.write_text(HEADER + DEEPSEEK + FUTURE_EVENT, encoding="utf-8")
+    out = tmp_path / "o"
+    argv = ["run", "--events", str(events), "--grid", "hold=1,5", "stop=none,0.08"]
+    code = main([*argv, "--horizon", "20", "--out", str(out), "--quiet"])
+    err = capsys.readouterr().err
+    assert code == 0, err
+    assert "Traceback" not in err
+    assert "warning: skipped event x symbol pairs without data: fut/NVDA (prices end 2026-09-25" in err
+    # grid order hold x stop; stop=none is the word "none", not an empty cell
+    assert _csv_column(out / "strategy_aggregate.csv", "stop") == ["none", "0.08", "none", "0.08"]
+    assert _csv_column(out / "strategy_results.csv", "stop") == ["none", "0.08", "none", "0.08"]
+    assert _csv_column(out / "strategy_results.csv", "event_id") == ["deepseek_r1"] * 4
+    # every table has a Markdown twin, the reactions too; PROVENANCE.md: NVDA 2025-01-27 -16.97 %
+    reactions = (out / "reactions.md").read_text(encoding="utf-8")
+    assert "| deepseek_r1 | NVDA | -16.97 % |" in reactions
+    page = (out / "report.html").read_text(encoding="utf-8")
+    caption = page[page.index("<figcaption>Strategy buy_the_dip (") :].split("</figcaption>")[0]
+    assert "stop = " in caption and "nan" not in caption and "highest mean excess" in caption
+
+
+def test_run_with_only_events_after_the_data_is_a_one_line_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    events = tmp_path / "events.csv"
+    events.write_text(HEADER + FUTURE_EVENT, encoding="utf-8")
+    code = main(["run", "--events", str(events), "--out", str(tmp_path / "o"), "--quiet"])
+    err = capsys.readouterr().err
+    assert code == 2 and "Traceback" not in err
+    assert len([line for line in err.splitlines() if line.startswith("error: ")]) == 1
+
+
+def test_strategy_without_parameters_has_no_heatmap(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    events = tmp_path / "events.csv"
+    events.write_text(HEADER + DEEPSEEK, encoding="utf-8")
+    out = tmp_path / "o"
+    argv = ["run", "--events", str(events), "--strategy", "buy_and_hold", "--horizon", "20"]
+    assert main([*argv, "--out", str(out), "--quiet"]) == 0, capsys.readouterr().err
+    page = (out / "report.html").read_text(encoding="utf-8")
+    note = "No parameter heatmap: buy_and_hold ran with one parameter combination (it takes no parameters)."
+    assert note in page
+    assert page.count("data:image/svg+xml") == 4  # price paths, CAR, recovery, equity

@@ -181,14 +181,17 @@ def test_display_tables_show_percent_and_significance_marks() -> None:
 
 
 def test_returns_are_signed_shares_and_rates_are_not() -> None:
-    # hand-made aggregate: mean return +1.38 %, excess -2.5 %, 3 of 4 pairs with a gain = 75 %,
-    # win rate 0.5 = 50 %; signs on returns only
+    # hand-made aggregate: 3 of 4 pairs traded; mean return over all pairs +1.38 % (the untraded
+    # pair counts 0), so over the traded ones 0.0138 * 4 / 3 = +1.84 %; excess -2.5 % (all) and
+    # -1 % (traded); 3 of 4 pairs with a gain = 75 %, win rate 0.5 = 50 %; signs on returns only
     aggregate = pd.DataFrame(
         {
             "combo": ["hold=5"],
             "pairs": [4],
-            "traded": [4],
+            "traded": [3],
             "mean_return": [0.0138],
+            "mean_return_traded": [0.0184],
+            "mean_excess_vs_buy_hold_traded": [-0.01],
             "median_return": [0.0],
             "positive_share": [0.75],
             "mean_excess_vs_buy_hold": [-0.025],
@@ -200,9 +203,11 @@ def test_returns_are_signed_shares_and_rates_are_not() -> None:
     )
     table = strategy_table(aggregate, "buy_the_dip")
     row = dict(zip([table.header(c) for c in table.shown_columns()], table.formatted().iloc[0], strict=True))
+    row = {" ".join(k.split()): v for k, v in row.items()}  # two-line headers
     assert row == {
-        "parameters": "hold=5", "pairs": "4", "traded": "4", "mean": "+1.38 %", "median": "0.00 %",
-        "share > 0": "75.00 %", "vs buy&hold": "-2.50 %", "vs benchmark": "+10.00 %", "win rate": "50.00 %",
+        "parameters": "hold=5", "pairs": "4", "traded": "3", "mean traded": "+1.84 %",
+        "mean all pairs": "+1.38 %", "share > 0": "75.00 %", "vs buy&hold traded": "-1.00 %",
+        "vs buy&hold all pairs": "-2.50 %", "vs bench all pairs": "+10.00 %", "win rate": "50.00 %",
         "avg trade": "+0.40 %", "trades": "6",
     }  # fmt: skip
     # a relief event's run-up is a positive move: +66.16 %; the day-0 return +18.72 %

@@ -159,13 +159,54 @@ def _svg(page: str, alt: str) -> str:
 def test_heatmap_and_captions_use_human_labels_not_column_names(report: tuple[object, str]) -> None:
     _, page = report
     # the grid has one varying parameter (hold = 5, 10): the metric is the mean excess vs buy-and-hold
+    # over the pairs that traded (untraded pairs left out, stated in the caption)
     for raw in ("mean_excess_vs_buy_hold", "ar_se", "cross_sectional_t", "bmp_kp"):
         assert raw not in page, raw
-    assert "<figcaption>Mean excess return vs buy-and-hold (per event x symbol), one cell per" in page
+    assert "<figcaption>Mean excess return vs buy-and-hold, traded pairs only, one cell per" in page
+    assert "pairs where it never fired are left out" in page
     heatmap = _svg(page, "parameter grid heatmap")
-    assert "mean_excess" not in heatmap and "by parameter" in heatmap
-    assert "Mean excess return vs buy-and-hold" in heatmap
+    assert "mean_excess" not in heatmap
+    words = " ".join(re.findall(r">([^<>]+)</text>", heatmap))  # the title may wrap over two lines
+    assert "Mean excess return vs buy-and-hold, traded pairs only, by parameter" in " ".join(words.split())
     # cell labels are signed percentages with one decimal
     cells = re.findall(r">([+-]?\d+\.\d %)<", heatmap)
     assert len(cells) == 2 and all(c[0] in "+-" or c == "0.0 %" for c in cells), cells
     assert "<th>cross-sectional t</th>" in page and "<th>BMP (Kolari-Pynnönen)</th>" in page
+
+
+def test_heatmap_draws_one_panel_per_extra_parameter_instead_of_averaging() -> None:
+    from backtest.report.heatmap import heatmap_chart
+
+    # hold x threshold x stop; the (hold=1, threshold=0.05) cell is +10 % with stop=none and -10 %
+    # with stop=0.08: averaging over stop would show 0.0 %, panels show both values.
+    aggregate = pd.DataFrame(
+        {
+            "combo": ["a", "b", "c", "d"],
+            "hold": [1, 1, 5, 5],
+            "threshold": [0.05, 0.05, 0.05, 0.05],
+            "stop": [float("nan"), 0.08, float("nan"), 0.08],
+            "mean_excess_vs_buy_hold_traded": [0.10, -0.10, 0.02, -0.04],
+        }
+    )
+    svg = heatmap_chart(aggregate, "hold", None, "mean_excess_vs_buy_hold_traded", "Excess", ["stop"])
+    texts = re.findall(r">([^<>]+)</text>", svg)
+    assert "stop = none" in texts and "stop = 0.08" in texts  # one labelled panel per stop value
+    for cell in ("+10.0 %", "-10.0 %", "+2.0 %", "-4.0 %"):
+        assert cell in texts, cell
+    assert "0.0 %" not in texts and "+3.0 %" not in texts  # no cell averaged over stop
+
+
+def test_equity_chart_shows_the_best_combination_by_traded_excess() -> None:
+    from backtest.report.html import _equity_combo
+
+    aggregate = pd.DataFrame(
+        {
+            "combo": ["hold=1 stop=none", "hold=5 stop=none", "hold=5 stop=0.08"],
+            "hold": [1, 5, 5],
+            "stop": [float("nan"), float("nan"), 0.08],
+            "mean_excess_vs_buy_hold_traded": [0.01, 0.03, float("nan")],
+        }
+    )
+    combo, label, why = _equity_combo(aggregate, ["hold", "stop"])
+    assert combo == "hold=5 stop=none" and label == "hold = 5, stop = none"  # not "stop = nan"
+    assert "highest mean excess vs buy-and-hold over traded pairs, +3.00 %" in why

@@ -102,6 +102,61 @@ def test_unknown_name_lists_known_and_closest():
     assert "did you mean 'wait_for_rebound'" in message and "buy_the_dip" in message and "\n" not in message
 
 
+def test_unknown_messages_read_as_one_sentence():
+    # "<problem>; known: a, b (did you mean x?); see 'backtest trade --list'"
+    with pytest.raises(ParameterError) as info:
+        strategies.get("nosuch")
+    message = str(info.value)
+    assert message.startswith("unknown strategy 'nosuch'; known: ") and "did you mean" not in message
+    assert message.endswith("; see 'backtest trade --list'") and "buy_and_hold, buy_the_dip" in message
+    with pytest.raises(ParameterError) as info:
+        strategies.get("buy_the_dip").param("hodl")
+    assert str(info.value) == (
+        "strategy 'buy_the_dip': unknown parameter 'hodl'; known: threshold, hold, stop, take_profit "
+        "(did you mean 'hold'?); see 'backtest trade --list'"
+    )
+    with pytest.raises(ParameterError) as info:
+        strategies.get("buy_and_hold").param("hold")
+    assert str(info.value) == "buy_and_hold takes no parameters; drop --grid"
+
+
+RULE_MODULE = """
+import numpy as np
+from strategies import register
+from strategies.base import Param, Signals, Strategy, rows_matrix
+
+
+@register
+class DroppedIn(Strategy):
+    name = "test_dropped_in"
+    summary = "buy at the reaction close, hold N sessions"
+    params = (Param("hold", "int", 3, 1, 250),)
+
+    def signals(self, bars, params):
+        hold = params["hold"]
+        r, n = bars.reaction, len(bars)
+        return Signals(rows_matrix(np.full(hold.shape, r), n), rows_matrix(r + hold, n))
+"""
+
+
+def test_a_module_dropped_into_the_package_is_registered_by_name(tmp_path, monkeypatch):
+    import sys
+
+    (tmp_path / "test_dropped_rule.py").write_text(RULE_MODULE, encoding="utf-8")
+    # strategies.__path__ is where discovery looks: the temporary directory stands in for strategies/
+    monkeypatch.setattr(strategies, "__path__", [*strategies.__path__, str(tmp_path)])
+    monkeypatch.setattr(strategies, "_discovered", False)
+    try:
+        assert "test_dropped_in" in strategies.available()
+        rule = strategies.get("test_dropped_in")
+        assert rule.param("hold").default == 3
+        assert "strategies.test_dropped_rule" in sys.modules
+    finally:
+        strategies._REGISTRY.pop("test_dropped_in", None)
+        sys.modules.pop("strategies.test_dropped_rule", None)
+    assert "test_dropped_in" not in strategies.available()
+
+
 def test_register_a_user_strategy():
     class Always(strategies.Strategy):
         name = "test_always"

@@ -319,3 +319,78 @@ def test_benchmark_shorter_than_the_window():
         hedged = run_strategy("hedged_dip", prices, align(stock, "QQQ"), None, horizon=6)
     assert any("hedged rule stops" in str(w.message) for w in record)
     assert hedged.results.iloc[0]["sessions"] == 4
+
+
+def test_hand_checked_sortino_avg_trade_and_excess_vs_benchmark():
+    # The hand-checked path of the first test, traded as QQQ whose benchmark is SPY.
+    # SPY bars: opens 50, 50, 50, 51, 52, 53; last close 55.
+    bench = frame(
+        [50, 50, 50, 51, 52, 53],
+        [51, 51, 51, 52, 53, 55],
+        [49, 49, 49, 50, 51, 52],
+        [50, 50, 51, 52, 53, 55],
+    )
+    res = run_strategy(
+        "buy_the_dip", {"QQQ": HAND, "SPY": bench}, align(HAND, "QQQ"), None, grid={"hold": [2]}, horizon=4
+    )
+    row = res.results.iloc[0]
+    cost = 92.046 * 1.001
+    final = 94.9525 / cost * 0.999
+    # Sortino (Sortino & Price 1994) = mean(r) / sqrt(mean(min(r, 0)^2)) * sqrt(252) over the 4 daily
+    # returns of the values 1, 94/cost, 95/cost, final, final; only r_3 = final / (95/cost) - 1 < 0:
+    r = np.array([94 / cost - 1, 95 / 94 - 1, final / (95 / cost) - 1, 0.0])
+    downside = math.sqrt((r[2] ** 2) / 4)
+    assert row["sortino"] == pytest.approx(r.mean() / downside * math.sqrt(252), rel=1e-9)
+    # avg_trade = the one trade's pnl / its entry value (size x fill price, before fees):
+    size = 1 / cost
+    pnl = size * 94.9525 * (1 - 0.001) - size * 92.046 * (1 + 0.001)
+    assert row["avg_trade"] == pytest.approx(pnl / (size * 92.046), rel=1e-9)
+    # Benchmark bought the same way: SPY open 50 on row 2 (+5 bp slippage, 10 bp fee), valued at
+    # the last close 55; excess = strategy total return minus that.
+    bench_return = 55 / (50 * 1.0005 * 1.001) - 1
+    assert row["benchmark_return"] == pytest.approx(bench_return, abs=1e-12)
+    assert row["excess_vs_benchmark"] == pytest.approx((final - 1) - bench_return, abs=1e-12)
+
+
+def test_aggregate_separates_traded_pairs_from_untraded_ones():
+    # SPY: the hand-checked path (rows 0-5, a 10 % dip on row 1), then six flat bars at 97 (rows
+    # 6-11). Event e1 reacts on row 1 (dip: buy_the_dip trades), e2 on row 7 (0 % move: no trade).
+    flat = [97.0] * 6
+    bars = frame(
+        [100, 100, 92, 93, 95, 96, *flat],
+        [101, 100, 95, 96, 97, 98, *flat],
+        [99, 89, 91, 92, 94, 95, *flat],
+        [100, 90, 94, 95, 96, 97, *flat],
+    )
+    alignment = pd.concat([align(bars, event_id="e1"), align(bars, reaction_row=7, event_id="e2")])
+    res = run_strategy("buy_the_dip", {"SPY": bars}, alignment, None, grid={"hold": [2]}, horizon=4)
+    agg = res.aggregate.iloc[0]
+    cost = 92.046 * 1.001
+    r1 = 94.9525 / cost * 0.999 - 1  # e1, as in the first test
+    bh1 = 97 / cost - 1  # e1 buy-and-hold: same entry, last close 97
+    bh2 = 97 / (97 * 1.0005 * 1.001) - 1  # e2 buy-and-hold: in at the open 97 of row 8, out at 97
+    assert agg["pairs"] == 2 and agg["traded"] == 1
+    assert agg["mean_return"] == pytest.approx((r1 + 0.0) / 2, abs=1e-12)  # untraded pair counts 0
+    assert agg["mean_return_traded"] == pytest.approx(r1, abs=1e-12)
+    assert agg["mean_excess_vs_buy_hold"] == pytest.approx(((r1 - bh1) + (0.0 - bh2)) / 2, abs=1e-12)
+    assert agg["mean_excess_vs_buy_hold_traded"] == pytest.approx(r1 - bh1, abs=1e-12)
+
+
+def test_aggregate_traded_columns_are_nan_when_nothing_traded():
+    # threshold 0.2: the 10 % drop of the hand path is no 20 % dip, so no pair trades.
+    res = run_strategy("buy_the_dip", {"SPY": HAND}, align(HAND), None, grid={"threshold": [0.2]}, horizon=4)
+    agg = res.aggregate.iloc[0]
+    assert agg["traded"] == 0 and agg["mean_return"] == 0.0
+    assert np.isnan(agg["mean_return_traded"]) and np.isnan(agg["mean_excess_vs_buy_hold_traded"])
+
+
+@pytest.mark.parametrize(
+    ("grid", "match"),
+    [
+        ({"hold": [1, 1, 5]}, r"grid: hold=1 is listed twice"),
+        ({"stop": [None, 0.08, None]}, r"grid: stop=none is listed twice"),
+    ],
+)
+def test_repeated_grid_values_are_rejected(grid, match):
+    with pytest.raises(ParameterError, match=match):
+        run_strategy("buy_the_dip", {"SPY": HAND}, align(HAND), None, grid=grid, horizon=4)

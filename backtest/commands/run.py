@@ -133,11 +133,12 @@ def rich_table(table: Table, title: str | None = None) -> Any:
     for column in cells.columns:
         numeric = table.is_numeric(column)
         widest = max([len(str(v)) for v in cells[column]] + [1])
+        head = max(len(line) for line in table.header(column).splitlines() or [""])
         out.add_column(
             table.header(column),
             justify="right" if numeric else "left",
             no_wrap=numeric,
-            min_width=widest if numeric else min(widest, 12),
+            min_width=max(widest, head) if numeric else min(widest, 24),
             overflow="fold",
         )
     for row in cells.itertuples(index=False):

@@ -133,7 +133,11 @@ def _print(result: object, show_trades: bool) -> None:
         f"{s['strategy']}: per combo x symbol x event (fill {s['fill']}, fees {s['fees'] * 1e4:g} bp, "
         f"slippage {s['slippage'] * 1e4:g} bp, horizon +{s['horizon']})"
     )
-    table = Table(title=title)
+    table = Table(
+        title=title,
+        caption="ann. = annualized on 252 sessions: over a window of a few sessions it is not meaningful.",
+        caption_justify="left",
+    )
     heads = [
         "combo",
         "event",
@@ -177,22 +181,31 @@ def _print(result: object, show_trades: bool) -> None:
         )
     console.print(table)
 
-    agg = result.aggregate.sort_values("mean_return", ascending=False)  # type: ignore[attr-defined]
-    summary = Table(title="Per combo across events x symbols (best mean return first)")
+    agg = result.aggregate.sort_values(  # type: ignore[attr-defined]
+        "mean_return_traded", ascending=False, na_position="last", kind="stable"
+    )
+    summary = Table(
+        title="Per combo across events x symbols (best mean return over traded pairs first)",
+        caption="traded = pairs where the rule traded; 'traded' columns average those pairs only, "
+        "'all' columns count an untraded pair with return 0 (its excess = minus buy & hold).",
+        caption_justify="left",
+    )
     for head in (
         "combo",
         "pairs",
         "traded",
-        "mean",
-        "median",
+        "mean (traded)",
+        "mean (all)",
+        "median (all)",
         "worst",
         "best",
         "> 0",
         "trades",
         "win",
         "avg trade",
-        "vs B&H (mean)",
-        "vs bench (mean)",
+        "vs B&H (traded)",
+        "vs B&H (all)",
+        "vs bench (all)",
     ):
         summary.add_column(head, justify="left" if head == "combo" else "right")
     for row in agg.itertuples(index=False):
@@ -200,6 +213,7 @@ def _print(result: object, show_trades: bool) -> None:
             row.combo,
             str(row.pairs),
             str(row.traded),
+            _pct(row.mean_return_traded),
             _pct(row.mean_return),
             _pct(row.median_return),
             _pct(row.worst_return),
@@ -208,6 +222,7 @@ def _print(result: object, show_trades: bool) -> None:
             str(row.trades),
             _pct(row.win_rate),
             _pct(row.avg_trade),
+            _pct(row.mean_excess_vs_buy_hold_traded),
             _pct(row.mean_excess_vs_buy_hold),
             _pct(row.mean_excess_vs_benchmark),
         )

@@ -3,6 +3,7 @@
 * :mod:`backtest.report.tables` — wide display tables and cell formatting (percent, stars);
 * :mod:`backtest.report.export` — deterministic CSV, Markdown and JSON (+ loader);
 * :mod:`backtest.report.charts` — matplotlib charts as deterministic SVG;
+* :mod:`backtest.report.heatmap` — the parameter-grid heatmap (one panel per extra parameter);
 * :mod:`backtest.report.html` — the self-contained HTML report.
 
 :func:`write_report` writes everything for a :class:`~backtest.pipeline.RunResult`
@@ -10,7 +11,7 @@ into one directory:
 
 ``<table>.csv`` / ``<table>.md``
     every result table of ``RunResult.tables()`` (tidy, fractions in the CSV);
-``reactions.csv``
+``reactions.csv`` / ``reactions.md``
     the wide reaction table (day-0 return and AR, CAR and p-value per window);
 ``summary.md``
     the display tables as the terminal shows them;
@@ -22,10 +23,13 @@ into one directory:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from backtest.report.export import Results, load_results, to_csv, to_markdown, write_text
+import pandas as pd
+
+from backtest.report.export import CSV_FLOAT_FORMAT, Results, load_results, to_csv, to_markdown, write_text
 from backtest.report.tables import (
     Table,
     alignment_table,
@@ -60,6 +64,36 @@ def _markdown(table: Table) -> str:
     return to_markdown(cells, table.title, table.note, right)
 
 
+#: Tables with one column per strategy parameter (an optional parameter's ``None`` is NaN there).
+PARAMETER_TABLES = ("strategy_results", "strategy_aggregate")
+
+
+def _optional_params(strategy: str) -> list[str]:
+    import strategies
+
+    return [spec.name for spec in strategies.get(strategy).params if spec.optional]
+
+
+def none_as_text(frame: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
+    """Optional-parameter columns as text for the CSV / Markdown files: NaN (= ``None``) -> ``"none"``.
+
+    Inside, ``stop=none`` is NaN in a float column; in a file an empty cell would read as
+    "missing", so it is written as the grid value the user typed.
+
+    >>> none_as_text(pd.DataFrame({"stop": [float("nan"), 0.08]}), ["stop"])["stop"].tolist()
+    ['none', '0.08']
+    """
+    out = frame.copy()
+    for column in columns:
+        if column in out:
+            out[column] = pd.Series(
+                ["none" if pd.isna(v) else CSV_FLOAT_FORMAT % v for v in out[column].tolist()],
+                index=out.index,
+                dtype=object,
+            )
+    return out
+
+
 def write_report(run: Any, out_dir: str | Path, html: bool = True) -> list[Path]:
     """Write every output file of ``run`` into ``out_dir`` (created if needed); returns the paths."""
     from backtest.report.export import dumps_results
@@ -68,12 +102,16 @@ def write_report(run: Any, out_dir: str | Path, html: bool = True) -> list[Path]
     out = Path(out_dir)
     written: list[Path] = []
     tables = run.tables()
+    optional = _optional_params(run.settings.strategy)
     for name, frame in tables.items():
+        if name in PARAMETER_TABLES:
+            frame = none_as_text(frame, optional)
         written.append(write_text(out / f"{name}.csv", to_csv(frame)))
         shown = generic_table(name, name.replace("_", " "), frame)
         written.append(write_text(out / f"{name}.md", _markdown(shown)))
     shown_tables = display_tables(run)
     written.append(write_text(out / "reactions.csv", to_csv(shown_tables["reactions"].frame)))
+    written.append(write_text(out / "reactions.md", _markdown(shown_tables["reactions"])))
     summary = "\n".join(_markdown(t) for t in shown_tables.values())
     written.append(write_text(out / "summary.md", "# backtest run: summary\n\n" + summary))
     text = dumps_results(

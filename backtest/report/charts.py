@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import io
 import math
-import textwrap
 from collections.abc import Mapping, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
@@ -63,6 +62,9 @@ def _figure(n_panels: int, ncols: int = 2) -> tuple[Figure, list[Axes]]:
     ncols = max(1, min(ncols, n_panels))
     nrows = max(1, math.ceil(n_panels / ncols))
     fig = Figure(figsize=(PANEL_SIZE[0] * ncols, PANEL_SIZE[1] * nrows), layout="constrained")
+    # room at the edges: the browser's font may be a little larger than matplotlib's metrics,
+    # and a y-label flush with the figure edge gets clipped
+    fig.get_layout_engine().set(w_pad=0.12, h_pad=0.08)
     axes = fig.subplots(nrows, ncols, squeeze=False).ravel().tolist()
     for ax in axes[n_panels:]:
         ax.set_visible(False)
@@ -191,7 +193,7 @@ def car_chart(abnormal_returns: pd.DataFrame, names: Mapping[str, str], symbols:
             ax.yaxis.set_major_formatter(PercentFormatter(1.0))
             _title(ax, names.get(event_id, event_id))
             ax.set_xlabel("sessions from reaction session (day 0)")
-            ax.set_ylabel("CAR (band: 95 %)")
+            ax.set_ylabel("CAR (95 % band)")
         _figure_legend(fig, colors, frame)
         return to_svg(fig)
 
@@ -223,7 +225,14 @@ def recovery_chart(
                 width, style = _bar(row, horizon, colors[labels[i]])
                 ax.barh(y[i], width, height=0.6, **style)
                 ax.text(
-                    0.5, y[i], _bar_label(row, horizon), va="center", ha="left", fontsize=7, parse_math=False
+                    0.6,
+                    y[i],
+                    _bar_label(row, horizon),
+                    va="center",
+                    ha="left",
+                    fontsize=8.5,
+                    parse_math=False,
+                    bbox={"facecolor": "white", "alpha": 0.75, "edgecolor": "none", "pad": 1.0},
                 )
             ax.set_yticks(y, labels)
             ax.invert_yaxis()
@@ -302,49 +311,4 @@ def equity_chart(
             ax.set_ylabel("value, start = 100")
         styles = (("-", "strategy"), ("--", "buy & hold"))
         _figure_legend(fig, colors, equity, styles)
-        return to_svg(fig)
-
-
-def _tick(value: object) -> str:
-    if isinstance(value, float) and value.is_integer():
-        return f"{value:g}"
-    return str(value)
-
-
-def heatmap_chart(aggregate: pd.DataFrame, x: str, y: str | None, metric: str, title: str) -> str:
-    """Heatmap of ``metric`` (a fraction, shown as a signed percent) over two grid parameters.
-
-    With ``y=None`` the grid has one varying parameter and the heatmap has one row.
-    Other parameters, if any, are averaged over. ``title`` is shown to the reader: give
-    a human label (``report.tables.metric_label``), not the column name.
-    """
-    if aggregate.empty or metric not in aggregate:
-        return _empty("no parameter grid")
-    from matplotlib.colors import Normalize
-    from matplotlib.ticker import FuncFormatter
-
-    frame = aggregate.assign(_row="all") if y is None else aggregate.copy()
-    y_key = "_row" if y is None else y
-    for key in (x, y_key):  # "none" (e.g. stop=none) is a grid value too, not a missing one
-        frame[key] = [("none" if pd.isna(v) else v) for v in frame[key].astype(object)]
-    table = frame.pivot_table(index=y_key, columns=x, values=metric, aggfunc="mean", sort=False, dropna=False)
-    values = table.to_numpy(dtype=float)
-    finite = np.abs(values[np.isfinite(values)])
-    limit = float(finite.max()) if finite.size and finite.max() > 0 else 0.01
-    with _style():
-        fig, (ax,) = _figure(1, 1)
-        fig.set_size_inches(max(4.5, 1.6 + 1.0 * values.shape[1]), max(2.2, 1.2 + 0.55 * values.shape[0]))
-        image = ax.imshow(values, cmap="RdYlGn", norm=Normalize(-limit, limit), aspect="auto")
-        ax.grid(False)
-        ax.set_xticks(range(values.shape[1]), [_tick(v) for v in table.columns])
-        ax.set_yticks(range(values.shape[0]), [_tick(v) for v in table.index])
-        ax.set_xlabel(x)
-        ax.set_ylabel("" if y is None else y)
-        for (i, j), value in np.ndenumerate(values):
-            label = format_percent(value, digits=1, signed=True)
-            color = "white" if np.isfinite(value) and abs(value) > 0.6 * limit else "black"
-            ax.text(j, i, label, ha="center", va="center", fontsize=7.5, color=color, parse_math=False)
-        fig.colorbar(image, ax=ax, format=FuncFormatter(lambda v, _pos: format_percent(v, 0, True)))
-        # wrapped to the figure's width (about 11 characters per inch at the title's size)
-        _title(ax, textwrap.fill(title, width=max(30, int(fig.get_figwidth() * 11))))
         return to_svg(fig)

@@ -21,10 +21,11 @@ from collections.abc import Iterable, Mapping
 from html import escape
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
-from backtest.report import charts
-from backtest.report.tables import Table, format_cell, metric_label
+from backtest.report import charts, heatmap
+from backtest.report.tables import Table, format_cell, format_percent, metric_label
 
 CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'"
 NAV: tuple[tuple[str, str], ...] = (
@@ -38,10 +39,15 @@ NAV: tuple[tuple[str, str], ...] = (
 )
 # What the heatmap's metric means, for its caption.
 HEATMAP_NOTES: dict[str, str] = {
+    "mean_excess_vs_buy_hold_traded": "excess = the strategy's total return minus buy-and-hold's over "
+    "the same window, averaged over the event x symbol pairs where the rule traded (pairs where it "
+    "never fired are left out; — = no pair traded)",
     "mean_excess_vs_buy_hold": "excess = the strategy's total return minus buy-and-hold's over the same "
     "window, averaged over every event x symbol",
     "mean_return": "total return of the strategy over each window, averaged over every event x symbol",
 }
+#: Tables with more columns than this get the compact "wide" style.
+WIDE_COLUMNS = 9
 _LINK_RE = re.compile(r"^https?://[^\s\"'<>`]+$")
 
 STYLE = """
@@ -54,6 +60,8 @@ dl.meta{display:grid;grid-template-columns:max-content 1fr;gap:.15rem 1rem;margi
 dl.meta dt{font-weight:600}dl.meta dd{margin:0;word-break:break-all}
 nav a{margin-right:.9rem}
 table{border-collapse:collapse;font-size:.82rem;margin:.4rem 0 .6rem;display:block;overflow-x:auto}
+table.wide{font-size:.74rem}table.wide th{white-space:normal;vertical-align:bottom}
+table.wide th,table.wide td{padding:.2rem .4rem}table.wide td{white-space:nowrap}
 th,td{padding:.22rem .55rem;border-bottom:1px solid #e3e7ee;text-align:left;vertical-align:top}
 th{background:#f3f5f9;font-weight:600;white-space:nowrap}td.num{text-align:right;white-space:nowrap;
 font-variant-numeric:tabular-nums}
@@ -82,7 +90,10 @@ def table_html(table: Table) -> str:
             for v, num in zip(values, numeric, strict=True)
         )
         rows.append(f"<tr>{tds}</tr>")
-    parts = [f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"]
+    # many numeric columns (e.g. one per significance test): smaller type, wrapped headers, so the
+    # table fits the page instead of scrolling sideways
+    wide = ' class="wide"' if len(cells.columns) > WIDE_COLUMNS else ""
+    parts = [f"<table{wide}><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"]
     if table.note:
         parts.append(f'<p class="note">{_e(table.note)}</p>')
     return "\n".join(parts)
@@ -166,7 +177,8 @@ def render_html(
 
     ``tables``: display tables by name (``alignment``, ``reactions``, ``tests``,
     ``recovery``, ``strategy``); ``figures``: name -> (svg, caption) for
-    ``price_paths``, ``car_paths``, ``recovery``, ``equity``, ``heatmap``.
+    ``price_paths``, ``car_paths``, ``recovery``, ``equity``, ``heatmap``; an empty svg
+    means "no chart": its caption is shown as a one-line note instead.
     """
     prov = run.provenance
     settings = run.settings.to_dict()
@@ -187,7 +199,7 @@ def render_html(
 
     def fig(name: str, alt: str) -> str:
         svg, caption = figures[name]
-        return figure_html(svg, alt, caption)
+        return figure_html(svg, alt, caption) if svg else f'<p class="note">{_e(caption)}</p>'
 
     body = [
         "<header>",
@@ -263,51 +275,101 @@ def build_figures(run: Any) -> dict[str, tuple[str, str]]:
             "recovered within the data seen.",
         ),
     }
-    combo, label = _equity_combo(trade, list(run.grid))
+    combo, label, why = _equity_combo(trade.aggregate, list(run.grid))
     equity = trade.equity if combo is None else trade.equity[trade.equity["combo"] == combo]
     figures["equity"] = (
         charts.equity_chart(equity, names, label, symbols),
-        f"Strategy {run.settings.strategy} ({label}) vs buy-and-hold from the same start, "
+        f"Strategy {run.settings.strategy} ({label}{why}) vs buy-and-hold from the same start, "
         "both rebased to 100.",
     )
-    x, y, metric = _heatmap_axes(trade.aggregate, list(run.grid))
+    x, y, facets, metric = _heatmap_axes(trade.aggregate, list(run.grid))
+    if len(trade.aggregate) < 2:
+        reason = (
+            "it takes no parameters"
+            if len(trade.combos.columns) == 1
+            else "give --grid with two or more values to compare parameters"
+        )
+        figures["heatmap"] = (
+            "",
+            f"No parameter heatmap: {run.settings.strategy} ran with one parameter combination ({reason}).",
+        )
+        return figures
     label = metric_label(metric)
+    panels = f"; one panel per value of {', '.join(facets)}" if facets else ""
     figures["heatmap"] = (
-        charts.heatmap_chart(trade.aggregate, x, y, metric, f"{label} by parameter"),
+        heatmap.heatmap_chart(trade.aggregate, x, y, metric, f"{label}, by parameter", facets),
         f"{label}, one cell per parameter combination"
         + ("" if y is not None else f" (one varying parameter: {x})")
+        + panels
         + (f"; {HEATMAP_NOTES[metric]}" if metric in HEATMAP_NOTES else "")
         + ". In-sample: the best cell is not an out-of-sample forecast.",
     )
     return figures
 
 
-def _equity_combo(trade: Any, params: list[str]) -> tuple[object | None, str]:
-    """The first combination of the grid and a label with its parameter values."""
-    if "combo" not in trade.equity or trade.equity.empty:
-        return None, "default parameters"
-    combo = trade.equity["combo"].iloc[0]
-    aggregate = trade.aggregate
+#: The combination whose equity curves are drawn: the best by this aggregate column.
+EQUITY_PICK = "mean_excess_vs_buy_hold_traded"
+
+
+def _equity_combo(aggregate: pd.DataFrame, params: list[str]) -> tuple[object | None, str, str]:
+    """(combo, label with its parameter values, why it was chosen) for the equity chart.
+
+    The combination with the highest mean excess over buy-and-hold across the pairs where it
+    traded (:data:`EQUITY_PICK`; the first in grid order on a tie); the first combination when
+    none traded; ``None`` when there is nothing to choose from.
+    """
+    if "combo" not in aggregate or aggregate.empty:
+        return None, "default parameters", ""
+    why = ""
+    position = 0
+    if len(aggregate) > 1:
+        scores = aggregate[EQUITY_PICK].astype(float) if EQUITY_PICK in aggregate else None
+        if scores is not None and scores.notna().any():
+            position = int(scores.fillna(-np.inf).to_numpy().argmax())  # first of equals
+            why = (
+                "; the combination with the highest mean excess vs buy-and-hold over traded pairs, "
+                + format_percent(scores.iloc[position], digits=2, signed=True)
+            )
+        else:
+            why = "; no combination traded, the first one is shown"
+    row = aggregate.iloc[position]
     shown = [p for p in params if p in aggregate]
-    if "combo" in aggregate and shown:
-        match = aggregate.index[aggregate["combo"] == combo]
-        if len(match):
-            values = [aggregate.at[match[0], p] for p in shown]
-            return combo, ", ".join(f"{p} = {_setting_text(v)}" for p, v in zip(shown, values, strict=True))
-    return combo, f"combination {combo}"
+    if not shown:
+        return row["combo"], "default parameters" if row["combo"] == "defaults" else f"{row['combo']}", why
+    values = [row[p] for p in shown]
+    label = ", ".join(f"{p} = {_param_text(v)}" for p, v in zip(shown, values, strict=True))
+    return row["combo"], label, why
 
 
-def _heatmap_axes(aggregate: pd.DataFrame, grid_params: list[str]) -> tuple[str, str | None, str]:
+def _param_text(value: object) -> str:
+    """A grid value as the user typed it: a missing optional parameter (NaN) is ``none``.
+
+    >>> _param_text(float("nan")), _param_text(0.08), _param_text(5.0)
+    ('none', '0.08', '5')
+    """
+    if value is None or (isinstance(value, float | np.floating) and np.isnan(value)):
+        return "none"
+    return f"{value:g}" if isinstance(value, float | int | np.number) else str(value)
+
+
+def _heatmap_axes(aggregate: pd.DataFrame, grid_params: list[str]) -> tuple[str, str | None, list[str], str]:
+    """(x, y, facets, metric): the first two varying grid parameters, the others as panels."""
     varying = [p for p in grid_params if p in aggregate and aggregate[p].nunique(dropna=False) > 1]
     params = varying or [p for p in grid_params if p in aggregate]
     metric = next(
         (
             m
-            for m in ("mean_excess_vs_buy_hold", "excess_vs_buy_hold", "mean_total_return", "total_return")
+            for m in (
+                "mean_excess_vs_buy_hold_traded",
+                "mean_excess_vs_buy_hold",
+                "excess_vs_buy_hold",
+                "mean_total_return",
+                "total_return",
+            )
             if m in aggregate
         ),
         next((c for c in aggregate.columns if "return" in c), ""),
     )
     x = params[0] if params else "combo"
     y = params[1] if len(params) > 1 else None
-    return x, y, metric
+    return x, y, params[2:], metric

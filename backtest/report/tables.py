@@ -248,6 +248,7 @@ TEST_LABELS: dict[str, str] = {
 
 #: Human labels of result columns shown as chart titles and captions.
 METRIC_LABELS: dict[str, str] = {
+    "mean_excess_vs_buy_hold_traded": "Mean excess return vs buy-and-hold, traded pairs only",
     "mean_excess_vs_buy_hold": "Mean excess return vs buy-and-hold (per event x symbol)",
     "mean_excess_vs_benchmark": "Mean excess return vs the benchmark (per event x symbol)",
     "excess_vs_buy_hold": "Excess return vs buy-and-hold",
@@ -381,9 +382,12 @@ def recovery_table(table: pd.DataFrame) -> Table:
     )
 
 
+# The all-pairs median is left out of the display (it is 0 whenever most pairs did not trade);
+# it stays in strategy_aggregate.csv.
 STRATEGY_COLUMNS = (
-    "combo", "pairs", "traded", "mean_return", "median_return", "positive_share", "mean_excess_vs_buy_hold",
-    "mean_excess_vs_benchmark", "win_rate", "avg_trade", "trades",
+    "combo", "pairs", "traded", "mean_return_traded", "mean_return", "positive_share",
+    "mean_excess_vs_buy_hold_traded", "mean_excess_vs_buy_hold", "mean_excess_vs_benchmark", "win_rate",
+    "avg_trade", "trades",
 )  # fmt: skip
 
 
@@ -395,10 +399,13 @@ def strategy_table(aggregate: pd.DataFrame, strategy: str) -> Table:
         aggregate,
         STRATEGY_COLUMNS,
     )
+    # two-line headers (a line break shows as a space in HTML and Markdown) keep the terminal table narrow
     labels = {
-        "combo": "parameters", "mean_return": "mean", "median_return": "median",
-        "positive_share": "share > 0", "mean_excess_vs_buy_hold": "vs buy&hold",
-        "mean_excess_vs_benchmark": "vs benchmark", "win_rate": "win rate", "avg_trade": "avg trade",
+        "combo": "parameters", "mean_return_traded": "mean\ntraded", "mean_return": "mean\nall pairs",
+        "positive_share": "share\n> 0", "mean_excess_vs_buy_hold_traded": "vs buy&hold\ntraded",
+        "mean_excess_vs_buy_hold": "vs buy&hold\nall pairs",
+        "mean_excess_vs_benchmark": "vs bench\nall pairs",
+        "win_rate": "win\nrate", "avg_trade": "avg\ntrade",
     }  # fmt: skip
     return Table(
         out.name,
@@ -407,6 +414,10 @@ def strategy_table(aggregate: pd.DataFrame, strategy: str) -> Table:
         out.kinds,
         labels=labels,
         note="pairs = event x symbol windows run, traded = pairs with a trade; returns are per pair "
-        "(total over the window), share > 0 = share of pairs with a gain; win rate and avg trade "
-        "pool all trades. Excess = strategy minus buy-and-hold (or the benchmark) over the same window.",
+        "(total over the window). 'traded' columns average only the pairs where the rule "
+        "traded; 'all pairs' columns count a pair without a trade with return 0 (so its excess vs "
+        "buy&hold is minus buy-and-hold's return). share > 0 = share of pairs with a gain; win rate "
+        "and avg trade pool all trades. Excess = strategy minus buy-and-hold (or the benchmark) over "
+        "the same window. Annualized returns are left out: over windows of a few to 60 sessions they "
+        "are not meaningful (they stay in strategy_results.csv).",
     )

@@ -21,14 +21,28 @@ from strategies.base import Strategy
 
 
 def parse_grid(tokens: Sequence[str], strategy: Strategy, option: str = "--grid") -> dict[str, list]:
-    """Parse ``["hold=1,5,10", "stop=none,0.08"]`` into ``{"hold": [1, 5, 10], "stop": [None, 0.08]}``."""
+    """Parse ``["hold=1,5,10", "stop=none,0.08"]`` into ``{"hold": [1, 5, 10], "stop": [None, 0.08]}``.
+
+    Raises
+    ------
+    ParameterError
+        Malformed token, unknown parameter, a parameter given twice (``hold=1 hold=2``),
+        a value listed twice (``hold=1,1,5``), wrong type or out of range.
+    """
     grid: dict[str, list] = {}
+    tokens_by_name: dict[str, str] = {}
     for token in tokens:
         name, sep, values = token.partition("=")
         name = name.strip()
         if not sep or not name:
             raise ParameterError(f"{option} {token!r}: expected NAME=V1,V2,... e.g. hold=1,5,10")
         spec = strategy.param(name)
+        if name in grid:
+            raise ParameterError(
+                f"{option}: {name} is given twice ({tokens_by_name[name]!r} and {token!r}); "
+                f"put all its values in one token, e.g. {name}=V1,V2"
+            )
+        tokens_by_name[name] = token
         items = [v for v in values.split(",") if v.strip()]
         if not items:
             raise ParameterError(
@@ -36,7 +50,17 @@ def parse_grid(tokens: Sequence[str], strategy: Strategy, option: str = "--grid"
                 f"{'none' if spec.default is None else format(spec.default, 'g')}"
             )
         grid[name] = [spec.parse(v, f"{option} {name}") for v in items]
+        _check_unique(name, grid[name], f"{option} {token!r}")
     return grid
+
+
+def _check_unique(name: str, values: Sequence, context: str) -> None:
+    """Raise for a value listed twice (``hold=1,1,5`` would run the same column twice)."""
+    seen: list = []
+    for value in values:
+        if value in seen:
+            raise ParameterError(f"{context}: {name}={_label(value)} is listed twice; list each value once")
+        seen.append(value)
 
 
 def _label(value: object) -> str:
@@ -52,7 +76,8 @@ def expand_grid(strategy: Strategy, grid: Mapping[str, Sequence] | None = None) 
     Raises
     ------
     ParameterError
-        Unknown parameter (with the closest match), empty value list, wrong type or out of range.
+        Unknown parameter (with the closest match), empty value list, a repeated value, wrong
+        type or out of range.
     """
     grid = dict(grid or {})
     for name in grid:
@@ -67,7 +92,9 @@ def expand_grid(strategy: Strategy, grid: Mapping[str, Sequence] | None = None) 
                 raise ParameterError(
                     f"grid {spec.name}: empty list of values; give at least one ({spec.describe()})"
                 )
-            lists.append([spec.validate(v, f"grid {spec.name}") for v in values])
+            checked = [spec.validate(v, f"grid {spec.name}") for v in values]
+            _check_unique(spec.name, checked, "grid")
+            lists.append(checked)
         else:
             lists.append([spec.default])
     names = [spec.name for spec in strategy.params]

@@ -12,9 +12,12 @@ from backtest.trading.windows import Unit
 
 AGGREGATE_DOC = """Per combination across all event x symbol pairs: ``pairs`` (columns run),
 ``traded`` (pairs with at least one trade), ``mean_return``/``median_return``/``worst_return``/
-``best_return`` of the per-pair total returns, ``positive_share`` (share of pairs with a total
-return > 0), ``trades``, ``win_rate`` and ``avg_trade`` pooled over all trades, mean excess
-returns vs buy-and-hold and vs the benchmark (pairs without a benchmark excluded)."""
+``best_return`` of the per-pair total returns over **all** pairs (a pair where the rule never
+fired counts with its return 0), ``mean_return_traded`` (mean over the traded pairs only; NaN
+when none traded), ``positive_share`` (share of pairs with a total return > 0), ``trades``,
+``win_rate`` and ``avg_trade`` pooled over all trades, ``mean_excess_vs_buy_hold`` (all pairs:
+an untraded pair counts with minus the buy-and-hold return) and ``mean_excess_vs_buy_hold_traded``
+(traded pairs only), ``mean_excess_vs_benchmark`` (all pairs with a benchmark)."""
 
 
 @dataclass
@@ -35,10 +38,19 @@ class TradeResult:
 
     @cached_property
     def aggregate(self) -> pd.DataFrame:
+        """One row per parameter combination across events x symbols (columns: see ``AGGREGATE_DOC``)."""
         res = self.results
         wins = res["win_rate"].fillna(0) * res["n_trades"]
         sums = res["avg_trade"].fillna(0) * res["n_trades"]
-        frame = res.assign(_wins=wins, _sums=sums, _pos=res["total_return"] > 0, _traded=res["n_trades"] > 0)
+        traded = res["n_trades"] > 0
+        frame = res.assign(
+            _wins=wins,
+            _sums=sums,
+            _pos=res["total_return"] > 0,
+            _traded=traded,
+            _ret_traded=res["total_return"].where(traded),
+            _excess_traded=res["excess_vs_buy_hold"].where(traded),
+        )
         params = [c for c in self.combos.columns if c != "combo"]
         g = frame.groupby("combo", sort=False)
         out = pd.DataFrame(
@@ -46,12 +58,14 @@ class TradeResult:
                 "pairs": g.size(),
                 "traded": g["_traded"].sum(),
                 "mean_return": g["total_return"].mean(),
+                "mean_return_traded": g["_ret_traded"].mean(),
                 "median_return": g["total_return"].median(),
                 "worst_return": g["total_return"].min(),
                 "best_return": g["total_return"].max(),
                 "positive_share": g["_pos"].mean(),
                 "trades": g["n_trades"].sum(),
                 "mean_excess_vs_buy_hold": g["excess_vs_buy_hold"].mean(),
+                "mean_excess_vs_buy_hold_traded": g["_excess_traded"].mean(),
                 "mean_excess_vs_benchmark": g["excess_vs_benchmark"].mean(),
             }
         )

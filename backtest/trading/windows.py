@@ -56,7 +56,7 @@ def _fit(
     last = frame.index[-1]
     valid = dates[dates <= last]
     part = frame.reindex(valid)[["open", "high", "low", "close"]]
-    if part["close"].isna().iloc[0]:
+    if part.empty or part["close"].isna().iloc[0]:  # window starts after the data end, or on a hole
         return None
     holes = part.index[part["close"].isna()]
     if len(holes):
@@ -110,7 +110,13 @@ def build_units(
         dates = sessions[pos - lookback : pos + horizon + 1]
         window = _fit(bars, dates, n_sessions, gaps, symbol)
         if window is None or window.n_valid < lookback + 2:
-            skipped.append(f"{event_id}/{symbol} (no bar on {dates[0].date()} or {reaction.date()})")
+            last = bars.index[-1].date()
+            why = (
+                f"prices end {last}, before the reaction session {reaction.date()}"
+                if bars.index[-1] < reaction
+                else f"no bar on {dates[0].date()} or {reaction.date()}"
+            )
+            skipped.append(f"{event_id}/{symbol} ({why})")
             continue
         bench_symbol = get_instrument(symbol).benchmark
         bench = None
