@@ -240,7 +240,7 @@ def _run(settings: RunSettings, step: Progress) -> RunResult:
     from backtest.calendars import ExchangeCalendars
     from backtest.events import load_events
     from backtest.inputs import offline_symbols, open_source, select_events, symbols_to_load
-    from backtest.recovery import recovery
+    from backtest.recovery import data_horizon, recovery
     from backtest.sources import load_prices
     from backtest.study import event_study
     from backtest.trade import run_strategy
@@ -279,6 +279,10 @@ def _run(settings: RunSettings, step: Progress) -> RunResult:
 
     step("recovery")
     recovery_study, window = None, recovery_event_window(settings)
+    if window is not None:
+        # No further than the data reach: a huge --horizon would only add missing days.
+        last = min(window[1], data_horizon(prices, symbol_alignment, calendars))
+        window = (window[0], last) if last > settings.event_window[1] else None
     if window is not None:
         # Same model and estimation window, event window to the horizon, so that the abnormal
         # path is followed as far as the price path. Warnings already given by the first study

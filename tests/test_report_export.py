@@ -217,4 +217,18 @@ def test_returns_are_signed_shares_and_rates_are_not() -> None:
          "ratio_20": [0.67], "half_life_sessions": [pd.NA]}
     )  # fmt: skip
     cells = recovery_table(recovery).formatted().iloc[0].tolist()
-    assert cells[3:5] == ["+18.72 %", "+66.16 %"] and cells[7] == "0.67"
+    assert cells[3:5] == ["+18.72 %", "+66.16 %"] and cells[8] == "0.67"
+    # not recovered and no reason given: the status column says censored, not blank
+    assert cells[6] == "censored"
+
+
+def test_recovery_status_words():
+    from backtest.report.tables import recovery_status
+
+    base = {"measurable": True, "moved": True, "recovered": False, "relapsed": pd.NA}
+    base["censored_by"] = "horizon"
+    assert recovery_status(pd.Series(base)) == "censored (horizon)"
+    assert recovery_status(pd.Series({**base, "recovered": True, "relapsed": False})) == "recovered"
+    assert recovery_status(pd.Series({**base, "recovered": True, "relapsed": True})) == "recovered, relapsed"
+    assert recovery_status(pd.Series({**base, "moved": False})) == "no move"
+    assert recovery_status(pd.Series({**base, "measurable": False, "moved": pd.NA})) == "not measurable"

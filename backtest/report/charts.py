@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from backtest.report.tables import format_percent
+from backtest.report.tables import format_percent, recovery_status
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -258,15 +258,23 @@ def _sessions_seen(row: pd.Series, horizon: int) -> int:
 
 
 def _bar(row: pd.Series, horizon: int, color: str) -> tuple[float, dict[str, object]]:
+    if recovery_status(row) in ("no move", "not measurable"):
+        return 0.0, {"color": color}
     if _recovered(row):
         return float(row["recovery_sessions"]), {"color": color}
     return float(_sessions_seen(row, horizon)), {"color": "0.85", "edgecolor": "0.45", "hatch": "///"}
 
 
 def _bar_label(row: pd.Series, horizon: int) -> str:
+    status = recovery_status(row)
+    if status in ("no move", "not measurable"):
+        reason = row.get("unmeasured_reason")
+        return status + (f": {reason}" if status == "not measurable" and isinstance(reason, str) else "")
     if _recovered(row):
         sessions = int(row["recovery_sessions"])
         text = f"{sessions} session{'s' if sessions != 1 else ''}"
+        if status == "recovered, relapsed":
+            text += ", fell back later"
     else:
         text = f"not back within {_sessions_seen(row, horizon)} sessions"
     move = row.get("max_drawdown")

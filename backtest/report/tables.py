@@ -353,8 +353,8 @@ def generic_table(name: str, title: str, frame: pd.DataFrame, columns: Sequence[
 
 
 RECOVERY_COLUMNS = (
-    "event_id", "symbol", "path", "reaction_return", "max_drawdown", "trough_rel_day", "recovery_sessions",
-    "ratio_20", "half_life_sessions",
+    "event_id", "symbol", "path", "reaction_return", "max_drawdown", "trough_rel_day", "status",
+    "recovery_sessions", "ratio_20", "half_life_sessions",
 )  # fmt: skip
 RECOVERY_LABELS = {
     "event_id": "event", "reaction_return": "day 0", "max_drawdown": "max move",
@@ -363,8 +363,26 @@ RECOVERY_LABELS = {
 }  # fmt: skip
 
 
+def recovery_status(row: pd.Series) -> str:
+    """One word for a recovery row: recovered, relapsed, censored (why), no move, not measurable."""
+
+    def flag(name: str) -> bool | None:  # numpy/pandas booleans and NA alike
+        value = row.get(name)
+        return None if value is None or pd.isna(value) else bool(value)
+
+    if flag("measurable") is False:
+        return "not measurable"
+    if flag("moved") is False:
+        return "no move"
+    if flag("recovered"):
+        return "recovered, relapsed" if flag("relapsed") else "recovered"
+    reason = row.get("censored_by")
+    return f"censored ({str(reason).replace('_', ' ')})" if pd.notna(reason) and reason else "censored"
+
+
 def recovery_table(table: pd.DataFrame) -> Table:
     """Recovery per event x symbol x path (price / abnormal), the main columns."""
+    table = table.assign(status=[recovery_status(row) for _, row in table.iterrows()])
     out = generic_table(
         "recovery", "Recovery: largest move and sessions back to the pre-event level", table, RECOVERY_COLUMNS
     )
@@ -376,7 +394,9 @@ def recovery_table(table: pd.DataFrame) -> Table:
         note="path price = close vs the pre-event close; abnormal = cumulative abnormal return since "
         "day 0 vs 0 (the event study's model, followed to the horizon like the price). "
         "max move = largest drawdown (shock) or run-up (relief, recovery = the jump given back); "
-        "back after = sessions from day 0 (— = not within the data seen); "
+        "back after = sessions from day 0 to the first close at or above the pre-event close "
+        "(— = not within the data seen); relapsed = fell below it again later; no move = never "
+        "below it (never above it, for relief), left out of the recovery shares; "
         "R20 = (P_20 - P_extreme) / (P_pre - P_extreme); half-life in sessions.",
         labels=RECOVERY_LABELS,
     )
