@@ -1,8 +1,9 @@
 """Bring-your-own-returns entry point on the estudy2 reference data (and bad input).
 
 Data: tests/data/estudy2, an unchanged copy of ../shared/data/reference/estudy2 (log
-returns of 7 US stocks and the S&P 500, 2019-04-02..2020-03-31, PROVENANCE.md there). The estudy2 documentation example:
-market model, estimation 2019-04-01..2020-03-13, event window 2020-03-16..2020-03-20.
+returns of 7 US stocks and the S&P 500, 2019-04-02..2020-03-31, PROVENANCE.md there).
+The estudy2 documentation example: market model, estimation 2019-04-01..2020-03-13,
+event window 2020-03-16..2020-03-20.
 Outside reference: statsmodels OLS on the CSV rows.
 """
 

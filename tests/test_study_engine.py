@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import statsmodels.api as sm
+from scipy import stats
 
 from backtest.alignment import align_symbols
 from backtest.calendars import ExchangeCalendars
@@ -199,3 +200,119 @@ def test_factor_model_with_soxx(prices, calendars, deepseek):
     assert np.isfinite(fit["beta_market"]) and np.isfinite(fit["beta_SOXX"])
     with pytest.raises(ParameterError, match="already the benchmark"):
         event_study(prices, nvda, calendars, model="factor", factors=["SPY"])
+
+
+def _returns(*names: str) -> pd.DataFrame:
+    # raw CSV closes on the rows the files share, simple returns; a missing close gives a
+    # missing return that day and the next (pct_change without filling)
+    frame = pd.concat([raw_close(n) for n in names], axis=1, keys=list(names))
+    return frame.pct_change(fill_method=None)
+
+
+def test_factor_model_matches_statsmodels(prices, calendars, deepseek):
+    # outside reference: statsmodels OLS of NVDA on a constant, SPY and SOXX over rows -250..-11
+    # before 2025-01-27, returns from the raw CSVs (NVDA, SPY and SOXX share the US rows)
+    r = _returns("NVDA.csv", "SPY.csv", "SOXX.csv")
+    day0 = r.index.get_loc(pd.Timestamp("2025-01-27"))
+    est = r.iloc[day0 - 250 : day0 - 10]
+    ols = sm.OLS(est["NVDA.csv"], sm.add_constant(est[["SPY.csv", "SOXX.csv"]])).fit()
+    res = event_study(prices, deepseek[deepseek.symbol == "NVDA"], calendars, model="factor",
+                      factors=["SOXX"])
+    fit = res.fits.iloc[0]
+    assert fit["alpha"] == pytest.approx(ols.params["const"], rel=1e-9)
+    assert fit["beta_market"] == pytest.approx(ols.params["SPY.csv"], rel=1e-9)
+    assert fit["beta_SOXX"] == pytest.approx(ols.params["SOXX.csv"], rel=1e-9)
+    assert fit["beta"] == fit["beta_market"]
+    assert fit["sigma2"] == pytest.approx(ols.scale, rel=1e-9)
+    day = r.iloc[day0]
+    ar0 = day["NVDA.csv"] - ols.params @ np.array([1.0, day["SPY.csv"], day["SOXX.csv"]])
+    assert res.car.set_index("window").loc["[0,0]", "car"] == pytest.approx(ar0, rel=1e-9)
+
+
+def test_factor_window_past_soxx_end_is_nan(prices, calendars):
+    # SOXX ends 2026-07-08. meta_compute: NVDA day 0 = 2026-07-01, then 07-02, 07-06 (07-03 is the
+    # Independence Day holiday), 07-07, 07-08 = day +4: days +5..+20 have no SOXX return, so
+    # CAR[0,+20] misses 16 of 21 days -> NaN (not a 5-day sum shown as +5.03 %), CAR[0,+1] computed.
+    events = load_events()
+    rows = align_symbols(events[events.event_id == "meta_compute"], calendars, ["NVDA"])
+    with pytest.warns(DataWarning, match=r"NVDA in meta_compute \(16 of 26\)"):  # SOXX counted too
+        res = event_study(prices, rows, calendars, model="factor", factors=["SOXX"])
+    car = res.car.set_index("window")
+    assert np.isnan(car.loc["[0,+20]", "car"]) and car.loc["[0,+20]", "n_missing"] == 16
+    assert not car.loc["[0,+20]", "complete"] and np.isnan(car.loc["[0,+20]", "bhar"])
+    assert np.isnan(car.loc["[0,+5]", "car"]) and car.loc["[0,+5]", "n_missing"] == 1
+    assert car.loc["[0,+1]", "complete"] and np.isfinite(car.loc["[0,+1]", "car"])
+    ars = res.abnormal_returns.set_index("rel_day")
+    assert ars.loc[4, "date"] == pd.Timestamp("2026-07-08") and np.isfinite(ars.loc[4, "car"])
+    assert np.isnan(ars.loc[5, "car"]) and np.isnan(ars.loc[20, "car"])  # running CAR stops
+    tests = res.tests[res.tests.window == "[0,+20]"].set_index(["scope", "test"])
+    assert np.isnan(tests.loc[("meta_compute", "patell_z"), "statistic"])
+    assert tests.loc[("meta_compute", "patell_z"), "n"] == 0
+
+
+def test_window_past_the_end_of_nvda_data(prices, calendars):
+    # NVDA's data end 2026-09-25 (a Friday). Day 0 = 2026-09-23: day +1 = 09-24, +2 = 09-25, then no
+    # data: CAR[0,+5] runs 3 days past the end -> NaN; CAR[-1,0] = AR(-1) + AR(0) computed.
+    row = pd.DataFrame({"event_id": ["late"], "symbol": ["NVDA"], "calendar": ["NASDAQ"],
+                        "reaction_session": [pd.Timestamp("2026-09-23")]})
+    with pytest.warns(DataWarning, match=r"NVDA in late"):
+        res = event_study(prices, row, calendars, car_windows=[(-1, 0), (0, 2), (0, 5)])
+    car = res.car.set_index("window")
+    assert np.isnan(car.loc["[0,+5]", "car"]) and car.loc["[0,+5]", "n_missing"] == 3
+    assert not car.loc["[0,+5]", "complete"]
+    ars = res.abnormal_returns.set_index("rel_day")
+    assert ars.loc[2, "date"] == pd.Timestamp("2026-09-25") and ars.loc[3, "missing"]
+    assert car.loc["[-1,0]", "car"] == pytest.approx(ars.loc[-1, "ar"] + ars.loc[0, "ar"], rel=1e-12)
+    assert car.loc["[0,+2]", "complete"] and car.loc["[0,+2]", "n_missing"] == 0
+    # outside check of day +2: NVDA 225.07 / 224.58 - 1 (the last two rows of NVDA.csv)
+    assert ars.loc[2, "return"] == pytest.approx(225.07 / 224.58 - 1, rel=1e-9)
+
+
+def test_deepseek_small_n_exact_p_values(result):
+    # N = 4, all four day-0 CARs negative (PROVENANCE.md: NVDA -16.97 %, SK hynix -9.86 %, Samsung
+    # -2.42 %, Kioxia -5.40 % raw moves). Wilcoxon: W+ = 0 -> exact p = 2/16 = 0.125
+    # (scipy.stats.wilcoxon(method="exact")); the normal approximation said 0.068.
+    t = result.tests[(result.tests.scope == "deepseek_r1") & (result.tests.window == "[0,0]")]
+    t = t.set_index("test")
+    cars = result.car[result.car.window == "[0,0]"]["car"].to_numpy()
+    assert (cars < 0).all()
+    assert t.loc["wilcoxon", "p_value"] == pytest.approx(stats.wilcoxon(cars, method="exact").pvalue,
+                                                         abs=1e-15)
+    assert t.loc["wilcoxon", "p_value"] == 0.125 and t.loc["wilcoxon", "null"] == "exact Wilcoxon(4)"
+    # sign test: w = 0 of 4; exact Binomial(4, p_hat) two-sided (scipy.stats.binomtest)
+    null = t.loc["generalized_sign", "null"]
+    p_hat = float(null.removeprefix("Binomial(4, ").removesuffix(")"))
+    assert abs(p_hat - 0.5) < 0.05
+    assert t.loc["generalized_sign", "p_value"] == pytest.approx(
+        stats.binomtest(0, 4, p_hat).pvalue, rel=2e-3)  # p_hat printed to 3 decimals
+    assert t.loc["generalized_sign", "p_value"] > 0.05  # 0.044 under the normal approximation
+    # CAAR = mean of the four CARs
+    assert t.loc["bmp", "caar"] == pytest.approx(cars.mean(), rel=1e-12)
+
+
+def test_deepseek_rbar_on_calendar_dates_matches_independent(result):
+    # outside path: statsmodels residuals of each pair from the raw CSVs on its own exchange rows
+    # (NVDA on SPY; SK hynix and Samsung on KOSPI, day 0 = 2025-01-31), estimation rows -250..-11,
+    # standardized on their own days (divisor M); r = sum over ordered pairs of sum_t z_i z_j over
+    # the common calendar dates / sum of the common-date counts. Kioxia (12 residuals < 30) is out.
+    resid = {}
+    for stock, bench, day0 in (("NVDA.csv", "SPY.csv", "2025-01-27"),
+                               ("000660.KS.csv", "_KS11.csv", "2025-01-31"),
+                               ("005930.KS.csv", "_KS11.csv", "2025-01-31")):
+        r = _returns(stock, bench)
+        pos = r.index.get_loc(pd.Timestamp(day0))
+        est = r.iloc[pos - 250 : pos - 10].dropna()
+        e = sm.OLS(est[stock], sm.add_constant(est[bench])).fit().resid
+        resid[stock] = (e - e.mean()) / e.std(ddof=0)
+    num = den = 0
+    for a in resid:
+        for b in resid:
+            if a != b:
+                common = resid[a].index.intersection(resid[b].index)
+                num += float((resid[a][common] * resid[b][common]).sum())
+                den += len(common)
+    kp = result.tests[(result.tests.test == "bmp_kp") & (result.tests.scope == "deepseek_r1")]
+    assert kp["rbar"].iloc[0] == pytest.approx(num / den, rel=1e-9)
+    assert kp["rbar"].iloc[0] > 0  # relative-day alignment across exchanges gave r < 0
+    other = result.tests[result.tests.test != "bmp_kp"]
+    assert other["rbar"].isna().all()

@@ -67,7 +67,8 @@ def test_kolari_pynnonen_hand():
     # residuals e1 = e3 = [1,-1,1,-1], e2 = [1,-1,-1,1] (all mean 0):
     # corr(e1,e2) = 0, corr(e1,e3) = 1, corr(e2,e3) = 0 -> rbar = 1/3
     est = np.array([[1.0, -1, 1, -1], [1.0, -1, -1, 1], [1.0, -1, 1, -1]]) * 0.01
-    rbar = st.mean_residual_correlation(est)
+    rbar = st.mean_residual_correlation(est, min_days=4)
+    assert np.isnan(st.mean_residual_correlation(est))  # 4 days < the 30-day minimum
     assert rbar == pytest.approx(1 / 3, abs=TOL)
     # t_KP = t_BMP * sqrt((1 - 1/3) / (1 + 2/3)) = sqrt(3) * sqrt(0.4) = sqrt(1.2)
     stat, df, _n = st.bmp_kp(col(1.0, 2.0, 0.0), rbar)
@@ -160,5 +161,100 @@ def test_run_tests_names_every_test():
     car = np.column_stack([ar[:, 2], ar[:, 2:5].sum(axis=1)])
     out = st.run_tests(car, car / 0.01, np.full(6, 38), est, st.rank_u(est, ar), [(2, 2), (2, 4)], 40)
     assert tuple(out) == st.TESTS
-    for stat, _df, n in out.values():
-        assert stat.shape == (2,) and np.isfinite(stat).all() and (n == 6).all()
+    for res in out.values():
+        assert res.statistic.shape == (2,) and np.isfinite(res.statistic).all() and (res.n == 6).all()
+        assert np.isfinite(res.p_value).all() and len(res.null) == 2
+
+
+def test_wilcoxon_exact_p_against_scipy():
+    # DeepSeek [0,0]-like: four negative CARs -> W+ = 0; P(W+ <= 0) = 1/16 -> p = 2/16 = 0.125
+    four = col(-0.133, -0.088, -0.014, -0.045)
+    p, exact = st.wilcoxon_exact_p(four)
+    assert p[0] == 0.125 and exact[0]
+    assert stats.wilcoxon(four[:, 0], method="exact").pvalue == pytest.approx(0.125, abs=1e-15)
+    # N = 12 without ties, and N = 60 (> 50: no exact p), against scipy's exact distribution
+    rng = np.random.default_rng(5)
+    x = rng.normal(0.01, 0.03, 12)
+    p, exact = st.wilcoxon_exact_p(np.column_stack([x, x]))
+    assert p[0] == pytest.approx(stats.wilcoxon(x, method="exact").pvalue, rel=1e-12) and exact.all()
+    p, exact = st.wilcoxon_exact_p(rng.normal(size=(60, 1)))
+    assert np.isnan(p[0]) and not exact[0]
+    # a tie in |CAR| or a zero: no exact p
+    assert not st.wilcoxon_exact_p(col(0.01, -0.01, 0.02))[1][0]
+    assert not st.wilcoxon_exact_p(col(0.01, 0.0, 0.02))[1][0]
+
+
+def test_binomial_p_against_scipy():
+    # scipy.stats.binomtest two-sided (minimum-likelihood rule) as the outside reference
+    w, n = np.array([0, 3, 7, 0, 50]), np.array([4, 10, 10, 1, 120])
+    p = st.binomial_p(w, n, 0.47)
+    expected = [stats.binomtest(int(a), int(b), 0.47).pvalue for a, b in zip(w, n, strict=True)]
+    np.testing.assert_allclose(p, expected, rtol=1e-10)
+
+
+def test_small_n_uses_exact_p_values_and_says_so():
+    # four pairs, all CARs negative. Estimation ARs: pair shares of positives 0.5, 0.5, 0.25, 0.75
+    # -> p_hat = 0.5; w = 0 of N = 4: Binomial(4, 0.5) two-sided p = 2 * 0.5^4 = 0.125
+    # (scipy.stats.binomtest(0, 4, 0.5).pvalue = 0.125); normal approx would give
+    # z = -4 * 0.5 / sqrt(4 * 0.25) = -2, p = 0.0455.
+    est = np.array([[1.0, -1, 1, -1], [1.0, 1, -1, -1], [1.0, -1, -1, -1], [1.0, 1, 1, -1]]) * 0.01
+    car = col(-0.133, -0.088, -0.014, -0.045)
+    u = st.rank_u(est, car)
+    out = st.run_tests(car, car / 0.02, np.full(4, 30), est, u, [(0, 0)], 4)
+    sign = out["generalized_sign"]
+    assert sign.statistic[0] == pytest.approx(-2.0, abs=TOL)
+    assert sign.p_value[0] == pytest.approx(0.125, abs=1e-12) and sign.null == ["Binomial(4, 0.500)"]
+    assert stats.binomtest(0, 4, 0.5).pvalue == pytest.approx(0.125, abs=1e-15)
+    wil = out["wilcoxon"]
+    # z = (0 - 5) / sqrt(7.5) = -1.826 kept as the statistic; exact p = 0.125 (scipy exact)
+    assert wil.statistic[0] == pytest.approx(-5 / math.sqrt(7.5), abs=TOL)
+    assert wil.p_value[0] == pytest.approx(stats.wilcoxon(car[:, 0], method="exact").pvalue, abs=1e-15)
+    assert wil.null == ["exact Wilcoxon(4)"] and wil.note == [""]
+    # with a tie in |CAR|: normal approximation, and the note says so
+    tied = st.run_tests(col(-0.01, 0.01, -0.02, -0.03), col(-1, 1, -2, -3), np.full(4, 30), est,
+                        u, [(0, 0)], 4)["wilcoxon"]
+    assert tied.null == ["N(0,1)"] and "normal approximation" in tied.note[0]
+    ref = stats.wilcoxon([-0.01, 0.01, -0.02, -0.03], method="approx", correction=False)
+    assert tied.p_value[0] == pytest.approx(ref.pvalue, rel=1e-10)
+
+
+def test_below_minimum_n_is_nan_with_the_right_null():
+    # one pair: the cross-sectional t, BMP and BMP-KP need N >= 2 -> NaN, null still a t law
+    est = np.tile([0.01, -0.01], 20)[None, :]
+    car = col(0.02)
+    out = st.run_tests(car, car / 0.01, np.array([38]), est, st.rank_u(est, car), [(0, 0)], 40)
+    for name in ("cross_sectional_t", "bmp", "bmp_kp"):
+        res = out[name]
+        assert np.isnan(res.statistic[0]) and np.isnan(res.p_value[0]), name
+        assert res.null == ["t(N-1)"] and res.note == ["needs N >= 2 (N = 1)"], name
+    # Patell works for one pair: SCAR 2 / sqrt(38 / 36)
+    assert out["patell_z"].statistic[0] == pytest.approx(2 / math.sqrt(38 / 36), abs=TOL)
+    assert out["patell_z"].null == ["N(0,1)"]
+
+
+def test_rbar_aligns_on_calendar_dates():
+    # pair B trades on another exchange whose day 0 is four sessions later: B's estimation
+    # window starts four dates after A's, and on every common date B's residual equals A's.
+    # On calendar dates they are perfectly aligned; on the relative day B is A lagged by 4.
+    rng = np.random.default_rng(8)
+    series = rng.normal(size=64)
+    dates = np.arange(np.datetime64("2024-01-01"), np.datetime64("2024-03-05"))  # 64 dates
+    a, b = series[:60], series[4:]
+    da, db = dates[:60], dates[4:]
+    both = np.vstack([a, b])
+    cal = st.mean_residual_correlation(both, np.vstack([da, db]).astype("datetime64[ns]"))
+    # by hand: on the 56 common dates A and B are the same values, each standardized on its own
+    # 60 days: r = sum z_a z_b / 56 over the common dates
+    za, zb = (a - a.mean()) / a.std(), (b - b.mean()) / b.std()
+    assert cal == pytest.approx(float(za[4:] @ zb[:56]) / 56, rel=1e-12)
+    assert cal > 0.9
+    rel = st.mean_residual_correlation(both)
+    assert rel == pytest.approx(float(za @ zb) / 60, rel=1e-12) and abs(rel) < 0.5
+
+
+def test_pooled_rbar_counts_other_events_as_uncorrelated():
+    # events of 3 and 4 pairs with r 0.3 and 0.1: 6 and 12 ordered pairs within events out of
+    # 7 * 6 = 42: r = (6 * 0.3 + 12 * 0.1) / 42 = 3 / 42
+    assert st.pooled_rbar([0.3, 0.1], [3, 4]) == pytest.approx(3 / 42, rel=1e-12)
+    # an event with undefined r adds uncorrelated pairs: (6 * 0.3) / (5 * 4)
+    assert st.pooled_rbar([0.3, float("nan")], [3, 2]) == pytest.approx(1.8 / 20, rel=1e-12)

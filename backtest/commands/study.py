@@ -102,12 +102,16 @@ def render(result: EventStudyResult) -> None:
     windows = list(dict.fromkeys(result.car["window"]))
     fits = Table(title=f"Normal-return model — {s['model']}, estimation {s['estimation_window']}",
                  box=box.SIMPLE_HEAD)
-    for name in ("event", "symbol", "benchmark", "model used", "n est", "alpha", "beta", "sigma"):
+    factor_betas = [c for c in result.fits.columns if c.startswith("beta_")]
+    beta_cols = factor_betas or ["beta"]
+    for name in ("event", "symbol", "benchmark", "model used", "n est", "alpha",
+                 *(c.replace("_", " ") for c in beta_cols), "sigma"):
         fits.add_column(name, no_wrap=True, justify="left" if name in ("event", "symbol") else "right")
-    for row in result.fits.itertuples(index=False):
-        fits.add_row(str(row.event_id), str(row.symbol), str(row.benchmark), str(row.model_used),
-                     str(row.n_estimation), percent(row.alpha, 3), number(row.beta),
-                     f"{100 * math.sqrt(row.sigma2):.2f} %" if math.isfinite(row.sigma2) else "n/a")
+    for row in result.fits.to_dict("records"):
+        sigma2 = row["sigma2"]
+        fits.add_row(str(row["event_id"]), str(row["symbol"]), str(row["benchmark"]), str(row["model_used"]),
+                     str(row["n_estimation"]), percent(row["alpha"], 3), *(number(row[c]) for c in beta_cols),
+                     f"{100 * math.sqrt(sigma2):.2f} %" if math.isfinite(sigma2) else "n/a")
     console.print(fits)
     table = Table(title=f"Cumulative abnormal returns — event window {s['event_window']}",
                   box=box.SIMPLE_HEAD)
@@ -116,13 +120,17 @@ def render(result: EventStudyResult) -> None:
     previous = None
     for row in result.car.itertuples(index=False):
         pair = (row.event_id, row.symbol)
+        missing = str(row.n_missing) if row.complete else f"{row.n_missing} (past the data)"
         table.add_row(*(map(str, pair) if pair != previous else ("", "")), row.window,
                       f"{percent(row.car)}{significance(row.p_value)}", number(row.t_stat),
-                      number(row.p_value, 3), percent(row.bhar), str(row.n_missing))
+                      number(row.p_value, 3), percent(row.bhar), missing)
         previous = pair
     console.print(table)
     console.print("CAR t statistics use the full prediction-error variance; "
                   "* p<0.10, ** p<0.05, *** p<0.01 (two-sided)")
+    if not result.car["complete"].all():
+        console.print("n/a: the window runs past the pair's data or day 0 has no return "
+                      "(a CAR over the days that exist would pass for the full window)")
 
     tests = result.tests
     scopes = list(dict.fromkeys(tests["scope"]))
@@ -136,12 +144,25 @@ def render(result: EventStudyResult) -> None:
         t.add_column("null", no_wrap=True)
         for w in windows:
             t.add_column(w, justify="right")
+        first = block.drop_duplicates("window").set_index("window")
+        t.add_row("CAAR", "", *(percent(first.loc[w, "caar"]) for w in windows))
+        t.add_row("N (CARs)", "", *(str(int(first.loc[w, "n"])) if first.loc[w, "test"] ==
+                                    "cross_sectional_t" else "" for w in windows), end_section=True)
+        notes: dict[str, list[str]] = {}
         for test, group in block.groupby("test", sort=False):
             by_window = group.set_index("window")
             nulls = ", ".join(dict.fromkeys(group["null"]))
-            t.add_row(test, nulls, *(f"{number(by_window.loc[w, 'statistic'])}"
-                                     f"{significance(by_window.loc[w, 'p_value'])}" for w in windows))
+            label = test
+            if test == "bmp_kp":
+                label = f"bmp_kp (r̄ {number(group['rbar'].iloc[0], 3)})"
+            t.add_row(label, nulls, *(f"{number(by_window.loc[w, 'statistic'])}"
+                                      f"{significance(by_window.loc[w, 'p_value'])}" for w in windows))
+            for w, note in zip(group["window"], group["note"], strict=True):
+                if note:
+                    notes.setdefault(f"{test}: {note}", []).append(w)
         console.print(t)
+        for note, where in notes.items():
+            console.print(f"note: {note} ({', '.join(where)})")
     for note in result.fits["warning"]:
         if isinstance(note, str) and note:
             console.print(f"note: {note}")

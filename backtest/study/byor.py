@@ -10,13 +10,14 @@ Missing values (NaN) are missing returns: left out of the fit, counted in the ev
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping, Sequence
 from typing import Literal
 
 import numpy as np
 import pandas as pd
 
-from backtest.errors import ParameterError, StudyError
+from backtest.errors import DataWarning, ParameterError, StudyError
 from backtest.study.models import Model
 from backtest.study.panel import Panel, assemble
 from backtest.study.result import EventStudyResult
@@ -96,6 +97,19 @@ def _aligned(frame: pd.DataFrame | pd.Series, index: pd.DatetimeIndex, name: str
         raise ParameterError(f"{name}: every column must hold numbers (fractions, NaN = missing)") from None
 
 
+#: Median |return| above which a panel looks like percent: no stock moves 20 % on a typical day.
+PERCENT_MEDIAN = 0.2
+
+
+def _check_fractions(frame: pd.DataFrame, name: str) -> None:
+    values = np.abs(frame.to_numpy(dtype=float))
+    values = values[np.isfinite(values) & (values > 0)]
+    if values.size and float(np.median(values)) > PERCENT_MEDIAN:
+        warnings.warn(
+            f"{name}: the median |return| is {float(np.median(values)):.3g}; the returns look like "
+            "percent. Give fractions (divide by 100: 1.5 % is 0.015)", DataWarning, stacklevel=3)
+
+
 def study_returns(returns: pd.DataFrame, market: pd.Series | pd.DataFrame, *,
                   estimation: tuple = (-250, -11), event: tuple = (-5, 20),
                   event_date: object | Mapping[str, object] | None = None,
@@ -108,7 +122,8 @@ def study_returns(returns: pd.DataFrame, market: pd.Series | pd.DataFrame, *,
     Parameters
     ----------
     returns : DataFrame
-        Dates x instruments, returns as fractions (simple or log), NaN = missing.
+        Dates x instruments, returns as fractions (simple or log), NaN = missing. A panel
+        whose median non-zero ``|return|`` exceeds 0.2 (20 %) looks like percent: DataWarning.
     market : Series or DataFrame
         One market return series for all instruments, or one column per instrument
         (same column names as ``returns``).
@@ -140,6 +155,13 @@ def study_returns(returns: pd.DataFrame, market: pd.Series | pd.DataFrame, *,
     StudyError
         No instrument has a return in the event window.
 
+    Warns
+    -----
+    DataWarning
+        ``returns`` or ``market`` look like percent (median non-zero ``|r|`` above 0.2).
+    ShortHistoryWarning
+        An instrument has fewer estimation returns than the window.
+
     Examples
     --------
     >>> import numpy as np, pandas as pd
@@ -166,6 +188,8 @@ def study_returns(returns: pd.DataFrame, market: pd.Series | pd.DataFrame, *,
     r.columns = names
     mkt = _aligned(market, index, "market")
     mkt.columns = [str(c) for c in mkt.columns]
+    _check_fractions(r, "returns")
+    _check_fractions(mkt, "market")
     bench_names = names
     if not set(names) <= set(mkt.columns):
         if mkt.shape[1] != 1:
@@ -234,12 +258,15 @@ def study_returns(returns: pd.DataFrame, market: pd.Series | pd.DataFrame, *,
     evt_r = gather(rv, evt_w)
     if not np.isfinite(evt_r).any():
         raise StudyError(f"event window {evt_w}: no instrument has a return there; check the dates")
-    rows = pos0[:, None] + np.arange(evt_w[0], evt_w[1] + 1)[None, :]
-    evt_dates = np.where((rows >= 0) & (rows < len(index)),
-                         index.to_numpy()[np.clip(rows, 0, len(index) - 1)], np.datetime64("NaT"))
+
+    def dates(window: Window) -> np.ndarray:
+        rows = pos0[:, None] + np.arange(window[0], window[1] + 1)[None, :]
+        return np.where((rows >= 0) & (rows < len(index)),
+                        index.to_numpy()[np.clip(rows, 0, len(index) - 1)], np.datetime64("NaT"))
+
     panel = Panel(np.full(len(names), event_id, dtype=object), np.array(names, dtype=object),
                   np.array(bench_names, dtype=object), gather(rv, est_w), regs(est_w),
-                  evt_r, regs(evt_w), evt_dates, tuple(regressors))
+                  evt_r, regs(evt_w), dates(evt_w), tuple(regressors), dates(est_w))
     settings = {"model": model, "estimation_window": est_w, "event_window": evt_w,
                 "car_windows": cars, "min_estimation": min_estimation, "return_kind": return_kind,
                 "source": "returns"}

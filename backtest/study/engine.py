@@ -172,6 +172,7 @@ def event_study(prices: Mapping[str, pd.DataFrame], alignment: pd.DataFrame,
     est_r, evt_r = np.full((n, l1), np.nan), np.full((n, l2), np.nan)
     est_x, evt_x = np.full((n, l1, k), np.nan), np.full((n, l2, k), np.nan)
     evt_dates = np.full((n, l2), np.datetime64("NaT"), dtype="datetime64[ns]")
+    est_dates = np.full((n, l1), np.datetime64("NaT"), dtype="datetime64[ns]")
     for calendar, rows in align.groupby("calendar", sort=False).groups.items():
         idx = np.asarray(rows)
         sessions = calendars.sessions(str(calendar))
@@ -194,9 +195,10 @@ def event_study(prices: Mapping[str, pd.DataFrame], alignment: pd.DataFrame,
             mask = has_b[:, None] if name == "market" else True
             est_x[idx, :, j] = np.where(mask, _gather(panel, pos0, est, c), np.nan)
             evt_x[idx, :, j] = np.where(mask, _gather(panel, pos0, evt, c), np.nan)
-        rel = pos0[:, None] + np.arange(evt[0], evt[1] + 1)[None, :]
-        inside = (rel >= 0) & (rel < len(sessions))
-        evt_dates[idx] = np.where(inside, sessions.to_numpy()[np.clip(rel, 0, len(sessions) - 1)],
+        for window, dates in ((evt, evt_dates), (est, est_dates)):
+            rel = pos0[:, None] + np.arange(window[0], window[1] + 1)[None, :]
+            inside = (rel >= 0) & (rel < len(sessions))
+            dates[idx] = np.where(inside, sessions.to_numpy()[np.clip(rel, 0, len(sessions) - 1)],
                                   np.datetime64("NaT"))
 
     event_ids = align["event_id"].astype(str).to_numpy(dtype=object)
@@ -210,17 +212,21 @@ def event_study(prices: Mapping[str, pd.DataFrame], alignment: pd.DataFrame,
         dropped = [f"{symbols[i]} in {event_ids[i]}" for i in np.flatnonzero(~has_data)]
         warnings.warn(f"no prices in the event window for {', '.join(dropped)}; left out of the study",
                       DataWarning, stacklevel=2)
-    ar_missing = ~np.isfinite(evt_r) | ~np.isfinite(evt_x[..., 0] if model != "constant_mean" else evt_r)
+    # an AR needs the return and, except under constant mean, every regressor
+    ar_missing = ~np.isfinite(evt_r)
+    if model != "constant_mean":
+        ar_missing |= ~np.all(np.isfinite(evt_x), axis=-1)
     partial = has_data & ar_missing.any(axis=1)
     if partial.any():
         listed = [f"{symbols[i]} in {event_ids[i]} ({int(ar_missing[i].sum())} of {l2})"
                   for i in np.flatnonzero(partial)]
-        warnings.warn("missing returns in the event window (left out of the CARs and counted in "
-                      f"n_missing): {', '.join(listed)}", DataWarning, stacklevel=2)
+        warnings.warn("missing returns in the event window (counted in n_missing; a gap inside the "
+                      "data is left out of the CARs, a CAR running past the data is NaN): "
+                      f"{', '.join(listed)}", DataWarning, stacklevel=2)
     keep = np.flatnonzero(has_data)
     panel = Panel(event_ids[keep], np.array(symbols, dtype=object)[keep],
                   np.array(bench, dtype=object)[keep], est_r[keep], est_x[keep], evt_r[keep],
-                  evt_x[keep], evt_dates[keep], regressors)
+                  evt_x[keep], evt_dates[keep], regressors, est_dates[keep])
     settings = {"model": model, "estimation_window": est, "event_window": evt, "car_windows": cars,
                 "min_estimation": min_estimation, "return_kind": return_kind,
                 "benchmarks": dict(benchmarks or {}), "factors": factor_list, "source": "prices"}

@@ -217,14 +217,62 @@ def predict(fit: NormalFit, evt_r: np.ndarray, evt_x: np.ndarray) -> tuple[np.nd
     return normal, ar, ar_var, d
 
 
-def car_window(fit: NormalFit, ar: np.ndarray, d: np.ndarray, first: int, last: int
-               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def outside_data(ar: np.ndarray, has_before: np.ndarray) -> np.ndarray:
+    """Event-window days whose AR is missing because the window runs beyond the data.
+
+    A missing AR on day ``t`` is a gap inside the data (a halt, a one-sided holiday) when
+    the pair has an AR on a later day of the event window and data before ``t`` (an earlier
+    AR, or ``has_before``: estimation returns); otherwise it lies before the start or after
+    the end of the pair's data (a late listing, prices or a regressor that end). A gap at
+    the very end of the event window counts as after the end (the panel does not see later days).
+
+    Parameters
+    ----------
+    ar : (n, L2) array, NaN = missing
+    has_before : (n,) bool
+
+    Returns
+    -------
+    (n, L2) bool
+    """
+    obs = np.isfinite(ar)
+    seen = np.logical_or.accumulate(obs, axis=1)
+    before = np.concatenate([np.zeros((obs.shape[0], 1), dtype=bool), seen[:, :-1]], axis=1)
+    before |= np.asarray(has_before, dtype=bool)[:, None]
+    later = np.logical_or.accumulate(obs[:, ::-1], axis=1)[:, ::-1]
+    after = np.concatenate([later[:, 1:], np.zeros((obs.shape[0], 1), dtype=bool)], axis=1)
+    return ~obs & ~(before & after)
+
+
+def window_complete(ar: np.ndarray, outside: np.ndarray, first: int, last: int,
+                    day0: int | None = None) -> np.ndarray:
+    """True where the CAR over columns ``first..last`` can be reported.
+
+    A CAR is incomplete (reported NaN) when a day of its window lies outside the data
+    (:func:`outside_data`) or when the window holds day 0 (column ``day0``) and day 0 has
+    no AR: a sum over the days that exist would pass for the full-window CAR. Gaps inside
+    the data keep the documented rule: left out of the sum and counted in ``n_missing``.
+
+    >>> ar = np.array([[0.01, np.nan, 0.02, np.nan]])
+    >>> out = outside_data(ar, np.array([True]))          # day 1 a halt, day 3 after the end
+    >>> bool(window_complete(ar, out, 0, 2)[0]), bool(window_complete(ar, out, 2, 3)[0])
+    (True, False)
+    """
+    ok = ~outside[:, first : last + 1].any(axis=1)
+    if day0 is not None and first <= day0 <= last:
+        ok &= np.isfinite(ar[:, day0])
+    return ok
+
+
+def car_window(fit: NormalFit, ar: np.ndarray, d: np.ndarray, first: int, last: int,
+               complete: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """CAR over event-window columns ``first..last`` (inclusive) and its variance.
 
     Returns
     -------
     car, car_var, n_days : (n,) arrays
-        ``car`` sums the available ARs (NaN when none); ``n_days`` counts them.
+        ``car`` sums the available ARs (NaN when none, or where ``complete`` is False:
+        see :func:`window_complete`); ``n_days`` counts them.
 
     Notes
     -----
@@ -239,6 +287,8 @@ def car_window(fit: NormalFit, ar: np.ndarray, d: np.ndarray, first: int, last: 
     quad = np.einsum("np,npq,nq->n", big_d, fit.s_inv, big_d)
     car_var = fit.sigma2 * (n_days + n_days**2 * fit.inv_n + quad)
     car_var = np.where(n_days > 0, car_var, np.nan)
+    if complete is not None:
+        car, car_var = np.where(complete, car, np.nan), np.where(complete, car_var, np.nan)
     return car, car_var, n_days
 
 

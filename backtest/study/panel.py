@@ -17,7 +17,17 @@ import pandas as pd
 
 from backtest.errors import ShortHistoryWarning
 from backtest.study import statistics as st
-from backtest.study.models import NormalFit, bhar_window, car_window, fit_model, predict, select_fit
+from backtest.study.crosscorr import day_numbers
+from backtest.study.models import (
+    NormalFit,
+    bhar_window,
+    car_window,
+    fit_model,
+    outside_data,
+    predict,
+    select_fit,
+    window_complete,
+)
 from backtest.study.result import EventStudyResult
 from backtest.study.windows import Window, window_label
 
@@ -28,7 +38,9 @@ class Panel:
 
     ``est_*`` cover the estimation window (``L1`` days), ``evt_*`` the event
     window (``L2`` days); ``*_x`` hold the regressors ``(n, L, k)``, market first.
-    NaN = missing. ``evt_dates`` are the session dates ``(n, L2)`` (NaT beyond the calendar).
+    NaN = missing. ``evt_dates`` and ``est_dates`` are the session dates ``(n, L2)`` and
+    ``(n, L1)`` (NaT beyond the calendar); without ``est_dates`` the Kolari-Pynnönen ``r̄``
+    aligns the pairs of an event on the relative day instead of the calendar date.
     """
 
     event_id: np.ndarray
@@ -40,6 +52,7 @@ class Panel:
     evt_x: np.ndarray
     evt_dates: np.ndarray
     regressors: tuple[str, ...]
+    est_dates: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -54,17 +67,20 @@ class Computed:
     car: np.ndarray           # (n, W)
     car_var: np.ndarray       # (n, W)
     n_days: np.ndarray        # (n, W) ARs present in each window
+    complete: np.ndarray      # (n, W) bool — window inside the data with day 0 (else CAR NaN)
     bhar: np.ndarray          # (n, W)
     u: np.ndarray             # (n, L1 + L2) standardized ranks
 
 
 def compute(est_r: np.ndarray, est_x: np.ndarray, evt_r: np.ndarray, evt_x: np.ndarray, *,
             model: str, min_estimation: int, car_cols: Sequence[tuple[int, int]],
-            return_kind: str = "simple") -> Computed:
+            return_kind: str = "simple", day0_col: int | None = None) -> Computed:
     """Fit, predict and cumulate for all pairs at once (see module docstring).
 
     Pairs with fewer than ``min_estimation`` usable estimation days fall back to the
-    market-adjusted model. ``car_cols`` are CAR windows as event-window column ranges.
+    market-adjusted model. ``car_cols`` are CAR windows as event-window column ranges;
+    ``day0_col`` the column of day 0. A window that runs beyond the pair's data, or holds
+    day 0 without an AR, gets a NaN CAR and BHAR (:func:`~backtest.study.models.window_complete`).
     """
     fit = fit_model(model, est_r, est_x)
     fallback = np.zeros(est_r.shape[0], dtype=bool)
@@ -75,23 +91,31 @@ def compute(est_r: np.ndarray, est_x: np.ndarray, evt_r: np.ndarray, evt_x: np.n
         if fallback.any():
             fit = select_fit(fallback, fit, fit_model("market_adjusted", est_r, est_x))
     normal, ar, ar_var, d = predict(fit, evt_r, evt_x)
-    cars, variances, days, bhars = [], [], [], []
+    outside = outside_data(ar, np.isfinite(fit.est_resid).any(axis=1))
+    cars, variances, days, bhars, whole = [], [], [], [], []
     for first, last in car_cols:
-        car, var, n_days = car_window(fit, ar, d, first, last)
+        ok = window_complete(ar, outside, first, last, day0_col)
+        car, var, n_days = car_window(fit, ar, d, first, last, ok)
         cars.append(car)
         variances.append(var)
         days.append(n_days)
-        bhars.append(bhar_window(evt_r, normal, ar, first, last, return_kind))
+        whole.append(ok)
+        bhars.append(np.where(ok, bhar_window(evt_r, normal, ar, first, last, return_kind), np.nan))
     u = st.rank_u(fit.est_resid, ar)
     return Computed(fit, fallback, normal, ar, ar_var, np.stack(cars, 1), np.stack(variances, 1),
-                    np.stack(days, 1), np.stack(bhars, 1), u)
+                    np.stack(days, 1), np.stack(whole, 1), np.stack(bhars, 1), u)
 
 
 def scope_tests(event_id: np.ndarray, out: Computed, car_cols: Sequence[tuple[int, int]],
-                labels: Sequence[str]) -> pd.DataFrame:
+                labels: Sequence[str], est_dates: np.ndarray | None = None) -> pd.DataFrame:
     """Cross-sectional tests for every event (scope = event_id) and for all pairs (``"all"``).
 
-    One loop per scope (event), none per pair.
+    One loop per scope (event), none per pair. Columns: scope, window, test, statistic,
+    p_value, null, df, n, caar (mean CAR of the scope's pairs with a CAR), rbar (the
+    Kolari-Pynnönen ``r̄`` on ``bmp_kp`` rows, NaN on the others) and note (why a
+    statistic is NaN or its p-value approximate). ``r̄`` of an event aligns estimation
+    residuals on ``est_dates`` (relative day if None); the pooled scope counts pairs of
+    different events as uncorrelated (:func:`~backtest.study.statistics.pooled_rbar`).
     """
     with np.errstate(invalid="ignore", divide="ignore"):
         scar = out.car / np.sqrt(out.car_var)
@@ -104,27 +128,43 @@ def scope_tests(event_id: np.ndarray, out: Computed, car_cols: Sequence[tuple[in
     scopes: list[tuple[str, np.ndarray | slice]] = [
         (str(e), order[bounds[j] : bounds[j + 1]]) for j, e in enumerate(uniques)
     ]
+    days = None if est_dates is None else day_numbers(est_dates)  # once, not per event
+    rbars = [st.rbar_from_unit(unit[idx], None if days is None else days[idx]) for _, idx in scopes]
     scopes.append(("all", slice(None)))
-    cols: dict[str, list] = {k: [] for k in ("scope", "window", "test", "statistic", "df", "n")}
-    for scope, idx in scopes:
-        results = st.run_tests(out.car[idx], scar[idx], out.fit.df[idx], out.fit.est_resid[idx],
-                               out.u[idx], car_cols, offset, unit[idx], share[idx])
-        for test, (stat, df, n) in results.items():
-            cols["scope"] += [scope] * len(labels)
+    rbars.append(rbars[0] if len(uniques) == 1 else
+                 (st.pooled_rbar([r for r, _ in rbars], [m for _, m in rbars]), 0))
+    cols: dict[str, list] = {k: [] for k in ("scope", "window", "test", "statistic", "df", "n", "p",
+                                             "null", "note", "caar", "rbar", "from_df")}
+    w = len(labels)
+    for (scope, idx), (rbar, _) in zip(scopes, rbars, strict=True):
+        car = out.car[idx]
+        results = st.run_tests(car, scar[idx], out.fit.df[idx], out.fit.est_resid[idx],
+                               out.u[idx], car_cols, offset, unit[idx], share[idx], rbar, defer_p=True,
+                               include=out.complete[idx])
+        n_car, total = np.isfinite(car).sum(axis=0), np.where(np.isfinite(car), car, 0.0).sum(axis=0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            caar = np.where(n_car > 0, total / n_car, np.nan)
+        for test, res in results.items():
+            cols["scope"] += [scope] * w
             cols["window"] += list(labels)
-            cols["test"] += [test] * len(labels)
-            cols["statistic"].append(stat)
-            cols["df"].append(df)
-            cols["n"].append(n)
-    stat = np.concatenate(cols["statistic"])
-    df = np.concatenate(cols["df"]).astype(float)
-    table = pd.DataFrame({
-        "scope": cols["scope"], "window": cols["window"], "test": cols["test"], "statistic": stat,
-        "p_value": st.p_value(stat, df),
-        "null": [f"t({int(v)})" if np.isfinite(v) else "N(0,1)" for v in df],
-        "df": df, "n": np.concatenate(cols["n"]).astype(int),
+            cols["test"] += [test] * w
+            cols["statistic"].append(res.statistic)
+            cols["df"].append(res.df)
+            cols["n"].append(res.n)
+            cols["p"].append(res.p_value)
+            cols["from_df"].append(np.full(w, res.p_from_df))
+            cols["null"] += res.null
+            cols["note"] += res.note
+            cols["caar"].append(caar)
+            cols["rbar"].append(np.full(w, rbar if test == "bmp_kp" else np.nan))
+    stat, df = np.concatenate(cols["statistic"]), np.concatenate(cols["df"]).astype(float)
+    p = np.where(np.concatenate(cols["from_df"]), st.p_value(stat, df), np.concatenate(cols["p"]))
+    return pd.DataFrame({
+        "scope": cols["scope"], "window": cols["window"], "test": cols["test"],
+        "statistic": stat, "p_value": p, "null": cols["null"], "df": df,
+        "n": np.concatenate(cols["n"]).astype(int), "caar": np.concatenate(cols["caar"]),
+        "rbar": np.concatenate(cols["rbar"]), "note": cols["note"],
     })
-    return table
 
 
 def _aar_table(event_id: np.ndarray, ar: np.ndarray, rel_days: np.ndarray) -> pd.DataFrame:
@@ -135,8 +175,9 @@ def _aar_table(event_id: np.ndarray, ar: np.ndarray, rel_days: np.ndarray) -> pd
         n = np.isfinite(block).sum(axis=0)
         with np.errstate(invalid="ignore", divide="ignore"):
             aar = np.where(n > 0, np.where(np.isfinite(block), block, 0.0).sum(axis=0) / n, np.nan)
+        # NaN propagates: no CAAR after a day without any AR in the scope
         rows.append(pd.DataFrame({"scope": scope, "rel_day": rel_days, "aar": aar,
-                                  "caar": np.nancumsum(aar), "n": n}))
+                                  "caar": np.cumsum(aar), "n": n}))
     return pd.concat(rows, ignore_index=True)
 
 
@@ -151,7 +192,8 @@ def assemble(panel: Panel, *, model: str, estimation: Window, event: Window,
     car_cols = [(a - event[0], b - event[0]) for a, b in car_windows]
     labels = [window_label(w) for w in car_windows]
     out = compute(panel.est_r, panel.est_x, panel.evt_r, panel.evt_x, model=model,
-                  min_estimation=min_estimation, car_cols=car_cols, return_kind=return_kind)
+                  min_estimation=min_estimation, car_cols=car_cols, return_kind=return_kind,
+                  day0_col=-event[0] if event[0] <= 0 <= event[1] else None)
     n, l2 = panel.evt_r.shape
     l1 = panel.est_r.shape[1]
     rel_days = np.arange(event[0], event[1] + 1)
@@ -181,7 +223,7 @@ def assemble(panel: Panel, *, model: str, estimation: Window, event: Window,
             fits[f"beta_{name}"] = fit.beta[:, j]
 
     ar_se = np.sqrt(out.ar_var)
-    car_running = np.cumsum(np.where(np.isfinite(out.ar), out.ar, 0.0), axis=1)
+    car_running = np.cumsum(out.ar, axis=1)  # NaN from the first missing day on
     bench_r = panel.evt_x[..., 0] if panel.evt_x.shape[2] else np.full((n, l2), np.nan)
     abnormal = pd.DataFrame({
         "event_id": np.repeat(panel.event_id, l2), "symbol": np.repeat(panel.symbol, l2),
@@ -207,9 +249,9 @@ def assemble(panel: Panel, *, model: str, estimation: Window, event: Window,
         "end": np.tile([b for _, b in car_windows], n), "car": out.car.ravel(),
         "car_se": car_se.ravel(), "t_stat": t_stat.ravel(), "df": df_pairs.ravel(),
         "p_value": p.ravel(), "bhar": out.bhar.ravel(), "n_days": out.n_days.ravel(),
-        "n_missing": (lengths[None, :] - out.n_days).ravel(),
+        "n_missing": (lengths[None, :] - out.n_days).ravel(), "complete": out.complete.ravel(),
         "model_used": np.repeat(used, w), "n_estimation": np.repeat(fit.n_est.astype(int), w),
     })
-    tests = scope_tests(panel.event_id, out, car_cols, labels)
+    tests = scope_tests(panel.event_id, out, car_cols, labels, panel.est_dates)
     aar = _aar_table(panel.event_id, out.ar, rel_days)
     return EventStudyResult(abnormal, car, tests, fits, aar, dict(settings))

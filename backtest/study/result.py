@@ -52,21 +52,30 @@ class EventStudyResult:
     abnormal_returns : DataFrame
         Tidy, one row per event x symbol x relative day: event_id, symbol,
         benchmark, rel_day, date, return, benchmark_return, normal_return, ar,
-        ar_se, car (cumulative AR from the event-window start; missing days add
-        nothing), missing (bool).
+        ar_se, car (running sum of the ARs from the event-window start; NaN from the
+        first missing day on, never a sum that skips a day), missing (bool).
     car : DataFrame
         One row per event x symbol x CAR window: event_id, symbol, window
         (``"[0,+5]"``), start, end, car, car_se, t_stat, df, p_value, bhar,
-        n_days, n_missing, model_used, n_estimation.
+        n_days, n_missing, complete, model_used, n_estimation. A gap inside the data
+        (a halt) is left out of the sum and counted in ``n_missing``; a window that runs
+        past the pair's data, or whose day 0 has no AR, has ``complete = False`` and NaN
+        car, car_se, t_stat, p_value and bhar (``n_missing`` still counts the days).
     tests : DataFrame
         Cross-sectional tests: scope (an event_id or ``"all"``), window, test,
-        statistic, p_value, null (``"t(df)"`` / ``"N(0,1)"``), df, n.
+        statistic, p_value, null (``"t(df)"``, ``"N(0,1)"``, ``"Binomial(N, p̂)"``,
+        ``"exact Wilcoxon(N)"``; the family, e.g. ``"t(N-1)"``, when N is below the
+        test's minimum), df, n, caar (mean CAR of the scope), rbar (Kolari-Pynnönen
+        ``r̄`` on the ``bmp_kp`` rows, NaN elsewhere), note (why a statistic is NaN or
+        its p-value approximate).
     fits : DataFrame
         One row per event x symbol: event_id, symbol, benchmark, model_requested,
         model_used, n_estimation, df, alpha, beta, sigma2, warning (+ ``beta_<factor>``
         columns for the factor model).
     aar : DataFrame
-        Average abnormal returns by scope and relative day: scope, rel_day, aar, caar, n.
+        Average abnormal returns by scope and relative day: scope, rel_day, aar, caar, n
+        (``aar`` averages the pairs with an AR that day; ``caar`` is NaN from the first
+        day without any AR on).
     settings : dict
         The parameters the study ran with.
     """
@@ -105,6 +114,7 @@ class EventStudyResult:
             "p": [number(v, 3) for v in t["p_value"]],
             "null": t["null"],
             "n": t["n"],
+            "CAAR": [percent(v) for v in t["caar"]],
         })
 
     def summary(self) -> str:
@@ -119,7 +129,8 @@ class EventStudyResult:
             "",
             "Model fits",
             self.fits[["event_id", "symbol", "benchmark", "model_used", "n_estimation", "alpha",
-                       "beta", "sigma2"]].to_string(index=False),
+                       "beta", *(c for c in self.fits.columns if c.startswith("beta_")),
+                       "sigma2"]].to_string(index=False),
             "",
             "Cumulative abnormal returns (* p<0.10, ** p<0.05, *** p<0.01)",
             self.car_table().to_string(index=False),

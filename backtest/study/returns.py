@@ -7,9 +7,12 @@ When either close is missing (a halt, a one-sided holiday, before the listing,
 after the data end) the return of ``t`` is missing: it is neither filled with
 zero nor lumped into the next observed return. Missing returns are left out of
 the estimation; in the event window their AR is NaN, flagged ``missing`` and
-counted (``n_missing``); CARs sum the ARs that exist and their variance counts
-only those days. Price rows on dates that are not sessions are ignored (the
-calendar reconciliation reports them).
+counted (``n_missing``). A gap inside the data (a halt) is left out of the CAR,
+whose variance counts only the days with an AR; a CAR window that runs past the
+pair's data (before its first or after its last return) or whose day 0 has no AR
+is NaN with ``complete = False`` (:func:`backtest.study.models.window_complete`).
+Price rows on dates that are not sessions are ignored (the calendar reconciliation
+reports them).
 """
 
 from __future__ import annotations

@@ -4,7 +4,9 @@ Every test takes arrays for the ``N`` pairs of one scope (an event, or all
 events) and ``W`` windows, and returns the statistic, its degrees of freedom
 (NaN for a normal null) and the number of pairs used, each shaped ``(W,)``.
 A one-day window ``[t, t]`` gives the AAR version of a test, a longer one the
-CAAR version. P-values are two-sided. Inputs are pure arrays; NaN = missing.
+CAAR version. P-values are two-sided; :func:`run_tests` makes the sign test's exact
+(binomial) and Wilcoxon's exact at small N (:mod:`backtest.study.exact`) and returns NaN
+below each test's minimum N (:data:`MIN_N`). Inputs are pure arrays; NaN = missing.
 
 Notation: ``CAR_i`` cumulative abnormal return of pair ``i`` over the window
 (``L_w`` days); ``SCAR_i = CAR_i / sqrt(Var(CAR_i))`` with the full
@@ -15,15 +17,43 @@ prediction-error variance; ``df_i`` the residual degrees of freedom of pair
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 from scipy import stats
+
+from backtest.study.crosscorr import (  # noqa: F401  (re-exported: the r̄ helpers live there)
+    MIN_OVERLAP,
+    mean_residual_correlation,
+    pooled_rbar,
+    rbar_from_unit,
+    unit_residuals,
+)
+from backtest.study.exact import WILCOXON_EXACT_MAX, binomial_p, wilcoxon_exact_p
 
 TESTS: tuple[str, ...] = (
     "cross_sectional_t", "brown_warner", "patell_z", "bmp", "bmp_kp",
     "corrado_rank", "generalized_sign", "wilcoxon",
 )
 Stat = tuple[np.ndarray, np.ndarray, np.ndarray]  # statistic, df, n — each (W,)
+#: Fewest pairs a test needs; below it the statistic and p-value are NaN (with a note).
+MIN_N: dict[str, int] = {
+    "cross_sectional_t": 2, "brown_warner": 1, "patell_z": 1, "bmp": 2, "bmp_kp": 2,
+    "corrado_rank": 1, "generalized_sign": 1, "wilcoxon": 1,
+}
+
+
+@dataclass(frozen=True)
+class TestResult:
+    """One test of one scope over ``W`` windows: arrays ``(W,)`` and one null/note per window."""
+
+    statistic: np.ndarray
+    df: np.ndarray
+    n: np.ndarray
+    p_value: np.ndarray
+    null: list[str]
+    note: list[str]
+    p_from_df: bool = False  # p_value left NaN, to be computed from (statistic, df) by the caller
 
 
 def _count_sum(x: np.ndarray, axis: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -112,74 +142,13 @@ def bmp(scar: np.ndarray) -> Stat:
     return _cross_t(np.asarray(scar, dtype=float))
 
 
-def mean_residual_correlation(est_resid: np.ndarray) -> float:
-    """Average pairwise correlation ``r̄`` of estimation-window abnormal returns.
-
-    Residuals are aligned on the relative estimation day and standardized per pair
-    on its own days, ``z_it = (e_it - ē_i) / s_i`` (``s_i`` with divisor ``M_i``);
-    with ``N_t`` the pairs that have day ``t``,
-
-        ``r̄ = sum_{i != j} sum_t z_it z_jt / sum_{i != j} n_ij
-            = sum_t [(sum_i z_it)^2 - sum_i z_it^2] / sum_t (N_t^2 - N_t)``,
-
-    the mean of the pairwise correlations weighted by ``n_ij``, the days both pairs
-    have. Without missing days this is exactly the mean of the ``N(N-1)``
-    off-diagonal Pearson correlations (Kolari-Pynnönen 2010 assume a common window).
-    With unequal estimation lengths (a late listing) each pair's correlation is
-    measured on the days both have; counting missing days as zero instead would
-    shrink the correlation of a short-history pair by about ``sqrt(M_i / L1)`` and
-    understate the adjustment. ``O(N L1)``: no ``N x N`` matrix. NaN for ``N < 2``.
-
-    Examples
-    --------
-    >>> e1 = np.tile([1.0, -1.0], 60)                      # 120 days, mean 0, sd 1
-    >>> late = np.where(np.arange(120) >= 80, e1, np.nan)  # the same, listed on day 80
-    >>> round(mean_residual_correlation(np.vstack([e1, late, e1])), 12)
-    1.0
-    """
-    return rbar_from_unit(unit_residuals(est_resid))
-
-
-def unit_residuals(est_resid: np.ndarray) -> np.ndarray:
-    """Per pair: residuals standardized on the pair's own days, ``(e_it - ē_i) / s_i``.
-
-    ``s_i^2 = sum_t (e_it - ē_i)^2 / M_i``; NaN where the residual is missing. Rows
-    with fewer than two residuals or no variation are all NaN (left out of ``r̄``).
-    """
-    e = np.asarray(est_resid, dtype=float)
-    valid = np.isfinite(e)
-    cnt = valid.sum(axis=1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        mean = np.where(valid, e, 0.0).sum(axis=1) / cnt
-        c = np.where(valid, e - mean[:, None], 0.0)
-        sd = np.sqrt(np.einsum("nl,nl->n", c, c) / cnt)
-        ok = (cnt >= 2) & (sd > 0)
-        z = np.where(valid, c / np.where(ok, sd, 1.0)[:, None], np.nan)
-        return np.where(ok[:, None], z, np.nan)
-
-
-def rbar_from_unit(unit: np.ndarray) -> float:
-    """``r̄`` from :func:`unit_residuals` rows (all-NaN rows skipped)."""
-    z = np.asarray(unit, dtype=float)
-    have = np.isfinite(z)
-    z, have = z[have.any(axis=1)], have[have.any(axis=1)]
-    if z.shape[0] < 2:
-        return float("nan")
-    zz = np.where(have, z, 0.0)
-    n_t = have.sum(axis=0).astype(float)
-    pairs = float((n_t * (n_t - 1.0)).sum())
-    if pairs <= 0:
-        return float("nan")
-    total = zz.sum(axis=0)
-    return float((total @ total - np.einsum("nl,nl->", zz, zz)) / pairs)
-
-
 def bmp_kp(scar: np.ndarray, rbar: float) -> Stat:
     """BMP test with the Kolari-Pynnönen (2010) cross-correlation adjustment.
 
     ``t_KP = t_BMP sqrt((1 - r̄) / (1 + (N - 1) r̄))`` with ``r̄`` the average
     cross-correlation of estimation-window residuals (Kolari-Pynnönen 2010,
-    RFS 23(11), eq. 9). Null: ``t(N - 1)``.
+    RFS 23(11), eq. 9), from :mod:`backtest.study.crosscorr`: calendar-date aligned
+    within an event, pairs of different events uncorrelated. Null: ``t(N - 1)``.
     """
     stat, df, n = bmp(scar)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -216,7 +185,8 @@ def rank_u(est_resid: np.ndarray, ar: np.ndarray) -> np.ndarray:
     return rank_rows(a) / (m[:, None] + 1.0)
 
 
-def corrado_rank(u: np.ndarray, windows: Sequence[tuple[int, int]]) -> Stat:
+def corrado_rank(u: np.ndarray, windows: Sequence[tuple[int, int]],
+                 include: np.ndarray | None = None) -> Stat:
     """Corrado (1989) rank test, Corrado-Zivney (1992) form; Cowan (1992) for multi-day windows.
 
     With ``N_t`` the pairs with a rank on day ``t`` and
@@ -230,7 +200,9 @@ def corrado_rank(u: np.ndarray, windows: Sequence[tuple[int, int]]) -> Stat:
     without any rank are left out of ``S_U`` and of ``L_w``. With missing days each day
     enters with weight ``sqrt(N_t)`` (CZ's ``Ū_t``); Cowan's multi-day form as coded in
     Eventus, ``sqrt(L_w) (K̄_w - 1/2) / S_K̄`` with ``S_K̄^2 = mean_t (N_t/N)(K̄_t - 1/2)^2``,
-    is identical when no day is missing.
+    is identical when no day is missing. ``include`` ``(N, W)`` bool drops a pair's ranks
+    from the window days of window ``w`` where False (its CAR is incomplete: the window
+    runs past its data); ``S_U`` keeps every pair and day.
     """
     u = np.asarray(u, dtype=float)
     n_t, total = _count_sum(u - 0.5)
@@ -239,12 +211,18 @@ def corrado_rank(u: np.ndarray, windows: Sequence[tuple[int, int]]) -> Stat:
     have = np.isfinite(ubar)
     s_u = np.sqrt((ubar[have] ** 2).mean()) if have.any() else np.nan
     out, ns = [], []
-    for first, last in windows:
+    for j, (first, last) in enumerate(windows):
         block = ubar[first : last + 1]
+        part = u[:, first : last + 1]
+        if include is not None and not include[:, j].all():
+            part = np.where(include[:, j : j + 1], part, np.nan)
+            m_t, tot = _count_sum(part - 0.5)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                block = np.where(m_t > 0, tot / np.sqrt(m_t), np.nan)
         ok = np.isfinite(block)
         with np.errstate(invalid="ignore", divide="ignore"):
             out.append(block[ok].sum() / (np.sqrt(ok.sum()) * s_u) if ok.any() else np.nan)
-        ns.append(int(np.isfinite(u[:, first : last + 1]).any(axis=1).sum()))
+        ns.append(int(np.isfinite(part).any(axis=1).sum()))
     return np.array(out), np.full(len(out), np.nan), np.array(ns)
 
 
@@ -253,9 +231,12 @@ def generalized_sign(car: np.ndarray, est_resid: np.ndarray) -> Stat:
 
     ``Z = (w - N p̂) / sqrt(N p̂ (1 - p̂))`` with ``w`` the pairs with a positive
     CAR and ``p̂ = N^-1 sum_i M_i^-1 sum_t 1[e_it > 0]`` the share of positive
-    estimation-window abnormal returns. Null: ``N(0,1)``. ``p̂`` averages every pair
+    estimation-window abnormal returns. ``p̂`` averages every pair
     of the scope with estimation ARs; for a multi-day window ``w`` counts positive
     CARs (Cowan 1992), still compared with the one-day ``p̂``. No continuity correction.
+    Cowan's null for ``Z`` is ``N(0,1)``; the p-value :func:`run_tests` reports is the exact
+    ``Binomial(N, p̂)`` one (:func:`binomial_p`) at every ``N`` (``O(N)`` per window,
+    and the normal law is only its approximation, poor at small ``N``).
     """
     return _generalized_sign(np.asarray(car, dtype=float), positive_share(est_resid))
 
@@ -279,13 +260,14 @@ def _generalized_sign(car: np.ndarray, share: np.ndarray) -> Stat:
 
 
 def wilcoxon(car: np.ndarray) -> Stat:
-    """Wilcoxon (1945) signed-rank test of the CARs, normal approximation.
+    """Wilcoxon (1945) signed-rank test of the CARs: the z statistic.
 
     Zeros are dropped; ``W+`` = sum of the ranks of ``|CAR_i|`` over positive
     CARs (average ranks for ties);
     ``z = (W+ - n(n+1)/4) / sqrt(n(n+1)(2n+1)/24 - sum(t^3 - t)/48)``,
-    ``t`` the tie-group sizes. Null: ``N(0,1)`` (no continuity correction; same
-    as ``scipy.stats.wilcoxon(method="approx")``).
+    ``t`` the tie-group sizes. Normal null: ``N(0,1)`` (no continuity correction; same
+    as ``scipy.stats.wilcoxon(method="approx")``). The p-value :func:`run_tests` reports
+    is exact for ``n <= 50`` without ties or zeros (:func:`wilcoxon_exact_p`).
     """
     x = np.asarray(car, dtype=float).T  # (W, N)
     x = np.where(x != 0, x, np.nan)
@@ -320,22 +302,81 @@ def null_label(df: float) -> str:
     return f"t({int(df)})" if np.isfinite(df) else "N(0,1)"
 
 
+def _result(test: str, stat: np.ndarray, df: np.ndarray, n: np.ndarray, null: str,
+            p: np.ndarray | None = None, nulls: list[str] | None = None,
+            defer: bool = False) -> TestResult:
+    """Apply the minimum N of ``test``; p from ``df`` (t or normal) unless given (or deferred)."""
+    stat = np.asarray(stat, dtype=float)
+    df = np.asarray(df, dtype=float)
+    n = np.asarray(n).astype(int)
+    short = n < MIN_N[test]
+    from_df = p is None
+    if from_df:
+        p = np.full(stat.shape, np.nan) if defer else p_value(stat, df)
+    p = np.asarray(p, dtype=float)
+    if nulls is None:
+        nulls = [f"t({int(v)})" if np.isfinite(v) else null for v in df]
+    notes = [""] * len(n)
+    if short.any():
+        notes = [f"needs N >= {MIN_N[test]} (N = {k})" if s_ else "" for s_, k in zip(short, n, strict=True)]
+        nulls = [null if s_ else v for s_, v in zip(short, nulls, strict=True)]
+        stat, df = np.where(short, np.nan, stat), np.where(short, np.nan, df)
+    p = np.where(np.isfinite(stat), p, np.nan)
+    return TestResult(stat, df, n, p, nulls, notes, from_df and defer)
+
+
 def run_tests(car: np.ndarray, scar: np.ndarray, df_pairs: np.ndarray, est_resid: np.ndarray,
               u: np.ndarray, windows: Sequence[tuple[int, int]], offset: int,
-              unit: np.ndarray | None = None, share: np.ndarray | None = None) -> dict[str, Stat]:
+              unit: np.ndarray | None = None, share: np.ndarray | None = None,
+              rbar: float | None = None, defer_p: bool = False,
+              include: np.ndarray | None = None) -> dict[str, TestResult]:
     """All tests of one scope. ``windows`` are event-window column ranges; ``offset = L1``
     shifts them into the columns of ``u`` (estimation days first). ``unit`` and ``share``
-    (:func:`unit_residuals`, :func:`positive_share`) may be precomputed for all pairs."""
+    (:func:`unit_residuals`, :func:`positive_share`) may be precomputed for all pairs;
+    ``rbar`` too (default: :func:`rbar_from_unit` on the relative day).
+
+    P-values: Student t / normal from the statistic, except the generalized sign test
+    (exact ``Binomial(N, p̂)``, :func:`binomial_p`) and Wilcoxon (exact for ``N <= 50``
+    without ties or zeros, :func:`wilcoxon_exact_p`; otherwise ``N(0,1)`` with a note).
+    Below a test's minimum N (:data:`MIN_N`) statistic and p-value are NaN, the null keeps
+    its family (``"t(N-1)"``) and the note says why. ``defer_p`` leaves the t / normal
+    p-values NaN (``p_from_df``) for the caller to compute in one vectorized call.
+    ``include`` ``(N, W)``: pairs whose window is complete (see :func:`corrado_rank`).
+    """
     lengths = [last - first + 1 for first, last in windows]
-    rbar = rbar_from_unit(unit_residuals(est_resid) if unit is None else unit)
+    car = np.asarray(car, dtype=float)
+    if rbar is None:
+        rbar = rbar_from_unit(unit_residuals(est_resid) if unit is None else unit)[0]
     share = positive_share(est_resid) if share is None else share
-    return {
-        "cross_sectional_t": cross_sectional_t(car),
-        "brown_warner": brown_warner(car, lengths, est_resid),
-        "patell_z": patell_z(scar, df_pairs),
-        "bmp": bmp(scar),
-        "bmp_kp": bmp_kp(scar, rbar),
-        "corrado_rank": corrado_rank(u, [(a + offset, b + offset) for a, b in windows]),
-        "generalized_sign": _generalized_sign(np.asarray(car, dtype=float), share),
-        "wilcoxon": wilcoxon(car),
+    bw = brown_warner(car, lengths, est_resid)
+    out = {
+        "cross_sectional_t": _result("cross_sectional_t", *cross_sectional_t(car), "t(N-1)", defer=defer_p),
+        "brown_warner": _result("brown_warner", *bw, "t(T-1)", defer=defer_p),
+        "patell_z": _result("patell_z", *patell_z(scar, df_pairs), "N(0,1)", defer=defer_p),
+        "bmp": _result("bmp", *bmp(scar), "t(N-1)", defer=defer_p),
     }
+    kp = _result("bmp_kp", *bmp_kp(scar, rbar), "t(N-1)", defer=defer_p)
+    if not np.isfinite(rbar):
+        kp.note[:] = [v or "r̄ undefined (needs two pairs with 30+ estimation days)" for v in kp.note]
+    out["bmp_kp"] = kp
+    out["corrado_rank"] = _result("corrado_rank", *corrado_rank(u, [(a + offset, b + offset)
+                                                                    for a, b in windows], include),
+                                  "N(0,1)",
+                                  defer=defer_p)
+    stat, df, n = _generalized_sign(car, share)
+    valid = share[np.isfinite(share)]
+    p_hat = float(valid.mean()) if valid.size else float("nan")
+    p = binomial_p((car > 0).sum(axis=0), n, p_hat)
+    label = f"Binomial(N, {p_hat:.3f})" if np.isfinite(p_hat) else "Binomial(N, p)"
+    out["generalized_sign"] = _result("generalized_sign", stat, df, n, label, p,
+                                      [label.replace("N,", f"{int(k)},") for k in n])
+    stat, df, n = wilcoxon(car)
+    p_exact, exact = wilcoxon_exact_p(car)
+    p = np.where(exact, p_exact, p_value(stat, df))
+    res = _result("wilcoxon", stat, df, n, "N(0,1)", p,
+                  [f"exact Wilcoxon({int(k)})" if e else "N(0,1)" for k, e in zip(n, exact, strict=True)])
+    for j, (k, e) in enumerate(zip(n, exact, strict=True)):
+        if not e and 1 <= k <= WILCOXON_EXACT_MAX and not res.note[j]:
+            res.note[j] = "ties or zero CARs: normal approximation"
+    out["wilcoxon"] = res
+    return out
