@@ -36,14 +36,20 @@ def synthetic(seed: int = 0) -> tuple[np.ndarray, ...]:
     stock[rng.random(stock.shape) < 0.005] = np.nan
     event_id = np.repeat(np.array([f"e{i}" for i in range(N_EVENTS)], dtype=object), N_INSTRUMENTS)
     x = market[..., None]
-    return event_id, stock[:, :l1], x[:, :l1], stock[:, l1:], x[:, l1:]
+    # Calendar dates of the estimation days (Kolari-Pynnonen rbar aligns on them); events are
+    # 40 sessions apart, so their estimation windows overlap as in a real sample.
+    days = np.busday_offset("2010-01-04", np.arange(N_EVENTS * 40 + l1), roll="forward")
+    start = np.repeat(np.arange(N_EVENTS) * 40, N_INSTRUMENTS)
+    est_dates = days[start[:, None] + np.arange(l1)[None, :]].astype("datetime64[ns]")
+    return event_id, stock[:, :l1], x[:, :l1], stock[:, l1:], x[:, l1:], est_dates
 
 
 def run(event_id: np.ndarray, est_r: np.ndarray, est_x: np.ndarray, evt_r: np.ndarray,
-        evt_x: np.ndarray) -> None:
+        evt_x: np.ndarray, est_dates: np.ndarray) -> None:
     cols = [(a - EVENT[0], b - EVENT[0]) for a, b in CAR_WINDOWS]
-    out = compute(est_r, est_x, evt_r, evt_x, model="market", min_estimation=60, car_cols=cols)
-    scope_tests(event_id, out, cols, [str(w) for w in CAR_WINDOWS])
+    out = compute(est_r, est_x, evt_r, evt_x, model="market", min_estimation=60, car_cols=cols,
+                  day0_col=-EVENT[0])
+    scope_tests(event_id, out, cols, [str(w) for w in CAR_WINDOWS], est_dates)
 
 
 def main() -> None:
