@@ -382,7 +382,12 @@ def recovery_status(row: pd.Series) -> str:
 
 def recovery_table(table: pd.DataFrame) -> Table:
     """Recovery per event x symbol x path (price / abnormal), the main columns."""
-    table = table.assign(status=[recovery_status(row) for _, row in table.iterrows()])
+    status = [recovery_status(row) for _, row in table.iterrows()]
+    table = table.assign(status=status)
+    if "recovery_sessions" in table:
+        # "back after 0" would read as a recovery; a path that never moved has none to time.
+        moved = ~pd.Series(status, index=table.index).isin(["no move", "not measurable"])
+        table["recovery_sessions"] = table["recovery_sessions"].where(moved)
     out = generic_table(
         "recovery", "Recovery: largest move and sessions back to the pre-event level", table, RECOVERY_COLUMNS
     )
