@@ -86,8 +86,13 @@ def open_source(
     Raises
     ------
     ParameterError
-        ``source="csv"`` without ``csv_dir``, or an unknown source name.
+        ``source="csv"`` without ``csv_dir``, a directory option for another source,
+        or an unknown source name.
     """
+    if csv_dir and source != "csv":
+        raise ParameterError(f"--csv-dir applies to --source csv, not --source {source}; add --source csv")
+    if cache_dir and source != "yahoo":
+        raise ParameterError(f"--cache-dir applies to --source yahoo, not --source {source}; drop it")
     if source == "csv":
         if not csv_dir:
             raise ParameterError("--source csv needs --csv-dir DIR (a directory of SYMBOL.csv files)")

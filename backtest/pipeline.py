@@ -32,6 +32,7 @@ import pandas as pd
 
 from backtest import __version__
 from backtest.errors import BacktestWarning
+from backtest.study.engine import DEFAULT_CAR_WINDOWS
 
 Fill = Literal["next_open", "close"]
 Progress = Callable[[str], None]
@@ -65,7 +66,7 @@ class RunSettings:
     factors: tuple[str, ...] | None = None
     estimation_window: tuple[int, int] = (-250, -11)
     event_window: tuple[int, int] = (-5, 20)
-    car_windows: tuple[tuple[int, int], ...] = ((0, 0), (0, 1), (-1, 1), (0, 5), (0, 20))
+    car_windows: tuple[tuple[int, int], ...] = DEFAULT_CAR_WINDOWS
     min_estimation: int = 60
     horizon: int = 60
     strategy: str = "buy_the_dip"

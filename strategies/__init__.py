@@ -58,6 +58,14 @@ def register(strategy: type[Strategy] | Strategy) -> type[Strategy] | Strategy:
     instance = strategy() if isinstance(strategy, type) else strategy
     if not isinstance(instance, Strategy) or not instance.name:
         raise ParameterError(f"cannot register {strategy!r}: it must be a Strategy with a non-empty name")
+    known = _REGISTRY.get(instance.name)
+    if known is not None and type(known) is not type(instance):
+        warnings.warn(
+            f"strategy {instance.name!r} from {type(instance).__module__} replaces the one from "
+            f"{type(known).__module__}; rename one of them to keep both",
+            PluginWarning,
+            stacklevel=2,
+        )
     _REGISTRY[instance.name] = instance
     return strategy
 

@@ -96,3 +96,31 @@ def test_windows_accept_colon_or_comma(capsys):
 
     assert window("-250:-11") == window("-250,-11") == (-250, -11)
     assert windows("0:0,-1:1") == ((0, 0), (-1, 1))
+
+
+@pytest.mark.parametrize(
+    ("argv", "needle"),
+    [
+        (["study", "--csv-dir", "somewhere"], "--csv-dir applies to --source csv"),
+        (["trade", "buy_the_dip", "--cache-dir", "somewhere"], "--cache-dir applies to --source yahoo"),
+        (["study", "--min-estimation", "2"], "below the minimum 3"),
+    ],
+)
+def test_options_for_another_source_or_out_of_range_are_rejected(argv, needle, capsys):
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and err.count("\n") == 1 and needle in err
+
+
+def test_recovery_takes_factors_for_the_factor_model(capsys):
+    import warnings
+
+    from backtest.errors import BacktestWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", BacktestWarning)
+        code = main(["recovery", "--event", "deepseek_r1", "--symbols", "NVDA", "--model", "factor",
+                     "--factors", "SOXX"])
+    out = capsys.readouterr().out
+    # NVDA's DeepSeek day-0 close-to-close return, from PROVENANCE.md: -16.97 %
+    assert code == 0 and "-16.97 %" in out

@@ -343,6 +343,7 @@ def test_summarize_groups_and_counts() -> None:
         "path": ["price"] * 10,
         "direction": ["drawdown"] * 9 + ["give_back"],
         "recovered": [*RECOVERED, True, True, False, True],
+        "recovered_after_trough": [*RECOVERED, True, True, False, True],
         "duration_sessions": pd.array([*DURATIONS, 0, 0, None, 4], dtype="Int64"),
         "recovery_sessions": pd.array([0, 2, None, 7, None, None, 0, 0, None, 4], dtype="Int64"),
         "max_drawdown": [-0.1, -0.2, -0.3, -0.4, -0.5, -0.6, 0.0, 0.0, math.nan, 0.2],
@@ -369,6 +370,7 @@ def test_summarize_groups_and_counts() -> None:
 def test_summarize_a_group_with_only_no_move_paths_has_an_empty_sample() -> None:
     table = pd.DataFrame({
         "path": ["abnormal"] * 2, "direction": ["give_back"] * 2, "recovered": [True, True],
+        "recovered_after_trough": [True, True],
         "duration_sessions": pd.array([0, 0], dtype="Int64"),
         "recovery_sessions": pd.array([0, 0], dtype="Int64"), "max_drawdown": [0.0, 0.0],
         "moved": pd.array([False, False], dtype="boolean"),

@@ -249,3 +249,14 @@ def test_to_dict_flattens_ratios() -> None:
     # ratios (P_k - 80) / 20: +1 -> 0.5, +2 -> 1.0
     assert row["ratio_1"] == pytest.approx(0.5) and row["ratio_2"] == pytest.approx(1.0)
     assert "ratios" not in row
+
+
+def test_back_on_day_0_then_a_later_fall_counts_from_the_trough() -> None:
+    # closes day -1..+5: 100, 101, 95, 90, 88, 95, 100
+    m = path_metrics(DATES[:7], [100, 101, 95, 90, 88, 95, 100], horizon=5)
+    # by the definition it is "back" on day 0 (101 >= 100) and then relapses
+    assert (m.recovered, m.recovery_sessions, m.relapsed) == (True, 0, True)
+    # the fall that matters bottoms at 88 on day +3 (-12 %); the first close >= 100 on or after
+    # it is day +5: that is the Kaplan-Meier duration, not 0
+    assert (m.trough_rel_day, m.max_drawdown) == (3, pytest.approx(-0.12, abs=TOL))
+    assert (m.recovered_after_trough, m.recovery_from_trough_sessions, m.duration_sessions) == (True, 2, 5)

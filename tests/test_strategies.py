@@ -222,3 +222,24 @@ def test_entry_point_plugins_are_discovered_and_broken_ones_warn(monkeypatch):
         assert "test_from_plugin" in names and "buy_the_dip" in names
     finally:
         strategies._REGISTRY.pop("test_from_plugin", None)
+
+
+def test_registering_a_second_rule_under_a_taken_name_warns():
+    import strategies
+    from backtest.errors import PluginWarning
+    from strategies.base import Strategy
+
+    original = strategies.get("buy_and_hold")
+
+    class Impostor(type(original)):  # a different class under the same name
+        pass
+
+    try:
+        with pytest.warns(PluginWarning, match="'buy_and_hold' from .* replaces the one from"):
+            strategies.register(Impostor)
+    finally:
+        with pytest.warns(PluginWarning):  # putting the built-in back is a replacement too
+            strategies.register(type(original))
+    assert type(strategies.get("buy_and_hold")) is type(original)
+    strategies.register(type(original))  # the same class again: no warning (filterwarnings=error)
+    assert isinstance(original, Strategy)

@@ -19,8 +19,6 @@ from backtest.sources import SOURCE_NAMES
 if TYPE_CHECKING:
     from backtest.inputs import Inputs
 
-DEFAULT_CAR_WINDOWS = ((0, 0), (0, 1), (-1, 1), (0, 5), (0, 20))
-
 # Lets values such as "-250:-11" or "-5,20" through as option values, not as options.
 NEGATIVE_VALUE = re.compile(r"^-\d+([:,][-+]?\d+)*$|^-\d*\.\d+$")
 
@@ -130,6 +128,19 @@ def positive_int(text: str) -> int:
     return value
 
 
+def at_least(minimum: int):
+    """argparse type factory: a whole number >= ``minimum``."""
+
+    def parse(text: str) -> int:
+        value = positive_int(text)
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"{value} is below the minimum {minimum}; use e.g. 60")
+        return value
+
+    parse.__name__ = f"whole number >= {minimum}"
+    return parse
+
+
 def fraction(text: str) -> float:
     """argparse type: a cost per fill as a fraction in [0, 0.1) (fees, slippage: 0.001 = 10 bp)."""
     try:
@@ -155,6 +166,7 @@ def add_execution_options(parser: argparse.ArgumentParser) -> None:
 
 def add_study_options(parser: argparse.ArgumentParser) -> None:
     """Add the event-study options shared by ``study`` and ``run``."""
+    from backtest.study import DEFAULT_CAR_WINDOWS
     from backtest.study.models import MODELS
 
     parser.add_argument("--model", default="market",
@@ -165,7 +177,7 @@ def add_study_options(parser: argparse.ArgumentParser) -> None:
                         help="event window in sessions (default -5:20)")
     parser.add_argument("--car-windows", "--car", type=windows, default=DEFAULT_CAR_WINDOWS,
                         metavar="A:B,...", help="CAR windows (default 0:0,0:1,-1:1,0:5,0:20)")
-    parser.add_argument("--min-estimation", type=positive_int, default=60, metavar="N",
+    parser.add_argument("--min-estimation", type=at_least(3), default=60, metavar="N",
                         help="fewer estimation returns -> market-adjusted model, with a warning (default 60)")
     parser.add_argument("--factors", nargs="+", metavar="SYMBOL",
                         help="--model factor: regressors after each symbol's benchmark, e.g. SOXX")

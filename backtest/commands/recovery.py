@@ -50,6 +50,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="sessions after the reaction session to follow (default 60)")
     parser.add_argument("--model", default="market",
                         help="normal-return model of the abnormal path (default: market)")
+    parser.add_argument("--factors", nargs="+", metavar="SYMBOL",
+                        help="--model factor: regressors after each symbol's benchmark, e.g. SOXX")
     parser.set_defaults(func=run)
 
 
@@ -59,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
 
     if args.horizon <= 0:  # also reachable from Python callers that build Namespaces by hand
         raise ParameterError(f"--horizon {args.horizon}: must be at least 1 session; use e.g. 60")
-    inputs = inputs_from_args(args)
+    inputs = inputs_from_args(args, extra=args.factors or ())
     # The study's event window need not reach past the data: every pair is censored there anyway.
     reach = data_horizon(inputs.prices, inputs.alignment, inputs.calendars)
     capped = 0 < reach < args.horizon
@@ -72,7 +74,8 @@ def run(args: argparse.Namespace) -> int:
         # The abnormal path follows the study's ARs from day -1 to the horizon (same model as backtest run).
         try:
             study = event_study(inputs.prices, inputs.alignment, inputs.calendars, model=args.model,
-                                event_window=(-1, reach if capped else args.horizon), car_windows=((0, 0),))
+                                factors=args.factors, event_window=(-1, reach if capped else args.horizon),
+                                car_windows=((0, 0),))
         except StudyError as exc:
             study, study_error = None, exc
         result = recovery(inputs.prices, inputs.alignment, inputs.calendars, horizon=args.horizon,
@@ -84,8 +87,11 @@ def run(args: argparse.Namespace) -> int:
             continue  # the trailing sessions past the data: said once above, shown as censoring
         warnings.warn_explicit(item.message, item.category, item.filename, item.lineno)
     if study_error is not None:
-        # No pair has any return after its event: the price paths still say "censored", explicitly.
-        warnings.warn(f"abnormal paths not computed: {study_error}", DataWarning, stacklevel=1)
+        # The study could not run (e.g. no pair has a return after its event); say which model the
+        # abnormal paths fell back to rather than switching silently.
+        warnings.warn(f"--model {args.model} could not run ({study_error}); the abnormal paths use "
+                      "market-adjusted returns (stock minus benchmark) where the data allow",
+                      DataWarning, stacklevel=1)
     _print(result, args.horizon)
     return 0
 

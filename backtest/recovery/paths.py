@@ -165,8 +165,11 @@ def path_metrics(
       ``recovery_sessions = k``, ``recovery_days`` = calendar days from day 0.
       If none by the last day seen, ``recovered=False`` and ``censored_by`` says
       whether the horizon or the end of the data stopped the count.
-      ``duration_sessions`` is ``k`` or the last relative day seen (Kaplan-Meier input).
       A path that never moved recovers on day 0 by this definition;
+    * ``duration_sessions`` (the Kaplan-Meier input): sessions from day 0 to the first
+      day on or after the trough with ``P_k >= P_pre`` (``recovered_after_trough``),
+      else the last relative day seen. A path that was back on day 0 but fell to a
+      trough later has not recovered from that fall: it counts from the trough on;
     * ``relapsed``: after the first recovery ``k``, some later day has
       ``P_j < P_pre`` again (give-back: ``>``); ``<NA>`` when never recovered.
       A trough after the recovery day (``T > k``) implies a relapse;
@@ -231,14 +234,15 @@ def path_metrics(
         k = int(back[0])
         recovery_date = dates[k + 1]
         recovery_sessions, recovery_days = k, int((recovery_date - dates[1]).days)
-        censored_by, duration = None, k
+        censored_by = None
         relapsed = bool((~at_or_beyond[k + 1:]).any())
     else:
         recovery_date, recovery_sessions, recovery_days = pd.NaT, None, None
-        censored_by, duration = end_reason, last_rel_day
+        censored_by = end_reason
 
     back_after = back[back >= t]
     recovered_after_trough = back_after.size > 0
+    duration = int(back_after[0]) if recovered_after_trough else last_rel_day
     from_trough = int(back_after[0]) - t if recovered_after_trough else None
     trough_censored_by = None if recovered_after_trough else end_reason
 

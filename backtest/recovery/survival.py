@@ -104,8 +104,10 @@ def summarize(
     Parameters
     ----------
     table : pandas.DataFrame
-        ``RecoveryResult.table`` (columns used: ``recovered``, ``duration_sessions``,
-        ``recovery_sessions``, ``max_drawdown``, ``moved`` and the ``by`` columns).
+        ``RecoveryResult.table`` (columns used: ``recovered_after_trough``,
+        ``duration_sessions``, ``max_drawdown``, ``moved`` and the ``by`` columns).
+        A path counts as recovered when it is back at the pre-event close on or after
+        its trough, at ``duration_sessions`` from day 0.
     by : sequence of str
         Grouping columns; shock drawdowns and relief give-backs are never pooled
         by default because they measure opposite things.
@@ -120,12 +122,14 @@ def summarize(
         below the pre-event value, give-back: above it; they "recover" on day 0 by
         definition and would only inflate the share recovered, so they are counted here
         and left out), ``n_unmeasured`` (no data after the event or no pre-event close;
-        left out), ``median_recovery_sessions`` (plain median among recovered paths),
+        left out), ``median_recovery_sessions`` (plain median of ``duration_sessions`` among recovered paths),
         ``km_median_sessions`` (Kaplan-Meier median, censoring included),
         ``median_max_drawdown`` (among the ``n``), and ``share_recovered_<d>`` /
         ``share_recovered_<d>_se``. Statistics of an empty sample (``n = 0``) are NaN.
     """
-    missing = [c for c in (*by, "recovered", "duration_sessions", "moved") if c not in table.columns]
+    missing = [
+        c for c in (*by, "recovered_after_trough", "duration_sessions", "moved") if c not in table.columns
+    ]
     if missing:
         raise ParameterError(
             f"recovery table lacks column(s) {', '.join(missing)}; pass RecoveryResult.table"
@@ -138,10 +142,10 @@ def summarize(
         moved = measured["moved"].astype("boolean").fillna(False).to_numpy(dtype=bool)
         measurable = measured[moved]
         durations = measurable["duration_sessions"].astype(float).to_numpy()
-        recovered = measurable["recovered"].astype(bool).to_numpy()
+        recovered = measurable["recovered_after_trough"].astype(bool).to_numpy()
         shares = km_share_recovered(durations, recovered, days)
         row: dict[str, object] = dict(zip(by, key, strict=True))
-        rec_times = measurable.loc[recovered, "recovery_sessions"].astype(float)
+        rec_times = pd.Series(durations[recovered])
         row.update(
             n=len(measurable),
             n_recovered=int(recovered.sum()),
