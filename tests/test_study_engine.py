@@ -119,10 +119,10 @@ def test_short_history_above_minimum_uses_what_exists(prices, calendars, deepsee
 
 def test_tests_table_has_each_scope_and_null(prices, calendars):
     events = load_events()
-    two = align_symbols(events[events.event_id.isin(["deepseek_r1", "us_tariff_pause"])], calendars,
-                        ["NVDA", "000660.KS", "005930.KS"])
+    two = align_symbols(events[events.event_id.isin(["deepseek_r1", "us_tariffs_liberation_day"])],
+                        calendars, ["NVDA", "000660.KS", "005930.KS"])
     res = event_study(prices, two, calendars, car_windows=[(0, 0)])
-    assert set(res.tests["scope"]) == {"deepseek_r1", "us_tariff_pause", "all"}
+    assert set(res.tests["scope"]) == {"deepseek_r1", "us_tariffs_liberation_day", "all"}
     cs = res.tests[(res.tests.test == "cross_sectional_t")].set_index("scope")
     assert cs.loc["all", "n"] == 6 and cs.loc["all", "null"] == "t(5)"
     assert cs.loc["deepseek_r1", "n"] == 3
@@ -131,6 +131,41 @@ def test_tests_table_has_each_scope_and_null(prices, calendars):
     day0 = res.abnormal_returns[res.abnormal_returns.rel_day == 0]["ar"].mean()
     aar = res.aar[(res.aar.scope == "all") & (res.aar.rel_day == 0)]["aar"].iloc[0]
     assert aar == pytest.approx(day0, rel=1e-12)
+
+
+def test_shocks_and_reliefs_are_pooled_apart(prices, calendars):
+    # DeepSeek is a shock, the tariff pause a relief: pooling their CARs would let signs cancel,
+    # so the pooled scopes are "all shock" (= the DeepSeek pairs) and "all relief" (= the pause's)
+    events = load_events()
+    two = align_symbols(events[events.event_id.isin(["deepseek_r1", "us_tariff_pause"])], calendars,
+                        ["NVDA", "000660.KS", "005930.KS"])
+    res = event_study(prices, two, calendars, car_windows=[(0, 0)])
+    assert set(res.tests["scope"]) == {"deepseek_r1", "us_tariff_pause", "all shock", "all relief"}
+    t = res.tests[res.tests.test == "cross_sectional_t"].set_index("scope")
+    for pooled, event in (("all shock", "deepseek_r1"), ("all relief", "us_tariff_pause")):
+        assert t.loc[pooled, "n"] == 3
+        assert t.loc[pooled, "statistic"] == pytest.approx(t.loc[event, "statistic"], rel=1e-12)
+        assert t.loc[pooled, "caar"] == pytest.approx(t.loc[event, "caar"], rel=1e-12)
+
+
+def test_events_sharing_a_reaction_session_warn(prices, calendars, deepseek):
+    # the same event twice under two ids: same day 0 for every symbol -> same CARs counted twice
+    twice = pd.concat([deepseek, deepseek.assign(event_id="deepseek_copy")], ignore_index=True)
+    with pytest.warns(DataWarning, match=r"events sharing a reaction session .*NVDA on 2025-01-27 "
+                                         r"\(deepseek_r1, deepseek_copy\)"):
+        event_study(prices, twice[twice.symbol.isin(["NVDA"])], calendars, car_windows=[(0, 0)])
+
+
+def test_a_factor_from_another_market_warns(prices, calendars, deepseek):
+    # SOXX trades in New York; SK Hynix in Seoul: its returns are matched on Seoul's dates
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:  # US holidays also leave missing days
+        warnings.simplefilter("always")
+        event_study(prices, deepseek[deepseek.symbol == "000660.KS"], calendars, model="factor",
+                    factors=["SOXX"], car_windows=[(0, 0)])
+    messages = [str(w.message) for w in caught if issubclass(w.category, DataWarning)]
+    assert any("not synchronous" in m and "SOXX for 000660.KS" in m for m in messages)
 
 
 def test_missing_price_rule_and_count(prices, calendars, deepseek):

@@ -155,11 +155,13 @@ def print_tables(console: Console, run_result: Any) -> None:
     from backtest.report.tables import tests_table
 
     tables = display_tables(run_result)
-    pooled = tests_table(run_result.study.tests, scopes=["all"])
+    scopes = dict.fromkeys(run_result.study.tests["scope"].astype(str))
+    # "all", or "all shock" / "all relief" when the events are of both kinds (pooled apart)
+    pooled = tests_table(run_result.study.tests, scopes=[s for s in scopes if s.startswith("all")])
     for table, title in (
         (tables["alignment"], None),
         (tables["reactions"], None),
-        (pooled, "Significance tests, all events pooled"),
+        (pooled, "Significance tests, all events pooled (shocks and reliefs apart)"),
         (tables["recovery"], None),
         (tables["strategy"], None),
     ):

@@ -303,7 +303,8 @@ def tests_table(tests: pd.DataFrame, scopes: Sequence[str] | None = None) -> Tab
         kinds,
         marks,
         tuple(hidden),
-        note=f"Test statistics; scope 'all' pools every event x symbol. {SIGNIFICANCE_NOTE}.",
+        note="Test statistics; scope 'all' pools every event x symbol ('all shock' / 'all relief': "
+        f"each kind pooled apart, their CARs move in opposite directions). {SIGNIFICANCE_NOTE}.",
         labels={name: TEST_LABELS.get(name, name.replace("_", " ")) for name in names},
     )
 

@@ -62,6 +62,42 @@ def _gather(values: np.ndarray, pos0: np.ndarray, window: Window, col: np.ndarra
     return np.where(inside, taken, np.nan)
 
 
+def _warn_shared_day0(align: pd.DataFrame) -> None:
+    """Events reacting on the same session for one symbol are one observation, not two."""
+    same = align[align.duplicated(["symbol", "reaction_session"], keep=False)]
+    if same.empty:
+        return
+    listed = [
+        f"{symbol} on {pd.Timestamp(day).date()} ({', '.join(map(str, group['event_id']))})"
+        for (symbol, day), group in same.groupby(["symbol", "reaction_session"], sort=True)
+    ]
+    warnings.warn(
+        "events sharing a reaction session give the same CARs and count twice in the pooled tests: "
+        + "; ".join(listed) + "; merge them into one event or study them apart (--event)",
+        DataWarning,
+        stacklevel=3,
+    )
+
+
+def _warn_foreign_factors(align: pd.DataFrame, factors: Sequence[str]) -> None:
+    """A factor from another exchange is read on the instrument's own sessions: not synchronous."""
+    pairs = sorted({
+        (str(symbol), factor)
+        for symbol in align["symbol"]
+        for factor in factors
+        if get_instrument(factor).timezone != get_instrument(str(symbol)).timezone
+    })
+    if pairs:
+        warnings.warn(
+            "factors from another market are matched on the instrument's own session dates, not "
+            "synchronous (their close is hours apart and their holidays differ): "
+            + ", ".join(f"{f} for {s}" for s, f in pairs)
+            + "; prefer a factor listed on the instrument's own exchange",
+            DataWarning,
+            stacklevel=3,
+        )
+
+
 def event_study(prices: Mapping[str, pd.DataFrame], alignment: pd.DataFrame,
                 calendars: ExchangeCalendars, *, model: Model = "market",
                 estimation_window: Window | str = (-250, -11), event_window: Window | str = (-5, 20),
@@ -223,10 +259,14 @@ def event_study(prices: Mapping[str, pd.DataFrame], alignment: pd.DataFrame,
         warnings.warn("missing returns in the event window (counted in n_missing; a gap inside the "
                       "data is left out of the CARs, a CAR running past the data is NaN): "
                       f"{', '.join(listed)}", DataWarning, stacklevel=2)
+    _warn_shared_day0(align)
+    if model == "factor":
+        _warn_foreign_factors(align, factor_list)
     keep = np.flatnonzero(has_data)
+    kind = align["kind"].astype(str).to_numpy(dtype=object)[keep] if "kind" in align else None
     panel = Panel(event_ids[keep], np.array(symbols, dtype=object)[keep],
                   np.array(bench, dtype=object)[keep], est_r[keep], est_x[keep], evt_r[keep],
-                  evt_x[keep], evt_dates[keep], regressors, est_dates[keep])
+                  evt_x[keep], evt_dates[keep], regressors, est_dates[keep], kind)
     settings = {"model": model, "estimation_window": est, "event_window": evt, "car_windows": cars,
                 "min_estimation": min_estimation, "return_kind": return_kind,
                 "benchmarks": dict(benchmarks or {}), "factors": factor_list, "source": "prices"}

@@ -53,6 +53,24 @@ class Panel:
     evt_dates: np.ndarray
     regressors: tuple[str, ...]
     est_dates: np.ndarray | None = None
+    kind: np.ndarray | None = None  # event kind per pair ("shock"/"relief"): pooled scopes apart
+
+
+def pools(kind: np.ndarray | None, n: int) -> list[tuple[str, np.ndarray | slice]]:
+    """Pooled scopes: ``"all"``, or ``"all shock"`` / ``"all relief"`` when kinds differ.
+
+    Shocks and reliefs move prices in opposite directions; pooling their CARs would let
+    the signs cancel, so each kind is pooled on its own.
+
+    >>> [name for name, _ in pools(np.array(["shock", "relief", "shock"], dtype=object), 3)]
+    ['all shock', 'all relief']
+    >>> [name for name, _ in pools(None, 3)]
+    ['all']
+    """
+    kinds = [] if kind is None else list(pd.unique(kind))
+    if len(kinds) <= 1:
+        return [("all", slice(None))]
+    return [(f"all {k}", np.flatnonzero(kind == k)) for k in kinds]
 
 
 @dataclass(frozen=True)
@@ -107,8 +125,9 @@ def compute(est_r: np.ndarray, est_x: np.ndarray, evt_r: np.ndarray, evt_x: np.n
 
 
 def scope_tests(event_id: np.ndarray, out: Computed, car_cols: Sequence[tuple[int, int]],
-                labels: Sequence[str], est_dates: np.ndarray | None = None) -> pd.DataFrame:
-    """Cross-sectional tests for every event (scope = event_id) and for all pairs (``"all"``).
+                labels: Sequence[str], est_dates: np.ndarray | None = None,
+                kind: np.ndarray | None = None) -> pd.DataFrame:
+    """Cross-sectional tests for every event (scope = event_id) and pooled (:func:`pools`).
 
     One loop per scope (event), none per pair. Columns: scope, window, test, statistic,
     p_value, null, df, n, caar (mean CAR of the scope's pairs with a CAR), rbar (the
@@ -130,9 +149,14 @@ def scope_tests(event_id: np.ndarray, out: Computed, car_cols: Sequence[tuple[in
     ]
     days = None if est_dates is None else day_numbers(est_dates)  # once, not per event
     rbars = [st.rbar_from_unit(unit[idx], None if days is None else days[idx]) for _, idx in scopes]
-    scopes.append(("all", slice(None)))
-    rbars.append(rbars[0] if len(uniques) == 1 else
-                 (st.pooled_rbar([r for r, _ in rbars], [m for _, m in rbars]), 0))
+    event_kind = None if kind is None else np.asarray(kind)[order[bounds[:-1]]]  # one kind per event
+    for name, idx in pools(kind, len(codes)):
+        members = range(len(uniques)) if event_kind is None or name == "all" else \
+            [j for j in range(len(uniques)) if f"all {event_kind[j]}" == name]
+        part = [rbars[j] for j in members]
+        scopes.append((name, idx))
+        rbars.append(part[0] if len(part) == 1 else
+                     (st.pooled_rbar([r for r, _ in part], [m for _, m in part]), 0))
     cols: dict[str, list] = {k: [] for k in ("scope", "window", "test", "statistic", "df", "n", "p",
                                              "null", "note", "caar", "rbar", "from_df")}
     w = len(labels)
@@ -167,9 +191,10 @@ def scope_tests(event_id: np.ndarray, out: Computed, car_cols: Sequence[tuple[in
     })
 
 
-def _aar_table(event_id: np.ndarray, ar: np.ndarray, rel_days: np.ndarray) -> pd.DataFrame:
+def _aar_table(event_id: np.ndarray, ar: np.ndarray, rel_days: np.ndarray,
+               kind: np.ndarray | None = None) -> pd.DataFrame:
     rows = []
-    scopes = [(str(e), event_id == e) for e in pd.unique(event_id)] + [("all", slice(None))]
+    scopes = [(str(e), event_id == e) for e in pd.unique(event_id)] + pools(kind, len(event_id))
     for scope, mask in scopes:
         block = ar[mask]
         n = np.isfinite(block).sum(axis=0)
@@ -252,6 +277,6 @@ def assemble(panel: Panel, *, model: str, estimation: Window, event: Window,
         "n_missing": (lengths[None, :] - out.n_days).ravel(), "complete": out.complete.ravel(),
         "model_used": np.repeat(used, w), "n_estimation": np.repeat(fit.n_est.astype(int), w),
     })
-    tests = scope_tests(panel.event_id, out, car_cols, labels, panel.est_dates)
-    aar = _aar_table(panel.event_id, out.ar, rel_days)
+    tests = scope_tests(panel.event_id, out, car_cols, labels, panel.est_dates, panel.kind)
+    aar = _aar_table(panel.event_id, out.ar, rel_days, panel.kind)
     return EventStudyResult(abnormal, car, tests, fits, aar, dict(settings))
