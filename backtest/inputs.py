@@ -152,7 +152,9 @@ def load_inputs(
         source, csv_dir=csv_dir, cache_dir=cache_dir
     )
     path = Path(events) if events is not None else default_events_path()
-    table = select_events(load_events(path, available=offline_symbols(price_source)), event_ids, path)
+    # --symbols replaces every event's own symbols: only those need prices, not the file's.
+    available = None if symbols else offline_symbols(price_source)
+    table = select_events(load_events(path, available=available), event_ids, path)
     wanted = list(symbols) if symbols else None
     prices = load_prices(symbols_to_load(table, wanted, benchmarks=benchmarks, extra=extra), price_source)
     calendars = ExchangeCalendars.from_prices(prices, overrides=closures)

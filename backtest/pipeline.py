@@ -249,7 +249,8 @@ def _run(settings: RunSettings, step: Progress) -> RunResult:
     step("events")
     events_path = _events_path(settings)
     source = open_source(settings.source, csv_dir=settings.csv_dir, cache_dir=settings.cache_dir)
-    events = load_events(events_path, available=offline_symbols(source))
+    # --symbols replaces every event's own symbols: only those need prices, not the file's.
+    events = load_events(events_path, available=None if settings.symbols else offline_symbols(source))
     events = select_events(events, settings.event_ids, events_path)
     grid = _resolve_grid(settings)
 

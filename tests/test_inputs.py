@@ -124,3 +124,23 @@ def test_recovery_takes_factors_for_the_factor_model(capsys):
     out = capsys.readouterr().out
     # NVDA's DeepSeek day-0 close-to-close return, from PROVENANCE.md: -16.97 %
     assert code == 0 and "-16.97 %" in out
+
+
+def test_symbols_option_replaces_the_events_own_symbols(tmp_path):
+    # AAPL is not in the snapshot, but --symbols NVDA replaces the event's own list
+    path = _events(tmp_path, "one,One,2025-01-27,UTC,shock,AAPL")
+    inputs = load_inputs(path, ["NVDA"])
+    assert inputs.alignment["symbol"].tolist() == ["NVDA"]
+
+
+def test_csv_directory_accepts_index_files_named_with_a_caret(tmp_path):
+    import shutil
+
+    from backtest.sources import get_source
+    from backtest.sources.snapshot import snapshot_dir
+
+    shutil.copy(snapshot_dir() / "_N225.csv", tmp_path / "^N225.csv")
+    bars = get_source("csv", directory=tmp_path).load("^N225")
+    # ^N225 on 2025-01-27 fell 0.92 % close to close (PROVENANCE.md event-day table)
+    change = bars["close"].pct_change().loc["2025-01-27"]
+    assert change == pytest.approx(-0.0092, abs=0.00005)

@@ -79,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
                 "use --source yahoo or --source csv"
             )
     path = args.file if args.file is not None else default_events_path()
-    events = load_events(path, available=available)
+    events = load_events(path, available=None if symbols else available)  # --symbols replaces them
     # Every series the source holds offline reconciles the calendars (closures seen in the data).
     prices = load_prices(available if available is not None else source.symbols(), source)
     calendars = ExchangeCalendars.from_prices(prices, overrides=args.closures)

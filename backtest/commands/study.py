@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import sys
 from pathlib import Path
 
@@ -97,7 +98,8 @@ def render(result: EventStudyResult) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    console = Console(width=None if sys.stdout.isatty() else 120)
+    # A pipe or file gets a wide page (nothing cut); a terminal or $COLUMNS sets its own width.
+    console = Console(width=None if sys.stdout.isatty() or "COLUMNS" in os.environ else 200)
     s = result.settings
     windows = list(dict.fromkeys(result.car["window"]))
     fits = Table(title=f"Normal-return model — {s['model']}, estimation {s['estimation_window']}",

@@ -61,11 +61,14 @@ class CsvSource:
 
     def symbols(self) -> list[str]:
         """Symbols with a ``.csv`` file in the directory, sorted."""
-        return sorted(filename_to_symbol(p.name) for p in self.directory.glob("*.csv") if p.is_file())
+        names = {filename_to_symbol(p.name) for p in self.directory.glob("*.csv") if p.is_file()}
+        return sorted(names)
 
     def path(self, symbol: str) -> Path:
-        """File that holds ``symbol``'s bars."""
-        return self.directory / symbol_to_filename(symbol)
+        """File that holds ``symbol``'s bars: ``_N225.csv`` for ``^N225``, or a literal ``^N225.csv``."""
+        path = self.directory / symbol_to_filename(symbol)
+        literal = self.directory / f"{symbol}.csv"
+        return literal if not path.is_file() and literal.is_file() else path
 
     def load(self, symbol: str) -> pd.DataFrame:
         """Validated adjusted bars of ``symbol`` from its file (re-read when the file changes)."""
