@@ -122,7 +122,7 @@ def render(result: EventStudyResult) -> None:
     previous = None
     for row in result.car.itertuples(index=False):
         pair = (row.event_id, row.symbol)
-        missing = str(row.n_missing) if row.complete else f"{row.n_missing} (past the data)"
+        missing = str(row.n_missing) if row.complete else f"{row.n_missing} (outside the data)"
         table.add_row(*(map(str, pair) if pair != previous else ("", "")), row.window,
                       f"{percent(row.car)}{significance(row.p_value)}", number(row.t_stat),
                       number(row.p_value, 3), percent(row.bhar), missing)
@@ -131,8 +131,8 @@ def render(result: EventStudyResult) -> None:
     console.print("CAR t statistics use the full prediction-error variance; "
                   "* p<0.10, ** p<0.05, *** p<0.01 (two-sided)")
     if not result.car["complete"].all():
-        console.print("n/a: the window runs past the pair's data or day 0 has no return "
-                      "(a CAR over the days that exist would pass for the full window)")
+        console.print("n/a: the window reaches before the pair's first or after its last price, or "
+                      "day 0 has no return (a CAR over the days that exist would pass for the full window)")
 
     tests = result.tests
     scopes = list(dict.fromkeys(tests["scope"]))
