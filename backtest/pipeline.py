@@ -63,6 +63,8 @@ class RunSettings:
     cache_dir: str | None = None
     closures: str | None = None
     model: str = "market"
+    benchmarks: tuple[tuple[str, str], ...] | None = None  # (symbol, benchmark) overrides
+    return_kind: Literal["simple", "log"] = "simple"
     factors: tuple[str, ...] | None = None
     estimation_window: tuple[int, int] = (-250, -11)
     event_window: tuple[int, int] = (-5, 20)
@@ -256,7 +258,10 @@ def _run(settings: RunSettings, step: Progress) -> RunResult:
 
     step("prices")
     symbols = None if settings.symbols is None else list(settings.symbols)
-    prices = load_prices(symbols_to_load(events, symbols, extra=settings.factors or ()), source)
+    benchmarks = dict(settings.benchmarks or ())
+    prices = load_prices(
+        symbols_to_load(events, symbols, benchmarks=benchmarks, extra=settings.factors or ()), source
+    )
 
     step("calendars")
     calendars = ExchangeCalendars.from_prices(prices, overrides=settings.closures)
@@ -272,6 +277,8 @@ def _run(settings: RunSettings, step: Progress) -> RunResult:
         "estimation_window": settings.estimation_window,
         "car_windows": settings.car_windows,
         "min_estimation": settings.min_estimation,
+        "benchmarks": benchmarks or None,
+        "return_kind": settings.return_kind,
     }
     with _recorded() as first_warnings:
         study = event_study(
@@ -302,6 +309,7 @@ def _run(settings: RunSettings, step: Progress) -> RunResult:
         calendars,
         horizon=settings.horizon,
         study=study if recovery_study is None else recovery_study,
+        benchmarks=benchmarks or None,
     )
 
     step("strategy")
@@ -315,6 +323,7 @@ def _run(settings: RunSettings, step: Progress) -> RunResult:
         slippage=settings.slippage,
         fill=settings.fill,
         horizon=settings.horizon,
+        benchmarks=benchmarks or None,
     )
 
     first = min(bars.index.min() for bars in prices.values())

@@ -102,6 +102,7 @@ def run_strategy(
     slippage: float = 0.0005,
     fill: Literal["next_open", "close"] = "next_open",
     horizon: int = 60,
+    benchmarks: Mapping[str, str] | None = None,
 ) -> TradeResult:
     """Backtest ``strategy`` on every event x symbol of ``alignment`` and every grid combination.
 
@@ -124,6 +125,8 @@ def run_strategy(
         When a decision taken at a session's close fills.
     horizon : int
         Sessions after the reaction session in each window.
+    benchmarks : mapping, optional
+        Benchmark per symbol (hedge leg, "vs benchmark"), overriding the registry.
 
     Returns
     -------
@@ -140,7 +143,8 @@ def run_strategy(
     _check_costs(fees, slippage, fill, horizon)
     combos = expand_grid(strat, grid)
     units = build_units(
-        prices, alignment, calendars, horizon=horizon, lookback=strat.lookback, hedge=strat.hedge
+        prices, alignment, calendars, horizon=horizon, lookback=strat.lookback, hedge=strat.hedge,
+        benchmarks=benchmarks,
     )
     if not units:
         raise DataError(

@@ -111,3 +111,21 @@ def test_recovery_window_is_needed_only_beyond_the_event_window() -> None:
     # an event window starting after day -1 is widened to day -1 (not into the estimation window)
     assert recovery_event_window(RunSettings(event_window=(2, 10))) == (-1, 60)
     assert recovery_event_window(RunSettings(event_window=(0, 10), estimation_window=(-100, -1))) == (0, 60)
+
+
+def test_benchmark_override_and_log_returns_reach_study_and_strategy(tmp_path):
+    events = tmp_path / "events.csv"
+    events.write_text(EVENTS.splitlines()[0] + "\n" + EVENTS.splitlines()[1] + "\n", encoding="utf-8")
+    res = run_all(RunSettings(events=str(events), symbols=("NVDA",), benchmarks=(("NVDA", "QQQ"),),
+                              return_kind="log", grid=(("hold", (5,)),)))
+    # independent OLS of NVDA's log returns on QQQ's over the 240 sessions -250..-11 before
+    # 2025-01-27 (both files share the NASDAQ/NYSE sessions)
+    r = np.log(pd.concat([_closes("NVDA.csv"), _closes("QQQ.csv")], axis=1).dropna()).diff()
+    day0 = r.index.get_loc(pd.Timestamp("2025-01-27"))
+    est = r.iloc[day0 - 250 : day0 - 10]
+    beta, alpha = np.polyfit(est.iloc[:, 1], est.iloc[:, 0], 1)
+    fit = res.study.fits.iloc[0]
+    assert (fit["benchmark"], fit["n_estimation"]) == ("QQQ", 240)
+    assert fit["beta"] == pytest.approx(beta, rel=1e-9) and fit["alpha"] == pytest.approx(alpha, abs=1e-12)
+    # the strategy's "vs benchmark" uses the same override
+    assert set(res.trade.results["benchmark"]) == {"QQQ"}

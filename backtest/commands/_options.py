@@ -181,3 +181,25 @@ def add_study_options(parser: argparse.ArgumentParser) -> None:
                         help="fewer estimation returns -> market-adjusted model, with a warning (default 60)")
     parser.add_argument("--factors", nargs="+", metavar="SYMBOL",
                         help="--model factor: regressors after each symbol's benchmark, e.g. SOXX")
+    parser.add_argument("--benchmark", action="append", metavar="SYM=BENCH",
+                        help="override a symbol's market benchmark, e.g. NVDA=QQQ (repeatable)")
+    parser.add_argument("--returns", choices=("simple", "log"), default="simple",
+                        help="return kind (default: simple)")
+
+
+def benchmark_overrides(items: Sequence[str] | None) -> dict[str, str]:
+    """``["NVDA=QQQ"]`` -> ``{"NVDA": "QQQ"}``; both symbols must resolve.
+
+    >>> benchmark_overrides(["NVDA=QQQ"])
+    {'NVDA': 'QQQ'}
+    """
+    from backtest.errors import ParameterError
+
+    out: dict[str, str] = {}
+    for item in items or []:
+        symbol, sep, bench = (part.strip() for part in item.partition("="))
+        if not sep or not symbol or not bench:
+            raise ParameterError(f"--benchmark {item!r}: write SYMBOL=BENCHMARK, e.g. NVDA=QQQ")
+        check_symbols("--benchmark", [symbol, bench])
+        out[symbol] = bench
+    return out

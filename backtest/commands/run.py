@@ -16,6 +16,7 @@ from backtest.commands._options import (
     add_execution_options,
     add_input_options,
     add_study_options,
+    benchmark_overrides,
     check_symbols,
     subparser,
 )
@@ -102,6 +103,8 @@ def settings_from_args(args: argparse.Namespace) -> Any:
         cache_dir=args.cache_dir,
         closures=args.closures,
         model=args.model,
+        benchmarks=tuple(sorted(benchmark_overrides(args.benchmark).items())) or None,
+        return_kind=args.returns,
         factors=tuple(factors) if factors else None,
         estimation_window=args.estimation_window,
         event_window=args.event_window,

@@ -15,8 +15,13 @@ from pathlib import Path
 
 import pandas as pd
 
-from backtest.commands._options import add_input_options, add_study_options, inputs_from_args, subparser
-from backtest.errors import ParameterError
+from backtest.commands._options import (
+    add_input_options,
+    add_study_options,
+    benchmark_overrides,
+    inputs_from_args,
+    subparser,
+)
 from backtest.study.result import EventStudyResult, number, percent, significance
 
 EXAMPLES = """examples:
@@ -37,28 +42,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     add_input_options(p)
     add_study_options(p)
-    p.add_argument("--benchmark", action="append", metavar="SYM=BENCH", help="override a benchmark")
-    p.add_argument("--returns", choices=("simple", "log"), default="simple", help="return kind")
     p.add_argument("--csv", metavar="FILE", help="write the CAR table (tidy) to CSV")
     p.add_argument("--json", metavar="FILE", help="write CARs, tests and fits to JSON")
     p.set_defaults(func=run)
-
-
-def _benchmarks(items: list[str] | None) -> dict[str, str]:
-    out = {}
-    for item in items or []:
-        symbol, sep, bench = item.partition("=")
-        if not sep or not symbol or not bench:
-            raise ParameterError(f"--benchmark {item!r}: write SYMBOL=BENCHMARK, e.g. NVDA=QQQ")
-        out[symbol.strip()] = bench.strip()
-    return out
 
 
 def run(args: argparse.Namespace) -> int:
     """Handler of ``backtest study``."""
     from backtest.study import event_study
 
-    benchmarks = _benchmarks(args.benchmark)
+    benchmarks = benchmark_overrides(args.benchmark)
     inputs = inputs_from_args(args, benchmarks=benchmarks, extra=args.factors or ())
     result = event_study(inputs.prices, inputs.alignment, inputs.calendars, model=args.model,
                          estimation_window=args.estimation_window, event_window=args.event_window,

@@ -81,8 +81,11 @@ def build_units(
     horizon: int,
     lookback: int,
     hedge: bool,
+    benchmarks: Mapping[str, str] | None = None,
 ) -> list[Unit]:
     """One :class:`Unit` per alignment row that has data (others are skipped with one ``DataWarning``).
+
+    ``benchmarks`` overrides the registry's benchmark per symbol (e.g. ``{"NVDA": "QQQ"}``).
 
     Raises
     ------
@@ -118,7 +121,7 @@ def build_units(
             )
             skipped.append(f"{event_id}/{symbol} ({why})")
             continue
-        bench_symbol = get_instrument(symbol).benchmark
+        bench_symbol = (benchmarks or {}).get(symbol) or get_instrument(symbol).benchmark
         bench = None
         if bench_symbol:
             if bench_symbol not in prices:
