@@ -24,7 +24,6 @@ Schedules are built once per process for 2000-01-01..2035-12-31
 from __future__ import annotations
 
 import csv
-import difflib
 import io
 import re
 import warnings
@@ -37,7 +36,7 @@ from typing import Literal
 
 import pandas as pd
 
-from backtest.errors import CalendarError, CalendarWarning, DataWarning, where
+from backtest.errors import CalendarError, CalendarWarning, DataWarning, closest_match, where
 from backtest.instruments import get_instrument
 
 CALENDAR_START = pd.Timestamp("2000-01-01")
@@ -64,8 +63,8 @@ def _calendar_names() -> tuple[str, ...]:
 def _check_name(calendar: str, context: str = "calendar") -> str:
     if calendar in _calendar_names():
         return calendar
-    close = difflib.get_close_matches(str(calendar), _calendar_names(), n=1)
-    hint = f"; did you mean {close[0]!r}?" if close else "; use e.g. NASDAQ, NYSE, XKRX or JPX"
+    close = closest_match(str(calendar), _calendar_names())
+    hint = f"; did you mean {close!r}?" if close else "; use e.g. NASDAQ, NYSE, XKRX or JPX"
     raise CalendarError(f"{context} {calendar!r} is not a pandas-market-calendars name{hint}")
 
 

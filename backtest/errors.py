@@ -7,6 +7,8 @@ wrong, where (file, line, column when there is one) and how to fix it.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 
 class BacktestError(ValueError):
     """Base class of every error caused by user input or data, not by a bug."""
@@ -81,7 +83,19 @@ class PluginWarning(BacktestWarning):
     """A user strategy module or entry point that failed to load; the others still work."""
 
 
-def did_you_mean(name: str, known: list[str] | tuple[str, ...]) -> str:
+def closest_match(name: str, known: Sequence[str], cutoff: float = 0.6) -> str | None:
+    """The known name closest to ``name`` (difflib), or None.
+
+    >>> closest_match("buy_the_dp", ["buy_and_hold", "buy_the_dip"])
+    'buy_the_dip'
+    """
+    import difflib
+
+    close = difflib.get_close_matches(str(name), list(known), n=1, cutoff=cutoff)
+    return close[0] if close else None
+
+
+def did_you_mean(name: str, known: Sequence[str]) -> str:
     """``"; did you mean 'NVDA'?"`` for the closest known name (case-insensitive), else ``""``.
 
     >>> did_you_mean("nvda", ["NVDA", "SPY"])
@@ -89,10 +103,7 @@ def did_you_mean(name: str, known: list[str] | tuple[str, ...]) -> str:
     >>> did_you_mean("QQQQQQQ", ["NVDA"])
     ''
     """
-    import difflib
-
     by_folded = {k.casefold(): k for k in known}
-    if name.casefold() in by_folded:
-        return f"; did you mean {by_folded[name.casefold()]!r}?"
-    close = difflib.get_close_matches(name.casefold(), list(by_folded), n=1, cutoff=0.6)
-    return f"; did you mean {by_folded[close[0]]!r}?" if close else ""
+    folded = name.casefold()
+    close = folded if folded in by_folded else closest_match(folded, list(by_folded))
+    return f"; did you mean {by_folded[close]!r}?" if close is not None else ""

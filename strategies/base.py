@@ -36,7 +36,7 @@ from typing import ClassVar, Literal
 
 import numpy as np
 
-from backtest.errors import ParameterError
+from backtest.errors import ParameterError, closest_match
 
 Direction = Literal["long", "short"]
 ParamKind = Literal["int", "float"]
@@ -231,10 +231,8 @@ def unknown_message(prefix: str, name: str, known: Sequence[str]) -> str:
     unknown strategy 'buy_the_dp'; known: buy_and_hold, buy_the_dip (did you mean 'buy_the_dip'?);
     see 'backtest trade --list'
     """
-    import difflib
-
-    close = difflib.get_close_matches(name, list(known), n=1, cutoff=0.5)
-    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    close = closest_match(name, known, cutoff=0.5)
+    hint = f" (did you mean {close!r}?)" if close else ""
     listing = ", ".join(known) if known else "none"
     return f"{prefix}; known: {listing}{hint}; see 'backtest trade --list'"
 

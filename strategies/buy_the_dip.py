@@ -33,11 +33,11 @@ TAKE_PROFIT = Param(
 )
 
 
-def dip_signals(bars: Bars, params: Mapping[str, np.ndarray], sign: float = 1.0) -> Signals:
-    """Shared rule of ``buy_the_dip``, ``hedged_dip`` and (``sign=-1``) ``short_the_shock``.
+def dip_signals(bars: Bars, params: Mapping[str, np.ndarray]) -> Signals:
+    """Shared rule of ``buy_the_dip``, ``hedged_dip`` and ``short_the_shock``.
 
-    Acts when ``sign * (C_0 / C_-1 - 1) <= -threshold``: a drop for ``sign=1``,
-    also a drop for the short rule (which sells into it).
+    Acts when the reaction-day return ``C_0 / C_-1 - 1 <= -threshold``; the long or
+    short side comes from the strategy's ``direction``, not from the signals.
     """
     threshold = np.asarray(params["threshold"], dtype=float)
     hold = np.asarray(params["hold"], dtype=np.int64)

@@ -10,10 +10,9 @@
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Sequence
 
-from backtest.errors import ParameterError
+from backtest.errors import ParameterError, closest_match
 from backtest.study.models import MODELS
 
 Window = tuple[int, int]
@@ -90,8 +89,8 @@ def parse_model(model: object) -> str:
     """Check a model name; an unknown one lists the known ones and the closest match."""
     if model in MODELS:
         return str(model)
-    close = difflib.get_close_matches(str(model), MODELS, n=1)
-    hint = f" Did you mean {close[0]!r}?" if close else ""
+    close = closest_match(str(model), MODELS)
+    hint = f" Did you mean {close!r}?" if close else ""
     raise ParameterError(f"model {model!r} is unknown; use one of {', '.join(MODELS)}.{hint}")
 
 
