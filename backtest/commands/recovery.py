@@ -9,6 +9,7 @@ import warnings
 
 import pandas as pd
 
+from backtest.commands._cells import number_cell, pct_cell
 from backtest.commands._options import add_input_options, inputs_from_args, positive_int, subparser
 from backtest.errors import DataError, DataWarning, ParameterError, StudyError
 
@@ -106,12 +107,6 @@ def _nothing_measurable(table: pd.DataFrame) -> str:
             f"({listed}{more}); check the event dates and the price source")
 
 
-def _pct(value: object) -> str:
-    return "-" if value is None or pd.isna(value) else f"{float(value) * 100:+.2f} %"
-
-
-def _ratio(value: object) -> str:
-    return "-" if value is None or pd.isna(value) else f"{float(value):.2f}"
 
 
 def _recovery_cell(row: pd.Series) -> str:
@@ -153,10 +148,10 @@ def _print(result: object, horizon: int) -> None:
         trough = ("-" if pd.isna(row["trough_rel_day"])
                   else f"+{row['trough_rel_day']} ({row['trough_date']:%Y-%m-%d})")
         half = "-" if pd.isna(row["half_life_sessions"]) else f"+{row['half_life_sessions']}"
+        ratios = (number_cell(row.get(f"ratio_{k}")) for k in (5, 20, 60))
         table.add_row(str(row["event_id"]), str(row["symbol"]), str(row["path"]), str(row["direction"]),
-                      _pct(row["reaction_return"]), trough, _pct(row["max_drawdown"]), _recovery_cell(row),
-                      _from_trough_cell(row), _ratio(row.get("ratio_5")), _ratio(row.get("ratio_20")),
-                      _ratio(row.get("ratio_60")), half, str(row["n_missing"]))
+                      pct_cell(row["reaction_return"]), trough, pct_cell(row["max_drawdown"]),
+                      _recovery_cell(row), _from_trough_cell(row), *ratios, half, str(row["n_missing"]))
     console.print(table)
 
     summary = Table(title="Across events and symbols (Kaplan-Meier, censoring handled)")
@@ -176,5 +171,5 @@ def _print(result: object, horizon: int) -> None:
         summary.add_row(str(row["path"]), str(row["direction"]), str(row["n"]), str(row["n_recovered"]),
                         str(row["n_censored"]), str(row["n_no_move"]), str(row["n_unmeasured"]),
                         "-" if math.isnan(median) else f"{median:g}", km_cell,
-                        _pct(row["median_max_drawdown"]), share(5), share(20), share(60))
+                        pct_cell(row["median_max_drawdown"]), share(5), share(20), share(60))
     console.print(summary)

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-import pandas as pd
-
+from backtest.commands._cells import number_cell, pct_cell
 from backtest.commands._options import add_execution_options, add_input_options, inputs_from_args, subparser
 
 EPILOG = """\
@@ -89,12 +88,6 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _pct(value: object) -> str:
-    return "-" if value is None or pd.isna(value) else f"{float(value) * 100:+.2f} %"
-
-
-def _num(value: object) -> str:
-    return "-" if value is None or pd.isna(value) else f"{float(value):.2f}"
 
 
 def _console():
@@ -164,19 +157,19 @@ def _print(result: object, show_trades: bool) -> None:
             row.combo,
             row.event_id,
             row.symbol,
-            _pct(row.total_return),
-            _pct(row.annualized_return),
-            _num(row.sharpe),
-            _num(row.sortino),
-            _pct(row.max_drawdown),
-            _pct(row.win_rate),
+            pct_cell(row.total_return),
+            pct_cell(row.annualized_return),
+            number_cell(row.sharpe),
+            number_cell(row.sortino),
+            pct_cell(row.max_drawdown),
+            pct_cell(row.win_rate),
             str(row.n_trades),
-            _pct(row.exposure),
-            _pct(row.avg_trade),
-            _pct(row.buy_hold_return),
-            _pct(row.excess_vs_buy_hold),
-            _pct(row.benchmark_return),
-            _pct(row.excess_vs_benchmark),
+            pct_cell(row.exposure),
+            pct_cell(row.avg_trade),
+            pct_cell(row.buy_hold_return),
+            pct_cell(row.excess_vs_buy_hold),
+            pct_cell(row.benchmark_return),
+            pct_cell(row.excess_vs_benchmark),
             str(row.sessions),
         )
     console.print(table)
@@ -213,18 +206,18 @@ def _print(result: object, show_trades: bool) -> None:
             row.combo,
             str(row.pairs),
             str(row.traded),
-            _pct(row.mean_return_traded),
-            _pct(row.mean_return),
-            _pct(row.median_return),
-            _pct(row.worst_return),
-            _pct(row.best_return),
-            _pct(row.positive_share),
+            pct_cell(row.mean_return_traded),
+            pct_cell(row.mean_return),
+            pct_cell(row.median_return),
+            pct_cell(row.worst_return),
+            pct_cell(row.best_return),
+            pct_cell(row.positive_share),
             str(row.trades),
-            _pct(row.win_rate),
-            _pct(row.avg_trade),
-            _pct(row.mean_excess_vs_buy_hold_traded),
-            _pct(row.mean_excess_vs_buy_hold),
-            _pct(row.mean_excess_vs_benchmark),
+            pct_cell(row.win_rate),
+            pct_cell(row.avg_trade),
+            pct_cell(row.mean_excess_vs_buy_hold_traded),
+            pct_cell(row.mean_excess_vs_buy_hold),
+            pct_cell(row.mean_excess_vs_benchmark),
         )
     console.print(summary)
     if show_trades:
@@ -258,7 +251,7 @@ def _print(result: object, show_trades: bool) -> None:
                 f"{t.exit_date:%Y-%m-%d}",
                 t.exit_at,
                 f"{t.exit_price:.4g}",
-                _pct(t[16]),
+                pct_cell(t[16]),
                 t.status,
             )  # field 16 = "return"
         console.print(log)
