@@ -11,7 +11,7 @@ import pandas as pd
 
 from backtest.commands._cells import number_cell, pct_cell
 from backtest.commands._options import add_input_options, inputs_from_args, positive_int, subparser
-from backtest.errors import DataError, DataWarning, ParameterError, StudyError
+from backtest.errors import DataError, DataWarning, StudyError
 
 EPILOG = """\
 examples:
@@ -60,8 +60,6 @@ def run(args: argparse.Namespace) -> int:
     from backtest.recovery import data_horizon, recovery
     from backtest.study import event_study
 
-    if args.horizon <= 0:  # also reachable from Python callers that build Namespaces by hand
-        raise ParameterError(f"--horizon {args.horizon}: must be at least 1 session; use e.g. 60")
     inputs = inputs_from_args(args, extra=args.factors or ())
     # The study's event window need not reach past the data: every pair is censored there anyway.
     reach = data_horizon(inputs.prices, inputs.alignment, inputs.calendars)

@@ -79,16 +79,14 @@ def settings_from_args(args: argparse.Namespace) -> Any:
 
     symbols = check_symbols("--symbols", args.symbols)
     factors = check_symbols("--factors", args.factors)
-    if args.source == "csv" and not args.csv_dir:
-        raise ParameterError("--source csv needs --csv-dir DIR (a directory of SYMBOL.csv files)")
-    from backtest.study import MODELS
+    from backtest.inputs import open_source
+    from backtest.study.windows import parse_model
 
-    if args.model not in MODELS:
-        raise ParameterError(
-            f"--model {args.model!r}: unknown normal-return model; use one of {', '.join(MODELS)}"
-        )
-    if args.horizon < 1:
-        raise ParameterError(f"--horizon {args.horizon}: must be at least 1 session")
+    open_source(args.source, csv_dir=args.csv_dir, cache_dir=args.cache_dir)  # fails before any work
+    try:
+        parse_model(args.model)
+    except ParameterError as exc:
+        raise ParameterError(f"--{exc}") from None  # "--model 'capm' is unknown; ..."
     strategy = strategies.get(args.strategy)
     grid = None
     if args.grid:
