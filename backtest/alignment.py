@@ -87,7 +87,8 @@ def _instruments(symbols: Sequence[str]) -> list[Instrument]:
     return [get_instrument(symbol) for symbol in symbols]
 
 
-def _event_symbols(event: pd.Series, symbols: Sequence[str] | None) -> tuple[str, ...]:
+def event_symbols(event: pd.Series, symbols: Sequence[str] | None) -> tuple[str, ...]:
+    """The symbols one event is studied on: ``symbols`` if given, else its own, else the defaults."""
     if symbols is not None:
         return tuple(dict.fromkeys(symbols))
     own = tuple(dict.fromkeys(event.get("symbols", ()) or ()))
@@ -133,7 +134,7 @@ def align_symbols(
     for _, event in events.iterrows():
         announced = _instant(event)
         found: dict[str, tuple[pd.Timestamp, bool]] = {}
-        for instrument in _instruments(_event_symbols(event, symbols)):
+        for instrument in _instruments(event_symbols(event, symbols)):
             if instrument.calendar not in found:
                 found[instrument.calendar] = _placed(calendars, instrument.calendar, announced, event)
             session, intraday = found[instrument.calendar]
@@ -178,7 +179,7 @@ def align_events(
     for _, event in events.iterrows():
         announced = _instant(event)
         seen: set[str] = set()
-        for instrument in _instruments(_event_symbols(event, symbols)):
+        for instrument in _instruments(event_symbols(event, symbols)):
             if instrument.exchange in seen:
                 continue
             seen.add(instrument.exchange)

@@ -16,9 +16,10 @@ from pathlib import Path
 
 import pandas as pd
 
+from backtest.alignment import align_symbols, event_symbols
 from backtest.calendars import ExchangeCalendars
 from backtest.errors import ParameterError
-from backtest.instruments import DEFAULT_TARGETS, get_instrument
+from backtest.instruments import get_instrument
 from backtest.sources import PriceSource, get_source, load_prices
 
 
@@ -41,9 +42,8 @@ def targets(events: pd.DataFrame, symbols: Sequence[str] | None = None) -> list[
     >>> targets(pd.DataFrame({"symbols": [("NVDA",), ()]}))
     ['NVDA', '000660.KS', '005930.KS', '285A.T']
     """
-    if symbols:
-        return list(dict.fromkeys(symbols))
-    return list(dict.fromkeys(s for own in events["symbols"] for s in (tuple(own) or DEFAULT_TARGETS)))
+    given = list(symbols) if symbols else None  # an empty list means "not given", as everywhere
+    return list(dict.fromkeys(s for _, event in events.iterrows() for s in event_symbols(event, given)))
 
 
 def symbols_to_load(
@@ -143,7 +143,6 @@ def load_inputs(
     >>> inputs.alignment.loc[0, ["symbol", "reaction_session"]].tolist()
     ['NVDA', Timestamp('2025-01-27 00:00:00')]
     """
-    from backtest.alignment import align_symbols
     from backtest.events import default_events_path, load_events
 
     for symbol in symbols or ():
