@@ -19,7 +19,7 @@ import pandas as pd
 from backtest.alignment import align_symbols, event_symbols
 from backtest.calendars import ExchangeCalendars
 from backtest.errors import ParameterError
-from backtest.instruments import get_instrument
+from backtest.instruments import benchmark_of, get_instrument
 from backtest.sources import PriceSource, get_source, load_prices
 
 
@@ -61,7 +61,7 @@ def symbols_to_load(
     """
     overrides = dict(benchmarks or {})
     wanted = targets(events, symbols)
-    market = [overrides.get(s) or get_instrument(s).benchmark for s in wanted]
+    market = [benchmark_of(s, overrides) for s in wanted]
     return list(dict.fromkeys([*wanted, *(b for b in market if b), *extra]))
 
 

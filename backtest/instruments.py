@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -150,3 +151,12 @@ def get_instrument(symbol: str) -> Instrument:
         sector_benchmark="",
         registered=False,
     )
+
+
+def benchmark_of(symbol: str, overrides: Mapping[str, str] | None = None) -> str:
+    """``symbol``'s market benchmark: the override if one is given, else the registry's ("" = none).
+
+    >>> benchmark_of("NVDA"), benchmark_of("NVDA", {"NVDA": "QQQ"}), benchmark_of("^N225")
+    ('SPY', 'QQQ', '')
+    """
+    return (overrides or {}).get(symbol) or get_instrument(symbol).benchmark

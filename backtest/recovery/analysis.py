@@ -42,7 +42,7 @@ import numpy as np
 import pandas as pd
 
 from backtest.errors import CalendarError, DataError, DataWarning, ParameterError
-from backtest.instruments import get_instrument
+from backtest.instruments import benchmark_of
 from backtest.recovery.paths import RATIO_DAYS, check_horizon, path_metrics
 from backtest.recovery.survival import summarize
 
@@ -290,7 +290,7 @@ def recovery(
         direction = KIND_DIRECTION[str(item.kind)]
         first_date, last_date = bars["close"].dropna().index.min(), bars["close"].dropna().index.max()
         dates, has_day0 = _window_dates(calendars, str(item.calendar), reaction, last_date, horizon)
-        bench = (benchmarks or {}).get(symbol) or get_instrument(symbol).benchmark
+        bench = benchmark_of(symbol, benchmarks)
         ident = {"event_id": event_id, "symbol": symbol, "kind": str(item.kind),
                  "calendar": str(item.calendar), "reaction_session": reaction,
                  "benchmark": bench if study is None else "", "ar_source": ar_source}

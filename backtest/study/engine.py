@@ -19,7 +19,7 @@ import pandas as pd
 
 from backtest.calendars import ExchangeCalendars
 from backtest.errors import DataWarning, ParameterError, StudyError
-from backtest.instruments import get_instrument
+from backtest.instruments import benchmark_of, get_instrument
 from backtest.study.models import NEEDS_MARKET, Model
 from backtest.study.panel import Panel, assemble
 from backtest.study.result import EventStudyResult
@@ -33,7 +33,7 @@ ALIGNMENT_COLUMNS: tuple[str, ...] = ("event_id", "symbol", "calendar", "reactio
 def _benchmarks(symbols: Sequence[str], overrides: Mapping[str, str] | None, model: str) -> list[str]:
     out = []
     for symbol in symbols:
-        bench = (overrides or {}).get(symbol) or get_instrument(symbol).benchmark
+        bench = benchmark_of(symbol, overrides)
         if not bench and model in NEEDS_MARKET:
             other = "QQQ" if symbol == "SPY" else "SPY"
             raise StudyError(

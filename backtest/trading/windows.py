@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from backtest.errors import DataError, DataWarning
-from backtest.instruments import get_instrument
+from backtest.instruments import benchmark_of
 from strategies.base import Bars
 
 
@@ -121,7 +121,7 @@ def build_units(
             )
             skipped.append(f"{event_id}/{symbol} ({why})")
             continue
-        bench_symbol = (benchmarks or {}).get(symbol) or get_instrument(symbol).benchmark
+        bench_symbol = benchmark_of(symbol, benchmarks)
         bench = None
         if bench_symbol:
             if bench_symbol not in prices:
