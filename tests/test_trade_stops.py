@@ -254,7 +254,7 @@ def test_columns_without_orders_keep_their_cash():
 
 
 def test_a_new_process_loads_the_simulators_from_the_disk_cache(tmp_path):
-    # Fill the cache in this process (conftest sets NUMBA_CACHE_DIR), then run a backtest with a
+    # Fill the cache in this process (the package sets NUMBA_CACHE_DIR), then run a backtest with a
     # stop in a fresh interpreter: the plan kernel and vectorbt's from_orders simulator must come
     # from the cache (hits, no misses) and from_signals' simulator must not be compiled at all.
     bars = pd.DataFrame(
