@@ -108,11 +108,11 @@ def rbar_from_unit(unit: np.ndarray, est_dates: np.ndarray | None = None,
         key = day - day.min()
         n_t = np.bincount(key).astype(float)
         total = np.bincount(key, weights=values)
-        sq = float(values @ values)
+        sq = float(np.sum(values * values))  # no BLAS call on tiny operands
     pairs = float((n_t * (n_t - 1.0)).sum())
     if pairs <= 0:
         return float("nan"), m
-    return float((total @ total - sq) / pairs), m
+    return float((np.sum(total * total) - sq) / pairs), m
 
 
 def pooled_rbar(rbars: Sequence[float], counts: Sequence[int]) -> float:

@@ -59,20 +59,31 @@ def wilcoxon_exact_p(car: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         if (absv[1:] == absv[:-1]).any():
             continue
         ranks = np.searchsorted(absv, np.abs(v)) + 1
-        w = int(ranks[v > 0].sum())
-        counts = _signed_rank_counts(n)
-        total = counts.sum()
-        p[row] = min(1.0, 2.0 * min(counts[: w + 1].sum(), counts[w:].sum()) / total)
+        p[row] = signed_rank_p(int(ranks[v > 0].sum()), n)
         exact[row] = True
     return p, exact
 
 
-def binomial_p(w: np.ndarray, n: np.ndarray, p_hat: float) -> np.ndarray:
+def signed_rank_p(w_plus: int, n: int) -> float:
+    """Exact two-sided p of the signed-rank sum ``W+ = w_plus`` of ``n`` untied non-zero values.
+
+    ``p = min(1, 2 min(P(W+ <= w), P(W+ >= w)))`` under the null that every sign pattern
+    has probability ``2^-n`` (Wilcoxon 1945).
+
+    >>> signed_rank_p(0, 4)
+    0.125
+    """
+    counts = _signed_rank_counts(n)
+    return float(min(1.0, 2.0 * min(counts[: w_plus + 1].sum(), counts[w_plus:].sum()) / counts.sum()))
+
+
+def binomial_p(w: np.ndarray, n: np.ndarray, p_hat: float | np.ndarray) -> np.ndarray:
     """Exact two-sided binomial p-values of ``w`` successes in ``n`` with probability ``p_hat``.
 
     ``p = sum of P(k)`` over the ``k`` with ``P(k) <= P(w)`` (relative tolerance ``1e-7``):
     the "minimum likelihood" two-sided p of ``scipy.stats.binomtest``. NaN where ``n < 1``
-    or ``p_hat`` is not in (0, 1).
+    or ``p_hat`` is not in (0, 1). ``p_hat`` is one probability or one per element of ``w``.
+    Rows are taken in groups of similar ``n`` (powers of two), so the work is ``O(sum n)``.
 
     Examples
     --------
@@ -81,14 +92,24 @@ def binomial_p(w: np.ndarray, n: np.ndarray, p_hat: float) -> np.ndarray:
     """
     w = np.asarray(w, dtype=int)
     n = np.asarray(n, dtype=int)
-    if w.size == 0 or not (np.isfinite(p_hat) and 0.0 < p_hat < 1.0):
-        return np.full(w.shape, np.nan)
+    prob = np.broadcast_to(np.asarray(p_hat, dtype=float), w.shape).ravel()
+    flat_w, flat_n = w.ravel(), n.ravel()
+    out = np.full(flat_w.shape, np.nan)
+    ok = (flat_n >= 1) & np.isfinite(prob) & (prob > 0.0) & (prob < 1.0)
+    bucket = np.ceil(np.log2(np.maximum(flat_n, 1))).astype(int)
+    for b in np.unique(bucket[ok]):
+        rows = np.flatnonzero(ok & (bucket == b))
+        out[rows] = _binomial_rows(flat_w[rows], flat_n[rows], prob[rows])
+    return out.reshape(w.shape)
+
+
+def _binomial_rows(w: np.ndarray, n: np.ndarray, p_hat: np.ndarray) -> np.ndarray:
     k = np.arange(int(n.max()) + 1, dtype=float)[None, :]
-    m = np.maximum(n, 1).astype(float)[:, None]
+    m = n.astype(float)[:, None]
+    p = p_hat[:, None]
     with np.errstate(invalid="ignore"):
         log_pmf = (special.gammaln(m + 1) - special.gammaln(k + 1) - special.gammaln(m - k + 1)
-                   + k * np.log(p_hat) + (m - k) * np.log1p(-p_hat))
+                   + k * np.log(p) + (m - k) * np.log1p(-p))
     pmf = np.where(k <= m, np.exp(log_pmf), 0.0)  # zero beyond n
-    d = np.take_along_axis(pmf, np.clip(w, 0, int(n.max()))[:, None], axis=1)
-    out = np.where(pmf <= d * (1.0 + 1e-7), pmf, 0.0).sum(axis=1)
-    return np.where(n >= 1, np.minimum(out, 1.0), np.nan)
+    d = np.take_along_axis(pmf, np.clip(w, 0, n)[:, None], axis=1)
+    return np.minimum(np.where(pmf <= d * (1.0 + 1e-7), pmf, 0.0).sum(axis=1), 1.0)

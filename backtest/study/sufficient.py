@@ -1,0 +1,244 @@
+"""Per-scope sufficient statistics of the cross-sectional tests, and how they merge.
+
+A :class:`ScopeStats` holds, for each scope (an event, or a pool of events), the sums and
+counts the tests of :mod:`backtest.study.statistics` are functions of, so that blocks of
+pairs computed apart (:mod:`backtest.study.block`) reduce to exactly the statistics of
+all their pairs. Per scope and CAR window (``W``), estimation day (``L1``), event day
+(``L2``) or rank day (``L1 + L2``):
+
+==================================  ========================================================
+``car_n, car_sum, car_m2``          count, sum and centred sum of squares of the CARs
+                                    (cross-sectional t, CAAR, Brown-Warner numerator)
+``car_pos``                         CARs above zero (generalized sign)
+``scar_n, scar_sum, scar_m2``       the same for ``SCAR = CAR / sd(CAR)`` (BMP, BMP-KP)
+``patell_n, patell_sum, patell_var``  pairs with ``df > 2``, sum of SCAR, sum of ``df/(df-2)``
+``est_cnt, est_sum``                estimation residuals per relative day (Brown-Warner ``Ā_t``)
+``u_cnt, u_sum``                    ranks and ``sum (U - 1/2)`` per rank day (Corrado ``S_U``)
+``win_cnt, win_sum, win_pairs``     the same on each window's days for pairs whose window is
+                                    complete (windows' columns side by side), pairs with a rank
+``share_n, share_sum``              pairs with estimation ARs, sum of their positive shares
+``ar_cnt, ar_sum``                  ARs per event day (AAR / CAAR table)
+``rb_m, rb_sq``                     pairs entering ``r̄``, ``sum z^2`` (Kolari-Pynnönen)
+``rb_scope, rb_day, rb_n, rb_sum``  tidy rows: per scope and calendar day, ``N_t`` and ``sum z``
+==================================  ========================================================
+
+Counts and sums add; centred sums of squares merge as
+``M2 = sum_b M2_b + sum_b n_b (mean_b - mean)^2`` (Chan, Golub and LeVeque 1979, eq. 2.1),
+which keeps the two-pass accuracy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, fields, replace
+
+import numpy as np
+
+from backtest.study.crosscorr import MIN_OVERLAP, NO_DAY, day_numbers, unit_residuals
+from backtest.study.statistics import positive_share
+
+CENTRED: tuple[tuple[str, str, str], ...] = (("car_n", "car_sum", "car_m2"),
+                                             ("scar_n", "scar_sum", "scar_m2"))
+DAY_ROWS: tuple[str, ...] = ("rb_scope", "rb_day", "rb_n", "rb_sum")
+
+
+@dataclass(frozen=True)
+class ScopeStats:
+    """Sufficient statistics of ``s`` scopes (see the module docstring); rows sorted by ``scope``."""
+
+    scope: np.ndarray
+    car_n: np.ndarray
+    car_sum: np.ndarray
+    car_m2: np.ndarray
+    car_pos: np.ndarray
+    scar_n: np.ndarray
+    scar_sum: np.ndarray
+    scar_m2: np.ndarray
+    patell_n: np.ndarray
+    patell_sum: np.ndarray
+    patell_var: np.ndarray
+    est_cnt: np.ndarray
+    est_sum: np.ndarray
+    u_cnt: np.ndarray
+    u_sum: np.ndarray
+    win_cnt: np.ndarray
+    win_sum: np.ndarray
+    win_pairs: np.ndarray
+    share_n: np.ndarray
+    share_sum: np.ndarray
+    ar_cnt: np.ndarray
+    ar_sum: np.ndarray
+    rb_m: np.ndarray
+    rb_sq: np.ndarray
+    rb_scope: np.ndarray
+    rb_day: np.ndarray
+    rb_n: np.ndarray
+    rb_sum: np.ndarray
+
+
+class _Groups:
+    """Rows grouped by an integer key: sorted once, summed per group with ``reduceat``."""
+
+    def __init__(self, key: np.ndarray) -> None:
+        key = np.asarray(key)
+        self.order = None if key.size < 2 or bool(np.all(key[1:] >= key[:-1])) else \
+            np.argsort(key, kind="stable")
+        srt = key if self.order is None else key[self.order]
+        first = np.flatnonzero(np.concatenate([[True], srt[1:] != srt[:-1]])) if srt.size else \
+            np.zeros(0, dtype=np.int64)
+        self.starts = first
+        self.keys = srt[first]
+        self.inverse = np.empty(key.size, dtype=np.int64)
+        ranks = np.cumsum(np.concatenate([[False], srt[1:] != srt[:-1]])) if srt.size else srt
+        if self.order is None:
+            self.inverse[:] = ranks
+        else:
+            self.inverse[self.order] = ranks
+
+    def sum(self, x: np.ndarray) -> np.ndarray:
+        x = np.asarray(x)
+        if x.dtype == bool:
+            x = x.astype(np.int64)
+        if self.keys.size == 0:
+            return np.zeros((0, *x.shape[1:]), dtype=x.dtype)
+        return np.add.reduceat(x if self.order is None else x[self.order], self.starts, axis=0)
+
+
+def _centred(g: _Groups, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per group and column: count, sum and centred sum of squares of the finite ``x``."""
+    valid = np.isfinite(x)
+    n = g.sum(valid)
+    total = g.sum(np.where(valid, x, 0.0))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = total / n
+    dev = np.where(valid, x - mean[g.inverse], 0.0)
+    return n, total, g.sum(dev * dev)
+
+
+def scope_stats(out, scope: np.ndarray, car_cols: Sequence[tuple[int, int]],
+                est_days: np.ndarray | None = None) -> ScopeStats:
+    """Sufficient statistics of one block's pairs, one row per scope code in ``scope``.
+
+    ``out`` is the block's :class:`~backtest.study.block.Computed`; ``est_days`` the
+    estimation sessions as dates or day numbers (None: relative day) for ``r̄``.
+    """
+    g = _Groups(scope)
+    car = out.car
+    with np.errstate(invalid="ignore", divide="ignore"):
+        scar = car / np.sqrt(out.car_var)
+    car_n, car_sum, car_m2 = _centred(g, car)
+    scar_n, scar_sum, scar_m2 = _centred(g, scar)
+    df = out.fit.df[:, None].astype(float)
+    use = np.isfinite(scar) & (df > 2)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        patell_var = g.sum(np.where(use, df / (df - 2.0), 0.0))
+    resid = out.fit.est_resid
+    offset = resid.shape[1]
+    est_ok = np.isfinite(resid)
+    u = out.u
+    u_ok = np.isfinite(u)
+    win_ok, win_val, win_any = [], [], []
+    for j, (first, last) in enumerate(car_cols):
+        cols = slice(first + offset, last + offset + 1)
+        ok = u_ok[:, cols] & out.complete[:, j : j + 1]
+        win_ok.append(ok)
+        win_val.append(np.where(ok, u[:, cols] - 0.5, 0.0))
+        win_any.append(ok.any(axis=1))
+    share = positive_share(resid)
+    ar_ok = np.isfinite(out.ar)
+    rb = _rbar_days(g, unit_residuals(resid), est_days)
+    return ScopeStats(
+        g.keys.astype(np.int64), car_n, car_sum, car_m2, g.sum(car > 0), scar_n, scar_sum, scar_m2,
+        g.sum(use), g.sum(np.where(use, scar, 0.0)), patell_var,
+        g.sum(est_ok), g.sum(np.where(est_ok, resid, 0.0)),
+        g.sum(u_ok), g.sum(np.where(u_ok, u - 0.5, 0.0)),
+        g.sum(np.concatenate(win_ok, axis=1)), g.sum(np.concatenate(win_val, axis=1)),
+        g.sum(np.stack(win_any, axis=1)),
+        g.sum(np.isfinite(share)), g.sum(np.where(np.isfinite(share), share, 0.0)),
+        g.sum(ar_ok), g.sum(np.where(ar_ok, out.ar, 0.0)), *rb)
+
+
+def _rbar_days(g: _Groups, z: np.ndarray, est_days: np.ndarray | None) -> tuple[np.ndarray, ...]:
+    """Kolari-Pynnönen day sums (:func:`~backtest.study.crosscorr.rbar_from_unit`) per scope."""
+    have = np.isfinite(z)
+    if est_days is None:
+        days = np.broadcast_to(np.arange(z.shape[1], dtype=np.int64), z.shape)
+    else:
+        days = day_numbers(est_days)
+        have &= days != NO_DAY
+    rows = have.sum(axis=1) >= max(MIN_OVERLAP, 2)
+    have &= rows[:, None]
+    row_group = np.broadcast_to(g.inverse[:, None], z.shape)[have]
+    values, day = z[have], days[have]
+    s = g.keys.size
+    sq = np.bincount(row_group, weights=values * values, minlength=s)
+    if values.size == 0:
+        empty = np.zeros(0, dtype=np.int64)
+        return g.sum(rows), sq, empty, empty, empty, np.zeros(0)
+    low = int(day.min())
+    span = int(day.max()) - low + 1
+    key = row_group.astype(np.int64) * span + (day - low)
+    if s * span <= max(4 * key.size, 1 << 16):  # a dense scope x day grid: no sort
+        n_t = np.bincount(key, minlength=s * span)
+        total = np.bincount(key, weights=values, minlength=s * span)
+        cells = np.flatnonzero(n_t)
+        n_t, total = n_t[cells], total[cells]
+    else:
+        cells, inverse = np.unique(key, return_inverse=True)
+        n_t = np.bincount(inverse, minlength=cells.size)
+        total = np.bincount(inverse, weights=values, minlength=cells.size)
+    return (g.sum(rows), sq, g.keys[cells // span].astype(np.int64), cells % span + low, n_t, total)
+
+
+def combine(parts: Sequence[ScopeStats], groups: np.ndarray | None = None) -> ScopeStats:
+    """Merge scope rows: across blocks (``groups`` None: rows of one scope code merge) or into
+    pools (``groups``: the output code of each row of the concatenated parts).
+
+    With ``groups`` the calendar-day ``r̄`` rows are dropped: a pool's ``r̄`` is not a merge of
+    day sums but :func:`~backtest.study.crosscorr.pooled_rbar` of its events' ``r̄``.
+    """
+    cat = {f.name: np.concatenate([getattr(p, f.name) for p in parts]) for f in fields(ScopeStats)}
+    key = cat["scope"] if groups is None else np.asarray(groups, dtype=np.int64)
+    g = _Groups(key)
+    centred = {m2 for _, _, m2 in CENTRED}
+    out = {name: g.sum(v) for name, v in cat.items()
+           if name not in centred and name not in DAY_ROWS and name != "scope"}
+    for n_name, s_name, m2_name in CENTRED:
+        n_b, s_b = cat[n_name], cat[s_name]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            shift = np.where(n_b > 0, s_b / n_b - (out[s_name] / out[n_name])[g.inverse], 0.0)
+        out[m2_name] = g.sum(cat[m2_name] + n_b * shift * shift)
+    if groups is None:
+        rows = cat["rb_scope"].astype(np.int64)
+        low = int(cat["rb_day"].min()) if rows.size else 0
+        span = int(cat["rb_day"].max()) - low + 1 if rows.size else 1
+        cells = _Groups(rows * span + (cat["rb_day"] - low))
+        out.update(rb_scope=cells.keys // span, rb_day=cells.keys % span + low,
+                   rb_n=cells.sum(cat["rb_n"]), rb_sum=cells.sum(cat["rb_sum"]))
+    else:
+        empty = np.zeros(0, dtype=np.int64)
+        out.update(rb_scope=empty, rb_day=empty, rb_n=empty, rb_sum=np.zeros(0))
+    return ScopeStats(scope=g.keys.astype(np.int64), **out)
+
+
+def scope_rbar(stats: ScopeStats) -> np.ndarray:
+    """Kolari-Pynnönen ``r̄`` per scope row from the calendar-day sums (NaN when undefined).
+
+    ``r̄ = sum_t [(sum_i z_it)^2 - sum_i z_it^2] / sum_t (N_t^2 - N_t)`` over the pairs with
+    at least ``MIN_OVERLAP`` residuals (:func:`~backtest.study.crosscorr.mean_residual_correlation`).
+    """
+    row = np.searchsorted(stats.scope, stats.rb_scope)
+    s = stats.scope.size
+    n_t = stats.rb_n.astype(float)
+    pairs = np.bincount(row, weights=n_t * (n_t - 1.0), minlength=s)
+    square = np.bincount(row, weights=stats.rb_sum * stats.rb_sum, minlength=s)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rbar = (square - stats.rb_sq) / pairs
+    return np.where((stats.rb_m >= 2) & (pairs > 0), rbar, np.nan)
+
+
+def subset(stats: ScopeStats, rows: np.ndarray) -> ScopeStats:
+    """The scope rows ``rows`` (positions) of ``stats``, with their calendar-day rows."""
+    keep_days = np.isin(stats.rb_scope, stats.scope[rows])
+    return replace(stats, **{f.name: getattr(stats, f.name)[keep_days if f.name in DAY_ROWS else rows]
+                             for f in fields(ScopeStats)})

@@ -1,0 +1,104 @@
+"""The block-wise engine: blocks of pairs reduce to the statistics of all pairs.
+
+Expected values come from the independent loop implementation of
+``tests/test_study_reference.py`` (written from the papers), numpy's variance and
+correlation matrix, and scipy's Wilcoxon and binomial tests.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+from test_study_reference import EST, EVT, NAN, WINDOWS, check_against_reference, pairs_from_frame, simulate
+
+from backtest.study.block import BlockInput, BlockSpec, run_blocks, slices
+from backtest.study.exact import binomial_p
+from backtest.study.panel import Panel, assemble, concat_computed
+from backtest.study.scope_tests import wilcoxon_grouped
+from backtest.study.sufficient import scope_rbar
+
+
+def _two_event_panel():
+    returns, market = simulate(15, n_inst=6, n_rows=300)
+    first = pairs_from_frame(returns, market, dict.fromkeys(returns, 200))
+    second = pairs_from_frame(returns, market, dict.fromkeys(returns, 280))
+    second[2]["evt_r"][7] = NAN
+    first[4]["est_r"][:70] = [NAN] * 70  # a late listing: 40 estimation returns left
+    pairs = first + second
+    # interleave the events so every block holds pairs of both
+    order = [i for pair in zip(range(6), range(6, 12), strict=True) for i in pair]
+    pairs = [pairs[i] for i in order]
+    events = ["a" if i < 6 else "b" for i in order]
+
+    a = {key: np.array([p[key] for p in pairs]) for key in ("est_r", "est_m", "evt_r", "evt_m")}
+    panel = Panel(
+        event_id=np.array(events, dtype=object), symbol=np.array([p["symbol"] for p in pairs], dtype=object),
+        benchmark=np.full(len(pairs), "MKT", dtype=object), est_r=a["est_r"], est_x=a["est_m"][..., None],
+        evt_r=a["evt_r"], evt_x=a["evt_m"][..., None], regressors=("market",),
+        evt_dates=np.full(a["evt_r"].shape, np.datetime64("NaT"), dtype="datetime64[ns]"),
+        est_dates=np.array([pd.DatetimeIndex(p["est_d"]).to_numpy() for p in pairs]))
+    return panel, pairs, events
+
+
+@pytest.mark.parametrize("block_size", [1, 5, 12])
+def test_blocks_straddling_events_match_the_reference(block_size):
+    # 12 pairs of two events, interleaved: with 5 per block each event spans three blocks
+    panel, pairs, events = _two_event_panel()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the late listing's ShortHistoryWarning
+        res = assemble(panel, model="market", estimation=EST, event=EVT, car_windows=WINDOWS,
+                       min_estimation=30, return_kind="simple", settings={}, block_size=block_size)
+    check_against_reference(res, pairs, "market", 30, event_of=events)
+
+
+def _simulated_blocks(block_size):
+    rng = np.random.default_rng(21)
+    n, l1, l2 = 21, 60, 6
+    market = np.repeat(rng.normal(0, 0.01, (3, l1 + l2)), 7, axis=0)
+    common = np.repeat(rng.normal(0, 0.01, (3, l1 + l2)), 7, axis=0)  # correlated residuals
+    r = 0.9 * market + common + rng.normal(0, 0.01, (n, l1 + l2))
+    scope = np.repeat(np.arange(3), 7)
+    perm = rng.permutation(n)  # pairs of an event scattered over the blocks
+    r, market, scope = r[perm], market[perm], scope[perm]
+    spec = BlockSpec("market", 30, ((2, 2), (0, 5)), "simple", 2)
+    inputs = [BlockInput(r[b, :l1], market[b, :l1, None], r[b, l1:], market[b, l1:, None], scope[b])
+              for b in slices(n, block_size)]
+    stats, parts = run_blocks(inputs, spec)
+    return stats, concat_computed(parts), scope
+
+
+def test_reduced_centred_sums_and_rbar_match_numpy():
+    stats, out, scope = _simulated_blocks(4)
+    assert stats.scope.tolist() == [0, 1, 2]
+    for e in range(3):
+        car = out.car[scope == e]
+        # numpy's sum of squared deviations of the event's CARs, per window
+        np.testing.assert_allclose(stats.car_m2[e], ((car - car.mean(axis=0)) ** 2).sum(axis=0), rtol=1e-12)
+        assert stats.car_n[e].tolist() == [7, 7]
+        # r̄ without missing days = mean off-diagonal Pearson correlation (numpy corrcoef)
+        c = np.corrcoef(out.fit.est_resid[scope == e])
+        assert scope_rbar(stats)[e] == pytest.approx((c.sum() - 7) / 42, rel=1e-12)
+
+
+def test_wilcoxon_grouped_matches_scipy():
+    x = np.array([0.03, -0.01, 0.02, 0.05, -0.04, 0.03, -0.01, 0.01, 0.0, 0.05, -0.02, -0.06])
+    key = np.array([0] * 5 + [1] * 5 + [2] * 2)  # group 1 has a zero and a tie in |x|
+    stat, n, p_exact, exact = wilcoxon_grouped(x[:, None], key, 3)
+    for g in range(3):
+        values = x[key == g]
+        ref = stats.wilcoxon(values, method="approx", zero_method="wilcox", correction=False)
+        assert 2 * stats.norm.sf(abs(stat[g, 0])) == pytest.approx(ref.pvalue, rel=1e-10)
+    assert n[:, 0].tolist() == [5, 4, 2] and exact[:, 0].tolist() == [True, False, True]
+    assert p_exact[0, 0] == pytest.approx(stats.wilcoxon(x[:5], method="exact").pvalue, rel=1e-12)
+    assert p_exact[2, 0] == pytest.approx(stats.wilcoxon(x[10:], method="exact").pvalue, rel=1e-12)
+
+
+def test_binomial_p_with_one_probability_per_row_matches_scipy():
+    w, n = np.array([0, 3, 7, 50, 1]), np.array([4, 10, 10, 120, 3000])
+    p_hat = np.array([0.49, 0.3, 0.55, 0.47, 0.001])
+    expected = [stats.binomtest(int(a), int(b), float(q)).pvalue for a, b, q in zip(w, n, p_hat, strict=True)]
+    np.testing.assert_allclose(binomial_p(w, n, p_hat), expected, rtol=1e-10)
