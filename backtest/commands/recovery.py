@@ -9,9 +9,9 @@ import warnings
 
 import pandas as pd
 
-from backtest.commands._cells import number_cell, pct_cell
 from backtest.commands._options import add_input_options, inputs_from_args, positive_int, subparser
 from backtest.errors import DataError, DataWarning, StudyError
+from backtest.formatting import format_number, format_percent
 
 EPILOG = """\
 examples:
@@ -146,9 +146,10 @@ def _print(result: object, horizon: int) -> None:
         trough = ("-" if pd.isna(row["trough_rel_day"])
                   else f"+{row['trough_rel_day']} ({row['trough_date']:%Y-%m-%d})")
         half = "-" if pd.isna(row["half_life_sessions"]) else f"+{row['half_life_sessions']}"
-        ratios = (number_cell(row.get(f"ratio_{k}")) for k in (5, 20, 60))
+        ratios = (format_number(row.get(f"ratio_{k}")) for k in (5, 20, 60))
         table.add_row(str(row["event_id"]), str(row["symbol"]), str(row["path"]), str(row["direction"]),
-                      pct_cell(row["reaction_return"]), trough, pct_cell(row["max_drawdown"]),
+                      format_percent(row["reaction_return"], signed=True), trough,
+                      format_percent(row["max_drawdown"], signed=True),
                       _recovery_cell(row), _from_trough_cell(row), *ratios, half, str(row["n_missing"]))
     console.print(table)
 
@@ -169,5 +170,6 @@ def _print(result: object, horizon: int) -> None:
         summary.add_row(str(row["path"]), str(row["direction"]), str(row["n"]), str(row["n_recovered"]),
                         str(row["n_censored"]), str(row["n_no_move"]), str(row["n_unmeasured"]),
                         "-" if math.isnan(median) else f"{median:g}", km_cell,
-                        pct_cell(row["median_max_drawdown"]), share(5), share(20), share(60))
+                        format_percent(row["median_max_drawdown"], signed=True),
+                        share(5), share(20), share(60))
     console.print(summary)

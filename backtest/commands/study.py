@@ -22,7 +22,8 @@ from backtest.commands._options import (
     inputs_from_args,
     subparser,
 )
-from backtest.study.result import EventStudyResult, number, percent, significance
+from backtest.formatting import SIGNIFICANCE_NOTE, format_marked, format_number, format_percent, format_pvalue
+from backtest.study.result import EventStudyResult
 
 EXAMPLES = """examples:
   backtest study
@@ -105,8 +106,9 @@ def render(result: EventStudyResult) -> None:
     for row in result.fits.to_dict("records"):
         sigma2 = row["sigma2"]
         fits.add_row(str(row["event_id"]), str(row["symbol"]), str(row["benchmark"]), str(row["model_used"]),
-                     str(row["n_estimation"]), percent(row["alpha"], 3), *(number(row[c]) for c in beta_cols),
-                     f"{100 * math.sqrt(sigma2):.2f} %" if math.isfinite(sigma2) else "n/a")
+                     str(row["n_estimation"]), format_percent(row["alpha"], 3, signed=True),
+                     *(format_number(row[c]) for c in beta_cols),
+                     format_percent(math.sqrt(sigma2) if math.isfinite(sigma2) else None))
     console.print(fits)
     table = Table(title=f"Cumulative abnormal returns — event window {s['event_window']}",
                   box=box.SIMPLE_HEAD)
@@ -117,12 +119,11 @@ def render(result: EventStudyResult) -> None:
         pair = (row.event_id, row.symbol)
         missing = str(row.n_missing) if row.complete else f"{row.n_missing} (outside the data)"
         table.add_row(*(map(str, pair) if pair != previous else ("", "")), row.window,
-                      f"{percent(row.car)}{significance(row.p_value)}", number(row.t_stat),
-                      number(row.p_value, 3), percent(row.bhar), missing)
+                      format_marked(row.car, row.p_value, "signed_percent"), format_number(row.t_stat),
+                      format_pvalue(row.p_value), format_percent(row.bhar, signed=True), missing)
         previous = pair
     console.print(table)
-    console.print("CAR t statistics use the full prediction-error variance; "
-                  "* p<0.10, ** p<0.05, *** p<0.01 (two-sided)")
+    console.print(f"CAR t statistics use the full prediction-error variance; {SIGNIFICANCE_NOTE}")
     if not result.car["complete"].all():
         console.print("n/a: the window reaches before the pair's first or after its last price, or "
                       "day 0 has no return (a CAR over the days that exist would pass for the full window)")
@@ -140,7 +141,7 @@ def render(result: EventStudyResult) -> None:
         for w in windows:
             t.add_column(w, justify="right")
         first = block.drop_duplicates("window").set_index("window")
-        t.add_row("CAAR", "", *(percent(first.loc[w, "caar"]) for w in windows))
+        t.add_row("CAAR", "", *(format_percent(first.loc[w, "caar"], signed=True) for w in windows))
         t.add_row("N (CARs)", "", *(str(int(first.loc[w, "n"])) if first.loc[w, "test"] ==
                                     "cross_sectional_t" else "" for w in windows), end_section=True)
         notes: dict[str, list[str]] = {}
@@ -149,9 +150,10 @@ def render(result: EventStudyResult) -> None:
             nulls = ", ".join(dict.fromkeys(group["null"]))
             label = test
             if test == "bmp_kp":
-                label = f"bmp_kp (r̄ {number(group['rbar'].iloc[0], 3)})"
-            t.add_row(label, nulls, *(f"{number(by_window.loc[w, 'statistic'])}"
-                                      f"{significance(by_window.loc[w, 'p_value'])}" for w in windows))
+                label = f"bmp_kp (r̄ {format_number(group['rbar'].iloc[0], 3)})"
+            marked = (format_marked(by_window.loc[w, "statistic"], by_window.loc[w, "p_value"])
+                      for w in windows)
+            t.add_row(label, nulls, *marked)
             for w, note in zip(group["window"], group["note"], strict=True):
                 if note:
                     notes.setdefault(f"{test}: {note}", []).append(w)

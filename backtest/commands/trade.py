@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from backtest.commands._cells import number_cell, pct_cell
 from backtest.commands._options import add_execution_options, add_input_options, inputs_from_args, subparser
+from backtest.formatting import format_number, format_percent
 
 EPILOG = """\
 examples:
@@ -157,19 +157,19 @@ def _print(result: object, show_trades: bool) -> None:
             row.combo,
             row.event_id,
             row.symbol,
-            pct_cell(row.total_return),
-            pct_cell(row.annualized_return),
-            number_cell(row.sharpe),
-            number_cell(row.sortino),
-            pct_cell(row.max_drawdown),
-            pct_cell(row.win_rate),
+            format_percent(row.total_return, signed=True),
+            format_percent(row.annualized_return, signed=True),
+            format_number(row.sharpe),
+            format_number(row.sortino),
+            format_percent(row.max_drawdown, signed=True),
+            format_percent(row.win_rate),
             str(row.n_trades),
-            pct_cell(row.exposure),
-            pct_cell(row.avg_trade),
-            pct_cell(row.buy_hold_return),
-            pct_cell(row.excess_vs_buy_hold),
-            pct_cell(row.benchmark_return),
-            pct_cell(row.excess_vs_benchmark),
+            format_percent(row.exposure),
+            format_percent(row.avg_trade, signed=True),
+            format_percent(row.buy_hold_return, signed=True),
+            format_percent(row.excess_vs_buy_hold, signed=True),
+            format_percent(row.benchmark_return, signed=True),
+            format_percent(row.excess_vs_benchmark, signed=True),
             str(row.sessions),
         )
     console.print(table)
@@ -206,18 +206,18 @@ def _print(result: object, show_trades: bool) -> None:
             row.combo,
             str(row.pairs),
             str(row.traded),
-            pct_cell(row.mean_return_traded),
-            pct_cell(row.mean_return),
-            pct_cell(row.median_return),
-            pct_cell(row.worst_return),
-            pct_cell(row.best_return),
-            pct_cell(row.positive_share),
+            format_percent(row.mean_return_traded, signed=True),
+            format_percent(row.mean_return, signed=True),
+            format_percent(row.median_return, signed=True),
+            format_percent(row.worst_return, signed=True),
+            format_percent(row.best_return, signed=True),
+            format_percent(row.positive_share),
             str(row.trades),
-            pct_cell(row.win_rate),
-            pct_cell(row.avg_trade),
-            pct_cell(row.mean_excess_vs_buy_hold_traded),
-            pct_cell(row.mean_excess_vs_buy_hold),
-            pct_cell(row.mean_excess_vs_benchmark),
+            format_percent(row.win_rate),
+            format_percent(row.avg_trade, signed=True),
+            format_percent(row.mean_excess_vs_buy_hold_traded, signed=True),
+            format_percent(row.mean_excess_vs_buy_hold, signed=True),
+            format_percent(row.mean_excess_vs_benchmark, signed=True),
         )
     console.print(summary)
     if show_trades:
@@ -251,7 +251,7 @@ def _print(result: object, show_trades: bool) -> None:
                 f"{t.exit_date:%Y-%m-%d}",
                 t.exit_at,
                 f"{t.exit_price:.4g}",
-                pct_cell(t[16]),
+                format_percent(t[16], signed=True),
                 t.status,
             )  # field 16 = "return"
         console.print(log)

@@ -23,7 +23,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from backtest.report.tables import format_percent, recovery_status
+from backtest.formatting import format_percent
+from backtest.report.tables import recovery_status
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes

@@ -14,8 +14,8 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from backtest.formatting import format_percent
 from backtest.report.charts import _empty, _style, _title, to_svg
-from backtest.report.tables import format_percent
 
 
 def _tick(value: object) -> str:

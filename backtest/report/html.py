@@ -24,8 +24,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from backtest.formatting import format_cell, format_percent
 from backtest.report import charts, heatmap
-from backtest.report.tables import Table, format_cell, format_percent, metric_label
+from backtest.report.tables import Table, metric_label
 
 CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'"
 NAV: tuple[tuple[str, str], ...] = (

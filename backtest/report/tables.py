@@ -1,129 +1,26 @@
-"""Display tables: the wide, human-facing views of a run and how their cells are shown.
+"""Display tables: the wide, human-facing views of a run.
 
 Everything inside the package is tidy and in fractions (``car = -0.1333``); this module
-is the one place that pivots results wide and turns numbers into text
-(``-13.33 %``). Returns, abnormal returns, CARs, drawdowns and excess returns are
-shown with their sign (``+1.38 %``, kind ``"signed_percent"``, as ``backtest study``
-shows them); shares, win rates and exposure without (``62.50 %``, kind ``"percent"``).
-A :class:`Table` keeps both: ``frame`` holds the numbers (what the CSV
-gets), :meth:`Table.formatted` the strings (what the terminal, Markdown and HTML show).
-
-Significance marks follow the usual finance convention: ``***`` p < 0.01, ``**``
-p < 0.05, ``*`` p < 0.10 (two-sided p-values as the event study reports them).
-
->>> format_percent(-0.13333), format_percent(0.0138, signed=True)
-('-13.33 %', '+1.38 %')
->>> significance_marks(0.004), significance_marks(0.07), significance_marks(0.5)
-('***', '*', '')
+is the one place that pivots results wide. How a cell reads (``-13.33 %``, stars) comes
+from :mod:`backtest.formatting`, the formatter the terminal and ``summary()`` use too.
+A :class:`Table` keeps both: ``frame`` holds the numbers (what the CSV gets),
+:meth:`Table.formatted` the strings (what the terminal, Markdown and HTML show).
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
 
 import pandas as pd
 
-ColumnKind = Literal[
-    "text", "percent", "signed_percent", "number", "integer", "pvalue", "date", "datetime", "bool"
-]
-
-MISSING = "—"
-SIGNIFICANCE_LEVELS: tuple[tuple[float, str], ...] = ((0.01, "***"), (0.05, "**"), (0.10, "*"))
-SIGNIFICANCE_NOTE = "*** p < 0.01, ** p < 0.05, * p < 0.10 (two-sided)"
-
-
-def _is_missing(value: object) -> bool:
-    if value is None or value is pd.NaT:
-        return True
-    try:
-        return bool(pd.isna(value))
-    except (TypeError, ValueError):
-        return False
-
-
-def format_percent(value: object, digits: int = 2, signed: bool = False) -> str:
-    """Show a fraction as percent: ``-0.1333`` -> ``'-13.33 %'``; missing -> ``'—'``.
-
-    ``signed=True`` (returns) puts ``+`` before positive values; a value that rounds
-    to zero is shown without a sign.
-
-    >>> format_percent(0.1872), format_percent(0.1872, signed=True), format_percent(float("nan"))
-    ('18.72 %', '+18.72 %', '—')
-    >>> format_percent(-0.00001, signed=True), format_percent(float("inf"), signed=True)
-    ('0.00 %', '+∞ %')
-    """
-    if _is_missing(value):
-        return MISSING
-    number = float(value) * 100.0
-    plus = "+" if signed else ""
-    if math.isinf(number):
-        return f"{plus}∞ %" if number > 0 else "-∞ %"
-    text = f"{number:.{digits}f}"
-    if text.lstrip("-").strip("0.") == "":  # -0.00 -> 0.00
-        return f"{text.lstrip('-')} %"
-    return f"{plus if number > 0 else ''}{text} %"
-
-
-def format_number(value: object, digits: int = 2) -> str:
-    """Fixed-point number with ``digits`` decimals; missing -> ``'—'``.
-
-    >>> format_number(1.23456), format_number(None)
-    ('1.23', '—')
-    """
-    if _is_missing(value):
-        return MISSING
-    return f"{float(value):.{digits}f}"
-
-
-def format_pvalue(value: object) -> str:
-    """p-value with three decimals, ``<0.001`` below that.
-
-    >>> format_pvalue(0.0004), format_pvalue(0.0312)
-    ('<0.001', '0.031')
-    """
-    if _is_missing(value):
-        return MISSING
-    number = float(value)
-    return "<0.001" if number < 0.001 else f"{number:.3f}"
-
-
-def significance_marks(p_value: object) -> str:
-    """Stars for a two-sided p-value (see module docstring); missing -> ``''``."""
-    if _is_missing(p_value):
-        return ""
-    for level, marks in SIGNIFICANCE_LEVELS:
-        if float(p_value) < level:
-            return marks
-    return ""
-
-
-def format_cell(value: object, kind: ColumnKind) -> str:
-    """Format one cell according to its column kind."""
-    if _is_missing(value):
-        return MISSING
-    if kind == "percent":
-        return format_percent(value)
-    if kind == "signed_percent":
-        return format_percent(value, signed=True)
-    if kind == "number":
-        return format_number(value)
-    if kind == "integer":
-        return str(int(value))
-    if kind == "pvalue":
-        return format_pvalue(value)
-    if kind == "date":
-        return pd.Timestamp(value).strftime("%Y-%m-%d")
-    if kind == "datetime":
-        stamp = pd.Timestamp(value)
-        return stamp.strftime("%Y-%m-%d %H:%M %Z").strip()
-    if kind == "bool":
-        return "yes" if bool(value) else "no"
-    if isinstance(value, tuple | list):
-        return ", ".join(str(item) for item in value)
-    return str(value)
+from backtest.formatting import (
+    NUMERIC_KINDS,
+    SIGNIFICANCE_NOTE,
+    ColumnKind,
+    format_cell,
+    format_marked,
+)
 
 
 @dataclass(frozen=True)
@@ -157,19 +54,17 @@ class Table:
         out = {}
         for column in self.shown_columns():
             kind = self.kinds.get(column, "text")
-            texts = [format_cell(value, kind) for value in self.frame[column].tolist()]
+            values = self.frame[column].tolist()
             if column in self.marks:
                 p_values = self.frame[self.marks[column]].tolist()
-                texts = [
-                    text + significance_marks(p) if text != MISSING else text
-                    for text, p in zip(texts, p_values, strict=True)
-                ]
-            out[column] = texts
+                out[column] = [format_marked(v, p, kind) for v, p in zip(values, p_values, strict=True)]
+            else:
+                out[column] = [format_cell(value, kind) for value in values]
         return pd.DataFrame(out, index=range(len(self.frame)), columns=self.shown_columns(), dtype=object)
 
     def is_numeric(self, column: str) -> bool:
         """True for columns shown right-aligned (numbers)."""
-        return self.kinds.get(column, "text") in ("percent", "signed_percent", "number", "integer", "pvalue")
+        return self.kinds.get(column, "text") in NUMERIC_KINDS
 
 
 def _window_sort_key(window: str) -> tuple[int, int]:

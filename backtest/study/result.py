@@ -8,39 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import numpy as np
 import pandas as pd
 
-# significance marks by two-sided p-value
-MARKS: tuple[tuple[float, str], ...] = ((0.01, "***"), (0.05, "**"), (0.10, "*"))
-
-
-def significance(p: float) -> str:
-    """``***`` for p < 0.01, ``**`` for p < 0.05, ``*`` for p < 0.10, else ``""``.
-
-    >>> significance(0.004), significance(0.07), significance(0.5)
-    ('***', '*', '')
-    """
-    if p is None or not np.isfinite(p):
-        return ""
-    for level, mark in MARKS:
-        if p < level:
-            return mark
-    return ""
-
-
-def percent(x: float, digits: int = 2) -> str:
-    """Format a fraction as percent: ``percent(-0.1333) == '-13.33 %'``."""
-    if x is None or not np.isfinite(x):
-        return "n/a"
-    return f"{100 * x:+.{digits}f} %"
-
-
-def number(x: float, digits: int = 2) -> str:
-    """Format a statistic, ``n/a`` for NaN."""
-    if x is None or not np.isfinite(x):
-        return "n/a"
-    return f"{x:.{digits}f}"
+from backtest.formatting import SIGNIFICANCE_NOTE, format_marked, format_number, format_percent, format_pvalue
 
 
 @dataclass(frozen=True)
@@ -94,10 +64,11 @@ class EventStudyResult:
             "event_id": c["event_id"],
             "symbol": c["symbol"],
             "window": c["window"],
-            "CAR": [percent(v) + significance(p) for v, p in zip(c["car"], c["p_value"], strict=True)],
-            "t": [number(v) for v in c["t_stat"]],
-            "p": [number(v, 3) for v in c["p_value"]],
-            "BHAR": [percent(v) for v in c["bhar"]],
+            "CAR": [format_marked(v, p, "signed_percent") for v, p in zip(c["car"], c["p_value"],
+                                                                          strict=True)],
+            "t": [format_number(v) for v in c["t_stat"]],
+            "p": [format_pvalue(v) for v in c["p_value"]],
+            "BHAR": [format_percent(v, signed=True) for v in c["bhar"]],
             "model": c["model_used"],
             "n_est": c["n_estimation"],
         })
@@ -109,18 +80,18 @@ class EventStudyResult:
             "scope": t["scope"],
             "window": t["window"],
             "test": t["test"],
-            "statistic": [number(v) + significance(p) for v, p in zip(t["statistic"], t["p_value"],
-                                                                     strict=True)],
-            "p": [number(v, 3) for v in t["p_value"]],
+            "statistic": [format_marked(v, p) for v, p in zip(t["statistic"], t["p_value"], strict=True)],
+            "p": [format_pvalue(v) for v in t["p_value"]],
             "null": t["null"],
             "n": t["n"],
-            "CAAR": [percent(v) for v in t["caar"]],
+            "CAAR": [format_percent(v, signed=True) for v in t["caar"]],
         })
 
     def summary(self) -> str:
         """Plain-text report: settings, model fits, CAR table and tests.
 
-        Marks: ``*`` p < 0.10, ``**`` p < 0.05, ``***`` p < 0.01 (two-sided).
+        Marks: ``*`` p < 0.10, ``**`` p < 0.05, ``***`` p < 0.01 (two-sided), from
+        :mod:`backtest.formatting` like the terminal and the report.
         """
         s = self.settings
         lines = [
@@ -132,7 +103,7 @@ class EventStudyResult:
                        "beta", *(c for c in self.fits.columns if c.startswith("beta_")),
                        "sigma2"]].to_string(index=False),
             "",
-            "Cumulative abnormal returns (* p<0.10, ** p<0.05, *** p<0.01)",
+            f"Cumulative abnormal returns ({SIGNIFICANCE_NOTE})",
             self.car_table().to_string(index=False),
             "",
             "Cross-sectional tests",
