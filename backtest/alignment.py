@@ -65,13 +65,14 @@ def reaction_session(
     >>> reaction_session(cals, "XKRX", pd.Timestamp("2025-01-26T18:00:00-05:00"))
     (Timestamp('2025-01-31 00:00:00'), False)
     """
-    schedule = calendars._full(calendar)
     when = pd.Timestamp(announced)
     if when.tzinfo is None:
         raise CalendarError(
             f"announcement {when} has no time zone; give a tz-aware instant (load_events returns UTC)"
         )
     when = when.tz_convert("UTC")
+    calendars.cover(when, when + pd.Timedelta(days=31))  # the schedule must reach past the instant
+    schedule = calendars._full(calendar)
     position = int(pd.DatetimeIndex(schedule["market_close"]).searchsorted(when, side="right"))
     if position >= len(schedule):
         raise CalendarError(
@@ -265,8 +266,11 @@ def window_sessions(
     first, last = int(first), int(last)
     if first > last:
         raise ParameterError(f"window [{first}, {last}]: first day after last day; use first <= last")
-    sessions = calendars.sessions(calendar)
     day0 = pd.Timestamp(reaction_session).normalize()
+    # cover the window first: at most 2 calendar days per session, plus a month of holidays
+    calendars.cover(day0 + pd.Timedelta(days=max(2 * min(first, 0), -20000) - 31),
+                    day0 + pd.Timedelta(days=min(2 * max(last, 0), 20000) + 31))
+    sessions = calendars.sessions(calendar)
     position = int(sessions.searchsorted(day0))
     if position >= len(sessions) or sessions[position] != day0:
         after = sessions[position].date() if position < len(sessions) else "none"

@@ -17,8 +17,12 @@ Overrides file: CSV with header ``calendar,date,action,note``; ``action`` is
 (it was open: the date is kept, or added with the previous session's local
 hours, even if the library or the data say otherwise).
 
-Schedules are built once per process for 2000-01-01..2035-12-31
-(:data:`CALENDAR_START`, :data:`CALENDAR_END`) and sliced.
+Schedules cover whole years inside the supported range 2000-01-01..2035-12-31
+(:data:`CALENDAR_START`, :data:`CALENDAR_END`), but only the years a run needs: those of
+the price data with :data:`MARGIN_YEARS` on each side, widened on demand when a query asks
+for earlier or later dates (an event, a window). Building XKRX for 2000-2035 takes seconds;
+for the six years around a snapshot, milliseconds. Each span's library schedule is cached
+per process.
 """
 
 from __future__ import annotations
@@ -41,6 +45,10 @@ from backtest.instruments import get_instrument
 
 CALENDAR_START = pd.Timestamp("2000-01-01")
 CALENDAR_END = pd.Timestamp("2035-12-31")
+#: Years of schedule kept on each side of the price data (estimation windows reach ~1 year back).
+MARGIN_YEARS = 2
+Years = tuple[int, int]
+FULL_YEARS: Years = (CALENDAR_START.year, CALENDAR_END.year)
 OVERRIDE_COLUMNS: tuple[str, ...] = ("calendar", "date", "action", "note")
 OverrideAction = Literal["add_closure", "remove_closure"]
 _ACTIONS: tuple[str, ...] = ("add_closure", "remove_closure")
@@ -69,8 +77,8 @@ def _check_name(calendar: str, context: str = "calendar") -> str:
 
 
 @cache
-def _library(calendar: str) -> tuple[pd.DataFrame, str]:
-    """Library schedule for the whole supported range and the exchange's time zone (built once)."""
+def _library(calendar: str, years: Years = FULL_YEARS) -> tuple[pd.DataFrame, str]:
+    """Library schedule for the whole ``years`` (first, last) and the exchange's time zone (cached)."""
     import pandas_market_calendars as mcal
 
     with warnings.catch_warnings():
@@ -78,14 +86,37 @@ def _library(calendar: str) -> tuple[pd.DataFrame, str]:
         warnings.filterwarnings("ignore", message=r".*break_start.*break_end.*", category=UserWarning)
         warnings.filterwarnings("ignore", message=r".*dt\.weekday is deprecated.*")
         library = mcal.get_calendar(calendar)
-        schedule = library.schedule(CALENDAR_START, CALENDAR_END)
+        schedule = library.schedule(pd.Timestamp(years[0], 1, 1), pd.Timestamp(years[1], 12, 31))
     out = schedule[["market_open", "market_close"]].copy()
     out.index = pd.DatetimeIndex(out.index, name="session")
     return out, str(library.tz)
 
 
-def _library_schedule(calendar: str) -> pd.DataFrame:
-    return _library(calendar)[0]
+def _library_schedule(calendar: str, years: Years = FULL_YEARS) -> pd.DataFrame:
+    return _library(calendar, years)[0]
+
+
+def library_sessions_of(calendar: str, start: pd.Timestamp, end: pd.Timestamp) -> pd.DatetimeIndex:
+    """Library sessions (no closures applied) of the years around ``start..end``.
+
+    The same cached build :meth:`ExchangeCalendars.from_prices` uses for data on those dates
+    (:data:`MARGIN_YEARS` on each side), so validating bars costs no second calendar build.
+
+    >>> days = library_sessions_of("NYSE", pd.Timestamp("2025-01-02"), pd.Timestamp("2025-12-31"))
+    >>> str(days[0].date()), str(days[-1].date())
+    ('2023-01-03', '2027-12-31')
+    """
+    return _library_schedule(_check_name(calendar), _years_of(start, end, MARGIN_YEARS)).index
+
+
+def _years_of(start: pd.Timestamp, end: pd.Timestamp, margin: int = 0) -> Years:
+    """Whole years covering ``start..end`` plus ``margin`` on each side, inside the supported range.
+
+    >>> _years_of(pd.Timestamp("2024-01-02"), pd.Timestamp("2026-09-28"), 2)
+    (2022, 2028)
+    """
+    return (max(FULL_YEARS[0], min(FULL_YEARS[1], start.year - margin)),
+            min(FULL_YEARS[1], max(FULL_YEARS[0], end.year + margin)))
 
 
 @dataclass(frozen=True)
@@ -204,8 +235,13 @@ class ExchangeCalendars:
         closures: Mapping[str, Iterable[pd.Timestamp]] | None = None,
         openings: Mapping[str, Iterable[pd.Timestamp]] | None = None,
         data_spans: Mapping[str, tuple[pd.Timestamp, pd.Timestamp]] | None = None,
+        years: Years = FULL_YEARS,
     ) -> None:
-        """Explicit ``closures`` and ``openings`` ({calendar: dates}); prefer :meth:`from_prices`."""
+        """Explicit ``closures`` and ``openings`` ({calendar: dates}); prefer :meth:`from_prices`.
+
+        ``years`` (first, last) is the span the schedules cover to start with (:meth:`cover`).
+        """
+        self._years = years
         self._data_spans = dict(data_spans or {})
         self._closures = {k: pd.DatetimeIndex(sorted(set(v))) for k, v in (closures or {}).items()}
         self._openings = {k: pd.DatetimeIndex(sorted(set(v))) for k, v in (openings or {}).items()}
@@ -251,14 +287,18 @@ class ExchangeCalendars:
         by_calendar: dict[str, dict[str, pd.DataFrame]] = {}
         for symbol, bars in (prices or {}).items():
             by_calendar.setdefault(get_instrument(symbol).calendar, {})[symbol] = bars
+        coverage = {cal: _coverage(group.values()) for cal, group in by_calendar.items()}
+        bounds = [span for _, spans in coverage.values() for span in spans]
+        years = _years_of(min(a for a, _ in bounds), max(b for _, b in bounds), MARGIN_YEARS) \
+            if bounds else FULL_YEARS
 
         closures = {cal: set(dates) for cal, dates in listed.items()}
         data_spans: dict[str, tuple[pd.Timestamp, pd.Timestamp]] = {}
         unlisted: list[str] = []
         off_calendar: list[str] = []
         for calendar, group in by_calendar.items():
-            library = _library_schedule(_check_name(calendar)).index
-            observed, spans = _coverage(group.values())
+            library = _library_schedule(_check_name(calendar), years).index
+            observed, spans = coverage[calendar]
             if not spans:
                 continue
             data_spans[calendar] = (min(first for first, _ in spans), max(last for _, last in spans))
@@ -294,19 +334,40 @@ class ExchangeCalendars:
                 DataWarning,
                 stacklevel=2,
             )
-        return cls(closures=closures, openings=kept, data_spans=data_spans)
+        return cls(closures=closures, openings=kept, data_spans=data_spans, years=years)
 
     def __repr__(self) -> str:
         counts = {k: len(v) for k, v in self._closures.items() if len(v)}
         return f"ExchangeCalendars(closures={counts})"
 
     # ------------------------------------------------------------------ queries
+    def cover(self, start: object = None, end: object = None) -> None:
+        """Widen the schedules to whole years covering ``start..end`` (inside 2000-2035).
+
+        Queries with explicit dates call it; a whole-range query (:meth:`sessions` without
+        dates) returns the span covered so far: the data's years with :data:`MARGIN_YEARS`
+        on each side, and whatever earlier queries asked for.
+        """
+        lo = self._years[0] if start is None else pd.Timestamp(start).year
+        hi = self._years[1] if end is None else pd.Timestamp(end).year
+        years = _years_of(pd.Timestamp(min(lo, self._years[0]), 1, 1),
+                          pd.Timestamp(max(hi, self._years[1]), 1, 1))
+        if years != self._years:
+            self._years = years
+            self._schedules.clear()
+
+    @property
+    def years(self) -> Years:
+        """First and last year the schedules cover now (see :meth:`cover`)."""
+        return self._years
+
     def schedule(self, calendar: str, start: object = None, end: object = None) -> pd.DataFrame:
         """Reconciled schedule: index = session date (tz-naive), columns market_open, market_close (UTC).
 
-        ``start`` and ``end`` (dates, inclusive) slice it; ``None`` means the whole
-        supported range 2000-01-01..2035-12-31.
+        ``start`` and ``end`` (dates, inclusive) slice it; ``None`` means the whole span
+        covered (:meth:`cover`), which the dates given widen when needed.
         """
+        self.cover(start, end)
         full = self._full(calendar)
         if start is None and end is None:
             return full.copy()
@@ -315,7 +376,11 @@ class ExchangeCalendars:
         return full.loc[lo:hi].copy()
 
     def sessions(self, calendar: str, start: object = None, end: object = None) -> pd.DatetimeIndex:
-        """Reconciled session dates (tz-naive, ascending) between ``start`` and ``end`` inclusive."""
+        """Reconciled session dates (tz-naive, ascending) between ``start`` and ``end`` inclusive.
+
+        Without dates: every session of the span covered (:meth:`cover`).
+        """
+        self.cover(start, end)
         index = self._full(calendar).index
         if start is None and end is None:
             return index
@@ -332,7 +397,7 @@ class ExchangeCalendars:
 
     def closures(self, calendar: str) -> pd.DatetimeIndex:
         """Library sessions removed as closures (by reconciliation or the overrides files)."""
-        library = _library_schedule(_check_name(calendar)).index
+        library = _library_schedule(_check_name(calendar), self._years).index
         return library.intersection(self._closures.get(calendar, pd.DatetimeIndex([])))
 
     def _full(self, calendar: str) -> pd.DataFrame:
@@ -344,10 +409,10 @@ class ExchangeCalendars:
         return full
 
     def _build(self, calendar: str) -> pd.DataFrame:
-        library, tz = _library(_check_name(calendar))
+        library, tz = _library(_check_name(calendar), self._years)
         schedule = library.drop(index=self.closures(calendar))
         extra = self._openings.get(calendar, pd.DatetimeIndex([])).difference(library.index)
-        extra = extra[(extra >= CALENDAR_START) & (extra <= CALENDAR_END)]
+        extra = extra[(extra.year >= self._years[0]) & (extra.year <= self._years[1])]
         if len(extra):
             schedule = pd.concat([schedule, _added_sessions(library, extra, tz)]).sort_index()
         return schedule

@@ -34,7 +34,18 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"error: {self.prog}: {message}; see '{self.prog} --help'\n")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def command_names() -> list[str]:
+    """Names of the command modules in :mod:`backtest.commands` (found without importing them)."""
+    modules = pkgutil.iter_modules(commands_package.__path__)
+    return sorted(m.name for m in modules if not m.name.startswith("_"))
+
+
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The ``backtest`` parser, importing only ``command``'s module.
+
+    The other commands are listed from :data:`backtest.commands.SUMMARIES` (a module not in
+    it is imported for its help line): ``backtest --help`` loads no pandas, scipy or vectorbt.
+    """
     parser = _Parser(
         prog="backtest",
         description="Market-event studies and strategy backtests on daily prices.",
@@ -43,17 +54,23 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"backtest {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for module_info in sorted(pkgutil.iter_modules(commands_package.__path__), key=lambda m: m.name):
-        if module_info.name.startswith("_"):
-            continue
-        module = importlib.import_module(f"backtest.commands.{module_info.name}")
-        module.register(subparsers)
+    for name in command_names():
+        if name == command or name not in commands_package.SUMMARIES:
+            importlib.import_module(f"backtest.commands.{name}").register(subparsers)
+        else:
+            subparsers.add_parser(name, help=commands_package.SUMMARIES[name], add_help=False)
     return parser
+
+
+def _command_of(argv: list[str]) -> str | None:
+    # the top-level options take no values: the first word that is not an option is the command
+    return next((word for word in argv if not word.startswith("-")), None)
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; returns the process exit code."""
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(_command_of(argv))
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # --help, --version, or a usage error already printed in one line

@@ -174,8 +174,9 @@ def library_sessions(calendar: str) -> pd.DatetimeIndex:
 def off_calendar_dates(index: pd.DatetimeIndex, calendar: str) -> pd.DatetimeIndex:
     """Dates of ``index`` that are not sessions of the pandas-market-calendars ``calendar``.
 
-    Sessions come from :func:`library_sessions` (cached per calendar); dates outside
-    its range are checked against sessions computed for their years.
+    Sessions come from the library schedule of the data's years
+    (:func:`backtest.calendars.library_sessions_of`, cached); dates outside 2000-2035 are
+    checked against sessions computed for their years.
 
     >>> off_calendar_dates(pd.DatetimeIndex(["2025-01-24", "2025-01-25"]), "NYSE").strftime("%Y-%m-%d")
     Index(['2025-01-25'], dtype='str', name='date')
@@ -183,11 +184,13 @@ def off_calendar_dates(index: pd.DatetimeIndex, calendar: str) -> pd.DatetimeInd
     if len(index) == 0:
         return pd.DatetimeIndex([], name="date")
     days = index.normalize()
-    from backtest.calendars import CALENDAR_END, CALENDAR_START
+    from backtest.calendars import CALENDAR_END, CALENDAR_START, library_sessions_of
 
     inside = (days >= CALENDAR_START) & (days <= CALENDAR_END)
     valid = np.zeros(len(days), dtype=bool)
-    valid[inside] = days[inside].isin(library_sessions(calendar))
+    if inside.any():  # only the years of the data (the calendars reuse that build)
+        kept = days[inside]
+        valid[inside] = kept.isin(library_sessions_of(calendar, kept.min(), kept.max()))
     if not inside.all():
         outside = days[~inside]
         sessions = _sessions(calendar, outside.min().year, outside.max().year)

@@ -219,3 +219,23 @@ def test_rows_before_the_calendar_range_are_not_reported(no_packaged):
         warnings.simplefilter("error", BacktestWarning)
         calendars = ExchangeCalendars.from_prices({"SPY": _bars(days)})
     assert len(calendars.sessions("NYSE", "2000-01-03", "2000-01-07")) == 5
+
+
+def test_schedules_cover_the_data_years_and_widen_on_demand(prices):
+    # snapshot data run 2024-01 .. 2026-09: schedules for 2022..2028 (two years each side), not
+    # 2000..2035; a query or an event outside that span widens it to the years asked for.
+    from backtest.alignment import reaction_session
+
+    calendars = ExchangeCalendars.from_prices(prices)
+    assert calendars.years == (2022, 2028)
+    sessions = calendars.sessions("NYSE")
+    assert str(sessions[0].date()) == "2022-01-03" and str(sessions[-1].date()) == "2028-12-29"
+    # NYSE, first week of 2031: Thursday 2 and Friday 3 January (New Year's Day a Wednesday)
+    days = calendars.sessions("NYSE", "2031-01-01", "2031-01-05")
+    assert [str(d.date()) for d in days] == ["2031-01-02", "2031-01-03"]
+    assert calendars.years == (2022, 2031)
+    # an announcement on Saturday 2033-07-02 reacts on Tuesday 07-05 (Monday 07-04 a holiday)
+    day0, _ = reaction_session(calendars, "NYSE", pd.Timestamp("2033-07-02T12:00:00Z"))
+    assert str(day0.date()) == "2033-07-05" and calendars.years == (2022, 2033)
+    # closures found in the data stay removed after widening
+    assert pd.Timestamp("2026-06-03") not in calendars.sessions("XKRX")

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from backtest.errors import DataError, DataWarning
-from backtest.validate import REL_TOL, check_calendar, library_sessions, off_calendar_dates, validate_bars
+from backtest.validate import REL_TOL, check_calendar, off_calendar_dates, validate_bars
 
 
 def bars(dates, opens, highs, lows, closes, volume=None):
@@ -128,12 +128,13 @@ def test_dates_outside_the_shared_range_are_still_checked():
 def test_loading_seven_symbols_builds_each_exchange_calendar_once():
     # 4 targets + 3 benchmarks on 4 calendars (NASDAQ, XKRX, JPX, NYSE): 4 builds, 3 reuses.
     # A fresh CsvSource over the snapshot files (the snapshot source caches its own loads).
+    from backtest import calendars
     from backtest.sources.csvdir import CsvSource
     from backtest.sources.snapshot import snapshot_dir
 
-    library_sessions.cache_clear()
+    calendars._library.cache_clear()
     source = CsvSource(snapshot_dir())
     for symbol in ("NVDA", "000660.KS", "005930.KS", "285A.T", "SPY", "^KS11", "^N225"):
         source.load(symbol)
-    info = library_sessions.cache_info()
+    info = calendars._library.cache_info()
     assert (info.misses, info.hits) == (4, 3)
