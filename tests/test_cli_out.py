@@ -39,7 +39,9 @@ def test_events_out(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert str(krx["reaction_session"].date()) == "2025-01-31"  # after the Lunar New Year closure
 
 
-def test_study_out_has_the_per_day_abnormal_returns(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_study_out_has_the_per_day_abnormal_returns(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     tables = _out(["study", "--event", "deepseek_r1", "--symbols", "NVDA"], tmp_path / "s", capsys)
     assert {"car", "tests", "fits", "abnormal_returns", "aar"} <= set(tables)
     ar = tables["abnormal_returns"]
@@ -67,7 +69,8 @@ def test_recovery_out_says_what_the_terminal_says(tmp_path: Path, capsys: pytest
 
 
 def test_trade_out(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    tables = _out(["trade", "buy_the_dip", "--symbols", "NVDA", "--event", "deepseek_r1"], tmp_path / "t", capsys)
+    argv = ["trade", "buy_the_dip", "--symbols", "NVDA", "--event", "deepseek_r1"]
+    tables = _out(argv, tmp_path / "t", capsys)
     assert {"strategy_results", "strategy_aggregate", "trades", "equity"} <= set(tables)
     trade = tables["trades"].iloc[0]
     assert str(trade["entry_date"].date()) == "2025-01-28" and trade["entry_at"] == "open"
