@@ -36,7 +36,7 @@ import pandas as pd
 
 from backtest.calendars import CALENDAR_END, CALENDAR_START
 from backtest.errors import BacktestError, CalendarError, EventsError, UnknownSymbolError, where
-from backtest.instruments import get_instrument
+from backtest.instruments import get_instrument, normalize_symbol
 
 EventKind = Literal["shock", "relief"]
 KINDS: tuple[str, ...] = ("shock", "relief")
@@ -239,7 +239,7 @@ def _parse_row(
     source = cell.get("source", "")
     if source and not _URL_RE.match(source):
         raise EventsError(f"{where(path, line, 'source')} {source!r} is not a URL; use http(s)://...")
-    symbols = tuple(cell.get("symbols", "").replace(",", " ").split())
+    symbols = tuple(normalize_symbol(s) for s in cell.get("symbols", "").replace(",", " ").split())
     for symbol in symbols:
         try:
             get_instrument(symbol)
@@ -263,3 +263,8 @@ def _parse_row(
     }
     record.update({column: cell[column] for column in extras})
     return record
+
+
+def event_names(events: pd.DataFrame) -> dict[str, str]:
+    """``event_id -> name`` of an events table, in file order (titles of per-event blocks and charts)."""
+    return dict(zip(events["event_id"].astype(str), events["name"].astype(str), strict=True))

@@ -89,6 +89,15 @@ def _registry() -> dict[str, Instrument]:
     }
 
 
+def normalize_symbol(symbol: str) -> str:
+    """A ticker as Yahoo writes it: upper case, no surrounding space (``nvda`` -> ``NVDA``).
+
+    >>> normalize_symbol(" nvda"), normalize_symbol("285a.t"), normalize_symbol("^n225")
+    ('NVDA', '285A.T', '^N225')
+    """
+    return symbol.strip().upper()
+
+
 def known_symbols() -> list[str]:
     """Symbols listed in the registry data file, in file order."""
     return list(_registry())
@@ -151,6 +160,16 @@ def get_instrument(symbol: str) -> Instrument:
         sector_benchmark="",
         registered=False,
     )
+
+
+def display_name(symbol: str) -> str:
+    """The company or index name the registry gives ``symbol``; ``""`` when it has none.
+
+    >>> display_name("000660.KS"), display_name("7203.T")
+    ('SK Hynix', '')
+    """
+    entry = _registry().get(symbol)
+    return entry.name if entry is not None and entry.name != symbol else ""
 
 
 def benchmark_of(symbol: str, overrides: Mapping[str, str] | None = None) -> str:

@@ -133,7 +133,9 @@ class RunResult:
 
     def event_names(self) -> dict[str, str]:
         """event_id -> name, in events-file order."""
-        return dict(zip(self.events["event_id"].astype(str), self.events["name"].astype(str), strict=True))
+        from backtest.events import event_names
+
+        return event_names(self.events)
 
 
 def price_sha256(prices: Mapping[str, pd.DataFrame]) -> str:

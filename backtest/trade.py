@@ -137,10 +137,12 @@ def run_strategy(
     ParameterError
         Unknown strategy or parameter, bad or repeated value, empty grid, bad costs.
     DataError
-        A symbol or benchmark without prices, or no event x symbol with data.
+        A symbol or benchmark without prices, close-only prices (no open, high, low), or no
+        event x symbol with data.
     """
     strat = strategies.get(strategy) if isinstance(strategy, str) else strategy
     _check_costs(fees, slippage, fill, horizon)
+    _check_ohlc(strat.name, prices, alignment)
     combos = expand_grid(strat, grid)
     units = build_units(
         prices, alignment, calendars, horizon=horizon, lookback=strat.lookback, hedge=strat.hedge,
@@ -151,6 +153,20 @@ def run_strategy(
             "no event x symbol pair has prices around its reaction session; check --events/--symbols"
         )
     return run_units(strat, units, combos, fees=fees, slippage=slippage, fill=fill)
+
+
+def _check_ohlc(name: str, prices: Mapping[str, pd.DataFrame], alignment: pd.DataFrame) -> None:
+    """One line when a traded symbol has close-only prices: fills and stops need open, high and low."""
+    from backtest.validate import is_close_only
+
+    symbols = dict.fromkeys(str(s) for s in alignment["symbol"])
+    close_only = [s for s in symbols if s in prices and is_close_only(prices[s])]
+    if close_only:
+        raise DataError(
+            f"{name} needs open, high and low prices (fills at the open, stops on high and low); "
+            f"{', '.join(close_only)} {'has' if len(close_only) == 1 else 'have'} close prices only: give "
+            "files with open,high,low,close (the event study and recovery work on the close alone)"
+        )
 
 
 def _stack(units: Sequence[Unit], attr: str, repeat: int) -> tuple[np.ndarray, ...]:

@@ -114,14 +114,18 @@ def validate_bars(
             "sessions must be ascending with one row per date"
         )
 
-    prices = frame[list(PRICE_COLUMNS)].to_numpy(dtype=float)
+    # A close-only series (open, high and low all NaN) has only its closes to check.
+    columns = ["close"] if is_close_only(frame) else list(PRICE_COLUMNS)
+    prices = frame[columns].to_numpy(dtype=float)
     bad = ~np.isfinite(prices) | (prices <= 0)
     if bad.any():
         position, column = (int(v[0]) for v in np.nonzero(bad))
         raise DataError(
             f"{_location(origin, first_line, position)} {symbol} {index[position].date()}: "
-            f"{PRICE_COLUMNS[column]} is {prices[position, column]:g}; prices must be positive numbers"
+            f"{columns[column]} is {prices[position, column]:g}; prices must be positive numbers"
         )
+    if len(columns) == 1:
+        return frame
 
     open_, high, low, close = prices.T
     top = np.maximum(open_, close)
@@ -140,6 +144,15 @@ def validate_bars(
                 "fix the row or re-fetch the data"
             )
     return frame
+
+
+def is_close_only(bars: pd.DataFrame) -> bool:
+    """True for bars without open, high and low (all NaN): a close-only price file.
+
+    >>> is_close_only(pd.DataFrame({"open": [np.nan], "high": [np.nan], "low": [np.nan], "close": [1.0]}))
+    True
+    """
+    return bool(bars[["open", "high", "low"]].isna().all(axis=None))
 
 
 @lru_cache(maxsize=32)

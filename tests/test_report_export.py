@@ -167,14 +167,15 @@ def test_display_tables_show_percent_and_significance_marks() -> None:
     assert shown.columns.tolist() == [
         "event_id",
         "symbol",
+        "name",  # the registry's company name ("" for symbols it does not list)
         "day0_return",
         "day0_ar",
         "CAR [0,0]",
         "CAR [0,+5]",
     ]
-    assert shown.iloc[0].tolist() == ["e", "X", "-16.97 %", "-13.33 %", "-13.33 %***", "-20.00 %*"]
+    assert shown.iloc[0].tolist() == ["e", "X", "", "-16.97 %", "-13.33 %", "-13.33 %***", "-20.00 %*"]
     # returns show their sign, as in `backtest study` (+1.00 %); zero has none
-    assert shown.iloc[1].tolist() == ["e", "Y", "0.00 %", "0.00 %", "0.00 %", "+1.00 %"]
+    assert shown.iloc[1].tolist() == ["e", "Y", "", "0.00 %", "0.00 %", "0.00 %", "+1.00 %"]
     assert table.frame.loc[0, "CAR [0,0]"] == -0.1333  # fractions inside, percent only when shown
     markdown = to_markdown(shown, "t")
     assert "| -13.33 %*** |" in markdown
@@ -212,23 +213,29 @@ def test_returns_are_signed_shares_and_rates_are_not() -> None:
     }  # fmt: skip
     # a relief event's run-up is a positive move: +66.16 %; the day-0 return +18.72 %
     recovery = pd.DataFrame(
-        {"event_id": ["e"], "symbol": ["NVDA"], "path": ["price"], "reaction_return": [0.1872],
-         "max_drawdown": [0.6616], "trough_rel_day": [40], "recovery_sessions": [pd.NA],
-         "ratio_20": [0.67], "half_life_sessions": [pd.NA]}
+        {"event_id": ["e"], "symbol": ["NVDA"], "path": ["price"], "direction": ["give_back"],
+         "reaction_return": [0.1872], "max_drawdown": [0.6616], "trough_rel_day": [40], "moved": [True],
+         "recovered": [False], "recovery_sessions": [pd.NA], "ratio_20": [0.67],
+         "half_life_sessions": [pd.NA]}
     )  # fmt: skip
-    cells = recovery_table(recovery).formatted().iloc[0].tolist()
-    assert cells[3:5] == ["+18.72 %", "+66.16 %"] and cells[8] == "0.67"
-    # not recovered and no reason given: the status column says censored, not blank
-    assert cells[6] == "censored"
+    table = recovery_table(recovery)
+    cells = dict(zip(table.shown_columns(), table.formatted().iloc[0], strict=True))
+    assert (cells["name"], cells["reaction_return"], cells["max_drawdown"]) == (
+        "NVIDIA Corporation", "+18.72 %", "+66.16 %")
+    assert cells["ratio_20"] == "0.67"
+    # a relief not given back, no reason known: the status says so, not blank
+    assert cells["status"] == "not given back"
 
 
 def test_recovery_status_words():
-    from backtest.report.tables import recovery_status
+    from backtest.recovery.status import recovery_status
 
-    base = {"measurable": True, "moved": True, "recovered": False, "relapsed": pd.NA}
+    base = {"measurable": True, "moved": True, "recovered": False, "relapsed": pd.NA,
+            "recovery_sessions": pd.NA}
     base["censored_by"] = "horizon"
-    assert recovery_status(pd.Series(base)) == "censored (horizon)"
-    assert recovery_status(pd.Series({**base, "recovered": True, "relapsed": False})) == "recovered"
-    assert recovery_status(pd.Series({**base, "recovered": True, "relapsed": True})) == "recovered, relapsed"
+    assert recovery_status(pd.Series(base)) == "not recovered (horizon)"
+    back = {**base, "recovered": True, "recovery_sessions": 3}
+    assert recovery_status(pd.Series({**back, "relapsed": False})) == "recovered"
+    assert recovery_status(pd.Series({**back, "relapsed": True})) == "recovered, fell again"
     assert recovery_status(pd.Series({**base, "moved": False})) == "no move"
     assert recovery_status(pd.Series({**base, "measurable": False, "moved": pd.NA})) == "not measurable"

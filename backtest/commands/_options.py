@@ -50,12 +50,13 @@ def add_input_options(parser: argparse.ArgumentParser, *, events_option: bool = 
 
 
 def check_symbols(option: str, symbols: Sequence[str] | None) -> list[str] | None:
-    """Resolve every symbol now, so a bad one names the option it came from."""
-    from backtest.instruments import get_instrument
+    """Resolve every symbol now, so a bad one names the option it came from (any case: nvda = NVDA)."""
+    from backtest.instruments import get_instrument, normalize_symbol
 
     if not symbols:
         return None
-    symbols = [part for item in symbols for part in item.replace(",", " ").split()]  # "NVDA,MU" too
+    # "NVDA,MU" too
+    symbols = [normalize_symbol(part) for item in symbols for part in item.replace(",", " ").split()]
     for symbol in symbols:
         try:
             get_instrument(symbol)
@@ -152,6 +153,31 @@ def fraction(text: str) -> float:
     return value
 
 
+def add_wide_option(parser: argparse.ArgumentParser) -> None:
+    """``--wide``: one row per line, whatever the terminal's width (default: fold to fit it)."""
+    parser.add_argument("--wide", action="store_true",
+                        help="one row per line even when wider than the terminal (default: tables too "
+                        "wide fold into blocks per event / parts that fit; a pipe gets one row per line)")
+
+
+def add_out_option(parser: argparse.ArgumentParser) -> None:
+    """``--out DIR``: write the command's tables as ``backtest run`` does (CSV, Parquet, results.json)."""
+    parser.add_argument("--out", metavar="DIR",
+                        help="also write every table to DIR as CSV and Parquet, with results.json "
+                        "(all tables and the settings), as backtest run does")
+
+
+def write_out(out: str, tables: Mapping[str, object], settings: Mapping[str, object]) -> None:
+    """Write ``tables`` into ``out`` through the one output writer; say where on stderr."""
+    import sys
+
+    from backtest.report.export import table_files, write_files
+
+    written = write_files(out, table_files(tables, settings))  # type: ignore[arg-type]
+    print(f"Wrote {len(written)} files to {out}/ (results.json holds every table and the settings).",
+          file=sys.stderr)
+
+
 def add_execution_options(parser: argparse.ArgumentParser) -> None:
     """Add the order-execution options shared by ``trade`` and ``run``."""
     parser.add_argument("--fees", type=fraction, default=0.001, metavar="F",
@@ -200,6 +226,6 @@ def benchmark_overrides(items: Sequence[str] | None) -> dict[str, str]:
         symbol, sep, bench = (part.strip() for part in item.partition("="))
         if not sep or not symbol or not bench:
             raise ParameterError(f"--benchmark {item!r}: write SYMBOL=BENCHMARK, e.g. NVDA=QQQ")
-        check_symbols("--benchmark", [symbol, bench])
+        [symbol], [bench] = check_symbols("--benchmark", [symbol]), check_symbols("--benchmark", [bench])
         out[symbol] = bench
     return out

@@ -6,7 +6,7 @@ import argparse
 import textwrap
 from typing import TYPE_CHECKING
 
-from backtest.commands._options import check_symbols, subparser
+from backtest.commands._options import add_out_option, add_wide_option, check_symbols, subparser, write_out
 from backtest.errors import UnknownSymbolError
 from backtest.sources import SOURCE_NAMES
 
@@ -58,6 +58,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--csv-dir", metavar="DIR", help="directory of SYMBOL.csv files for --source csv")
     parser.add_argument("--cache-dir", metavar="DIR", help="cache directory for --source yahoo")
     parser.add_argument("--check", action="store_true", help="only validate; print a one-line summary")
+    add_wide_option(parser)
+    add_out_option(parser)
     parser.set_defaults(func=run)
 
 
@@ -89,7 +91,10 @@ def run(args: argparse.Namespace) -> int:
         exchanges = sorted(set(table["exchange"]))
         print(f"{path}: {len(events)} events OK, aligned on {', '.join(exchanges)}")
         return 0
-    _print_table(events, table, str(path))
+    _print_table(events, table, str(path), args.wide)
+    if args.out:
+        settings = {"events": str(path), "symbols": symbols, "source": args.source, "closures": args.closures}
+        write_out(args.out, {"events": events, "alignment": table}, settings)
     return 0
 
 
@@ -114,32 +119,27 @@ def _warn_outside_data(table: pd.DataFrame, calendars: object) -> None:
         )
 
 
-def _print_table(events: pd.DataFrame, table: pd.DataFrame, title: str) -> None:
-    from rich.console import Console
-    from rich.table import Table
+def _print_table(events: pd.DataFrame, table: pd.DataFrame, title: str, wide: bool) -> None:
+    import pandas as pd
 
-    console = Console()
-    if not console.is_terminal:
-        console = Console(width=max(console.width, 150))
-    names = dict(zip(events["event_id"], events["name"], strict=True))
-    out = Table(title=f"Reaction sessions ({title})", title_justify="left")
-    for header, style in (
-        ("event", "bold"), ("kind", None), ("announced (UTC)", None), ("exchange", None),
-        ("local time", None), ("day 0", "bold"), ("intraday", None),
-    ):
-        out.add_column(header, style=style, no_wrap=header != "event")
-    event_ids = list(table["event_id"])
-    for i, row in enumerate(table.itertuples(index=False)):
-        first = i == 0 or event_ids[i - 1] != row.event_id
-        last = i == len(event_ids) - 1 or event_ids[i + 1] != row.event_id
-        out.add_row(
-            f"{row.event_id}\n[dim]{names[row.event_id]}[/dim]" if first else "",
-            row.kind if first else "",
-            row.announced_utc.strftime("%Y-%m-%d %H:%M") if first else "",
-            row.exchange,
-            row.announced_local.strftime("%Y-%m-%d %H:%M %Z"),
-            row.reaction_session.strftime("%Y-%m-%d %a"),
-            "yes" if row.intraday else "",
-            end_section=last,
-        )
-    console.print(out)
+    from backtest.events import event_names
+    from backtest.report.tables import Table
+    from backtest.report.terminal import make_console, print_table
+
+    names = event_names(events)
+    frame = pd.DataFrame({
+        "event_id": table["event_id"].astype(str), "name": [names[e] for e in table["event_id"].astype(str)],
+        "kind": table["kind"],
+        "announced_utc": [t.strftime("%Y-%m-%d %H:%M UTC") for t in table["announced_utc"]],
+        "exchange": table["exchange"],
+        "announced_local": [t.strftime("%Y-%m-%d %H:%M %Z") for t in table["announced_local"]],
+        "reaction_session": [t.strftime("%Y-%m-%d %a") for t in table["reaction_session"]],
+        "intraday": ["yes" if x else "" for x in table["intraday"]],
+    })  # fmt: skip
+    shown = Table(
+        "alignment", f"Reaction sessions ({title})", frame, {},
+        labels={"event_id": "event", "announced_utc": "announced", "announced_local": "local time",
+                "reaction_session": "day 0"},
+        keys=("event_id", "exchange"),
+    )  # fmt: skip
+    print_table(make_console(wide), shown, group_columns=("name", "kind", "announced_utc"))

@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 import argparse
-import math
-import os
 import warnings
 
 import pandas as pd
 
-from backtest.commands._options import add_input_options, inputs_from_args, positive_int, subparser
+from backtest.commands._options import (
+    add_input_options,
+    add_out_option,
+    add_wide_option,
+    inputs_from_args,
+    positive_int,
+    subparser,
+    write_out,
+)
 from backtest.errors import DataError, DataWarning, StudyError
-from backtest.formatting import format_number, format_percent
+from backtest.events import event_names
 
 EPILOG = """\
 examples:
@@ -53,6 +59,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="normal-return model of the abnormal path (default: market)")
     parser.add_argument("--factors", nargs="+", metavar="SYMBOL",
                         help="--model factor: regressors after each symbol's benchmark, e.g. SOXX")
+    add_wide_option(parser)
+    add_out_option(parser)
     parser.set_defaults(func=run)
 
 
@@ -91,7 +99,10 @@ def run(args: argparse.Namespace) -> int:
         warnings.warn(f"--model {args.model} could not run ({study_error}); the abnormal paths use "
                       "market-adjusted returns (stock minus benchmark) where the data allow",
                       DataWarning, stacklevel=1)
-    _print(result, args.horizon)
+    _print(result, args.horizon, args.wide, event_names(inputs.events))
+    if args.out:
+        write_out(args.out, {"recovery": result.table, "recovery_summary": result.summary,
+                             "recovery_paths": result.paths}, result.settings)
     return 0
 
 
@@ -107,69 +118,11 @@ def _nothing_measurable(table: pd.DataFrame) -> str:
 
 
 
-def _recovery_cell(row: pd.Series) -> str:
-    if not row["measurable"]:
-        return f"not measurable ({row['unmeasured_reason']})"
-    if not row["moved"]:
-        return f"no move (never {'below' if row['direction'] == 'drawdown' else 'above'} day -1)"
-    if row["recovered"]:
-        relapse = ", relapsed" if row["relapsed"] is True else ""
-        return (f"+{row['recovery_sessions']} ({row['recovery_date']:%Y-%m-%d}, "
-                f"{row['recovery_days']} d){relapse}")
-    return (f"no (censored {row['last_date_seen']:%Y-%m-%d}, +{row['last_rel_day']}, "
-            f"{str(row['censored_by']).replace('_', ' ')})")
+def _print(result: object, horizon: int, wide: bool, names: dict[str, str]) -> None:
+    from backtest.report.tables import recovery_summary_table, recovery_table
+    from backtest.report.terminal import make_console, print_table
 
-
-def _from_trough_cell(row: pd.Series) -> str:
-    if not row["measurable"] or not row["moved"]:
-        return "-"
-    if row["recovered_after_trough"]:
-        return f"+{row['recovery_from_trough_sessions']}"
-    return "no"
-
-
-def _print(result: object, horizon: int) -> None:
-    from rich.console import Console
-    from rich.table import Table
-
-    console = Console()
-    if not console.is_terminal and "COLUMNS" not in os.environ:
-        console = Console(width=240)  # piped: wide enough for one line per row
-    table = Table(title=f"Recovery after each event (horizon +{horizon} sessions)", show_lines=False)
-    for name, justify in [("event", "left"), ("symbol", "left"), ("path", "left"), ("direction", "left"),
-                          ("day 0", "right"), ("trough / peak", "left"), ("max move", "right"),
-                          ("recovered", "left"), ("from trough", "right"), ("ratio +5", "right"),
-                          ("ratio +20", "right"), ("ratio +60", "right"), ("half-life", "right"),
-                          ("missing", "right")]:
-        table.add_column(name, justify=justify)  # type: ignore[arg-type]
-    for _, row in result.table.iterrows():  # type: ignore[attr-defined]
-        trough = ("-" if pd.isna(row["trough_rel_day"])
-                  else f"+{row['trough_rel_day']} ({row['trough_date']:%Y-%m-%d})")
-        half = "-" if pd.isna(row["half_life_sessions"]) else f"+{row['half_life_sessions']}"
-        ratios = (format_number(row.get(f"ratio_{k}")) for k in (5, 20, 60))
-        table.add_row(str(row["event_id"]), str(row["symbol"]), str(row["path"]), str(row["direction"]),
-                      format_percent(row["reaction_return"], signed=True), trough,
-                      format_percent(row["max_drawdown"], signed=True),
-                      _recovery_cell(row), _from_trough_cell(row), *ratios, half, str(row["n_missing"]))
-    console.print(table)
-
-    summary = Table(title="Across events and symbols (Kaplan-Meier, censoring handled)")
-    for name in ("path", "direction", "n", "recovered", "censored", "no move", "unmeasured",
-                 "median sessions (recovered)",
-                 "KM median", "median max move", "by +5", "by +20", "by +60"):
-        summary.add_column(name, justify="left" if name in ("path", "direction") else "right")
-    for _, row in result.summary.iterrows():  # type: ignore[attr-defined]
-        def share(d: int, row: pd.Series = row) -> str:
-            value = row.get(f"share_recovered_{d}")
-            return "-" if value is None or pd.isna(value) else f"{value * 100:.0f} %"
-
-        median = row["median_recovery_sessions"]
-        km = row["km_median_sessions"]
-        # An empty sample has no median at all; "not reached" is for curves that stay above 0.5.
-        km_cell = "-" if row["n"] == 0 else "not reached" if math.isnan(km) else f"{km:g}"
-        summary.add_row(str(row["path"]), str(row["direction"]), str(row["n"]), str(row["n_recovered"]),
-                        str(row["n_censored"]), str(row["n_no_move"]), str(row["n_unmeasured"]),
-                        "-" if math.isnan(median) else f"{median:g}", km_cell,
-                        format_percent(row["median_max_drawdown"], signed=True),
-                        share(5), share(20), share(60))
-    console.print(summary)
+    console = make_console(wide)
+    table = recovery_table(result.table, horizon)  # type: ignore[attr-defined]
+    print_table(console, table, title=f"{table.title} (horizon +{horizon} sessions)", group_titles=names)
+    print_table(console, recovery_summary_table(result.summary), group=None)  # type: ignore[attr-defined]

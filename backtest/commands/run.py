@@ -16,6 +16,7 @@ from backtest.commands._options import (
     add_execution_options,
     add_input_options,
     add_study_options,
+    add_wide_option,
     benchmark_overrides,
     check_symbols,
     subparser,
@@ -24,8 +25,6 @@ from backtest.errors import ParameterError
 
 if TYPE_CHECKING:
     from rich.console import Console
-
-    from backtest.report.tables import Table
 
 EPILOG = textwrap.dedent(
     """\
@@ -68,6 +67,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="parameter grid, e.g. hold=5,10,20 stop=none,0.08 (default: a small grid for buy_the_dip)",
     )  # fmt: skip
     add("--quiet", action="store_true", help="no tables and no progress display (for scripts)")
+    add_wide_option(parser)
     parser.set_defaults(func=run)
 
 
@@ -117,43 +117,11 @@ def settings_from_args(args: argparse.Namespace) -> Any:
     )
 
 
-def rich_table(table: Table, title: str | None = None) -> Any:
-    """A display table as a rich Table (numbers right-aligned and never cut)."""
-    from rich import box
-    from rich.table import Table as RichTable
-
-    cells = table.formatted()
-    out = RichTable(
-        title=title or table.title,
-        title_justify="left",
-        title_style="bold",
-        header_style="bold",
-        box=box.SIMPLE_HEAD,
-        pad_edge=False,
-    )
-    for column in cells.columns:
-        numeric = table.is_numeric(column)
-        widest = max([len(str(v)) for v in cells[column]] + [1])
-        head = max(len(line) for line in table.header(column).splitlines() or [""])
-        out.add_column(
-            table.header(column),
-            justify="right" if numeric else "left",
-            no_wrap=numeric,
-            min_width=max(widest, head) if numeric else min(widest, 24),
-            overflow="fold",
-        )
-    for row in cells.itertuples(index=False):
-        out.add_row(*(str(v) for v in row))
-    if table.note:
-        out.caption = table.note
-        out.caption_justify = "left"
-    return out
-
-
 def print_tables(console: Console, run_result: Any) -> None:
     """The four terminal tables plus the pooled tests."""
     from backtest.report import display_tables
     from backtest.report.tables import tests_table
+    from backtest.report.terminal import print_table
 
     tables = display_tables(run_result)
     scopes = dict.fromkeys(run_result.study.tests["scope"].astype(str))
@@ -166,8 +134,7 @@ def print_tables(console: Console, run_result: Any) -> None:
         (tables["recovery"], None),
         (tables["strategy"], None),
     ):
-        console.print(rich_table(table, title))
-        console.print()
+        print_table(console, table, title=title, group_titles=run_result.event_names())
 
 
 def run(args: argparse.Namespace) -> int:
@@ -176,6 +143,7 @@ def run(args: argparse.Namespace) -> int:
 
     from backtest.pipeline import run_all
     from backtest.report import REPORT_FILE, write_report
+    from backtest.report.terminal import make_console
 
     settings = settings_from_args(args)
     err = Console(stderr=True)
@@ -187,9 +155,7 @@ def run(args: argparse.Namespace) -> int:
     _warn(result.warnings)
     if args.quiet:
         return 0
-    console = Console()
-    if not console.is_terminal:  # a pipe or a file: lines may be long, do not squeeze the tables
-        console = Console(width=max(console.width, 150))
+    console = make_console(args.wide)
     print_tables(console, result)
     console.print(
         f"Wrote {len(written)} files to {args.out}/ — open {args.out}/{REPORT_FILE} in a browser "

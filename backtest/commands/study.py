@@ -9,21 +9,31 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
-import sys
+from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+import numpy as np
 import pandas as pd
+from rich.text import Text
 
 from backtest.commands._options import (
     add_input_options,
+    add_out_option,
     add_study_options,
+    add_wide_option,
     benchmark_overrides,
     inputs_from_args,
     subparser,
+    write_out,
 )
-from backtest.formatting import SIGNIFICANCE_NOTE, format_marked, format_number, format_percent, format_pvalue
+from backtest.events import event_names
+from backtest.formatting import SIGNIFICANCE_NOTE, format_marked, format_number, format_percent
+from backtest.report.export import to_csv, write_files
 from backtest.study.result import EventStudyResult
+
+if TYPE_CHECKING:
+    from backtest.report.tables import Table
 
 EXAMPLES = """examples:
   backtest study
@@ -45,6 +55,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_study_options(p)
     p.add_argument("--csv", metavar="FILE", help="write the CAR table (tidy) to CSV")
     p.add_argument("--json", metavar="FILE", help="write CARs, tests and fits to JSON")
+    add_out_option(p)
+    add_wide_option(p)
     p.set_defaults(func=run)
 
 
@@ -58,11 +70,17 @@ def run(args: argparse.Namespace) -> int:
                          estimation_window=args.estimation_window, event_window=args.event_window,
                          car_windows=args.car_windows, min_estimation=args.min_estimation,
                          benchmarks=benchmarks or None, factors=args.factors, return_kind=args.returns)
-    render(result)
+    render(result, args.wide, event_names(inputs.events))
+    files = {}
     if args.csv:
-        result.car.to_csv(args.csv, index=False)
+        files[Path(args.csv)] = to_csv(result.car)
     if args.json:
-        Path(args.json).write_text(json.dumps(to_json(result), indent=2), encoding="utf-8")
+        files[Path(args.json)] = json.dumps(to_json(result), indent=2)
+    for path, text in files.items():
+        write_files(path.parent, {path.name: text})
+    if args.out:
+        write_out(args.out, {"car": result.car, "tests": result.tests, "fits": result.fits,
+                             "abnormal_returns": result.abnormal_returns, "aar": result.aar}, result.settings)
     return 0
 
 
@@ -86,80 +104,96 @@ def to_json(result: EventStudyResult) -> dict:
             "tests": records(result.tests), "fits": records(result.fits)}
 
 
-def render(result: EventStudyResult) -> None:
-    """Print the CAR table and the cross-sectional tests with rich."""
-    from rich import box
-    from rich.console import Console
-    from rich.table import Table
+def study_tables(result: EventStudyResult) -> list[Table]:
+    """The display tables of a study: model fits, CARs, and the tests of each scope (windows across)."""
+    from backtest.report.tables import Table, company_names
 
-    # A pipe or file gets a wide page (nothing cut); a terminal or $COLUMNS sets its own width.
-    console = Console(width=None if sys.stdout.isatty() or "COLUMNS" in os.environ else 200)
     s = result.settings
-    windows = list(dict.fromkeys(result.car["window"]))
-    fits = Table(title=f"Normal-return model — {s['model']}, estimation {s['estimation_window']}",
-                 box=box.SIMPLE_HEAD)
-    factor_betas = [c for c in result.fits.columns if c.startswith("beta_")]
-    beta_cols = factor_betas or ["beta"]
-    for name in ("event", "symbol", "benchmark", "model used", "n est", "alpha",
-                 *(c.replace("_", " ") for c in beta_cols), "sigma"):
-        fits.add_column(name, no_wrap=True, justify="left" if name in ("event", "symbol") else "right")
-    for row in result.fits.to_dict("records"):
-        sigma2 = row["sigma2"]
-        fits.add_row(str(row["event_id"]), str(row["symbol"]), str(row["benchmark"]), str(row["model_used"]),
-                     str(row["n_estimation"]), format_percent(row["alpha"], 3, signed=True),
-                     *(format_number(row[c]) for c in beta_cols),
-                     format_percent(math.sqrt(sigma2) if math.isfinite(sigma2) else None))
-    console.print(fits)
-    table = Table(title=f"Cumulative abnormal returns — event window {s['event_window']}",
-                  box=box.SIMPLE_HEAD)
-    for name in ("event", "symbol", "window", "CAR", "t", "p", "BHAR", "missing"):
-        table.add_column(name, no_wrap=True, justify="left" if name in ("event", "symbol") else "right")
-    previous = None
-    for row in result.car.itertuples(index=False):
-        pair = (row.event_id, row.symbol)
-        missing = str(row.n_missing) if row.complete else f"{row.n_missing} (outside the data)"
-        table.add_row(*(map(str, pair) if pair != previous else ("", "")), row.window,
-                      format_marked(row.car, row.p_value, "signed_percent"), format_number(row.t_stat),
-                      format_pvalue(row.p_value), format_percent(row.bhar, signed=True), missing)
-        previous = pair
-    console.print(table)
-    console.print(f"CAR t statistics use the full prediction-error variance; {SIGNIFICANCE_NOTE}")
-    if not result.car["complete"].all():
-        console.print("n/a: the window reaches before the pair's first or after its last price, or "
-                      "day 0 has no return (a CAR over the days that exist would pass for the full window)")
+    fits = result.fits
+    betas = [c for c in fits.columns if c.startswith("beta_")] or ["beta"]
+    frame = pd.DataFrame({
+        "event_id": fits["event_id"], "symbol": fits["symbol"], "name": company_names(fits["symbol"]),
+        "benchmark": fits["benchmark"], "model_used": fits["model_used"],
+        "n_estimation": fits["n_estimation"], "alpha": fits["alpha"], **{c: fits[c] for c in betas},
+        "sigma": np.sqrt(fits["sigma2"]),
+    })  # fmt: skip
+    fit_table = Table(
+        "fits", f"Normal-return model — {s['model']}, estimation {s['estimation_window']}", frame,
+        {"n_estimation": "integer", "alpha": "signed_percent", "sigma": "percent",
+         **{c: "number" for c in betas}},
+        labels={"event_id": "event", "model_used": "model used", "n_estimation": "n est",
+                **{c: c.replace("_", " ") for c in betas}},
+        keys=("event_id", "symbol", "name"),
+    )  # fmt: skip
+    car = result.car
+    counts = zip(car["n_missing"], car["complete"], strict=True)
+    missing = [str(n) if done else f"{n} (outside the data)" for n, done in counts]
+    frame = pd.DataFrame({
+        "event_id": car["event_id"], "symbol": car["symbol"], "name": company_names(car["symbol"]),
+        "window": car["window"], "car": car["car"], "t_stat": car["t_stat"], "p_value": car["p_value"],
+        "bhar": car["bhar"], "n_missing": missing,
+    })  # fmt: skip
+    note = f"CAR t statistics use the full prediction-error variance; {SIGNIFICANCE_NOTE}."
+    if not car["complete"].all():
+        note += (" —: the window reaches before the pair's first or after its last price, or day 0 has no "
+                 "return (a CAR over the days that exist would pass for the full window).")
+    car_table = Table(
+        "car", f"Cumulative abnormal returns — event window {s['event_window']}", frame,
+        {"car": "signed_percent", "t_stat": "number", "p_value": "pvalue", "bhar": "signed_percent"},
+        marks={"car": "p_value"}, labels={"event_id": "event", "car": "CAR", "t_stat": "t", "p_value": "p",
+                                          "bhar": "BHAR", "n_missing": "missing"},
+        keys=("event_id", "symbol", "name", "window"), right=("n_missing",), note=note,
+    )  # fmt: skip
+    return [fit_table, car_table, *_test_tables(result)]
+
+
+def _test_tables(result: EventStudyResult) -> list[Table]:
+    """One table per scope: a row per test (with its null), a column per CAR window."""
+    from backtest.report.tables import Table
 
     tests = result.tests
+    windows = list(dict.fromkeys(result.car["window"]))
     scopes = list(dict.fromkeys(tests["scope"]))
     if len(scopes) == 2:  # one event: its scope and "all" are the same pairs
         scopes = scopes[:1]
+    out = []
     for scope in scopes:
         block = tests[tests["scope"] == scope]
-        t = Table(title=f"Cross-sectional tests — {scope} (n = {int(block['n'].max())})",
-                  box=box.SIMPLE_HEAD)
-        t.add_column("test", no_wrap=True)
-        t.add_column("null", no_wrap=True)
-        for w in windows:
-            t.add_column(w, justify="right")
         first = block.drop_duplicates("window").set_index("window")
-        t.add_row("CAAR", "", *(format_percent(first.loc[w, "caar"], signed=True) for w in windows))
-        t.add_row("N (CARs)", "", *(str(int(first.loc[w, "n"])) if first.loc[w, "test"] ==
-                                    "cross_sectional_t" else "" for w in windows), end_section=True)
+        rows = [
+            {"test": "CAAR", "null": "",
+             **{w: format_percent(first.loc[w, "caar"], signed=True) for w in windows}},
+            {"test": "N (CARs)", "null": "", **{w: str(int(first.loc[w, "n"])) for w in windows}},
+        ]
         notes: dict[str, list[str]] = {}
         for test, group in block.groupby("test", sort=False):
             by_window = group.set_index("window")
-            nulls = ", ".join(dict.fromkeys(group["null"]))
-            label = test
-            if test == "bmp_kp":
-                label = f"bmp_kp (r̄ {format_number(group['rbar'].iloc[0], 3)})"
-            marked = (format_marked(by_window.loc[w, "statistic"], by_window.loc[w, "p_value"])
-                      for w in windows)
-            t.add_row(label, nulls, *marked)
+            label = test if test != "bmp_kp" else f"bmp_kp (r̄ {format_number(group['rbar'].iloc[0], 3)})"
+            rows.append({"test": label, "null": ", ".join(dict.fromkeys(group["null"])),
+                         **{w: format_marked(by_window.loc[w, "statistic"], by_window.loc[w, "p_value"])
+                            for w in windows}})  # fmt: skip
             for w, note in zip(group["window"], group["note"], strict=True):
                 if note:
                     notes.setdefault(f"{test}: {note}", []).append(w)
-        console.print(t)
-        for note, where in notes.items():
-            console.print(f"note: {note} ({', '.join(where)})")
+        out.append(Table(
+            "tests", f"Cross-sectional tests — {scope} (n = {int(block['n'].max())})",
+            pd.DataFrame(rows, columns=["test", "null", *windows]), {}, keys=("test",), right=tuple(windows),
+            note=" ".join(f"note: {note} ({', '.join(where)})." for note, where in notes.items()),
+        ))  # fmt: skip
+    return out
+
+
+def render(result: EventStudyResult, wide: bool = False, names: Mapping[str, str] | None = None) -> None:
+    """Print the model fits, the CAR table and the cross-sectional tests, folded to the terminal.
+
+    ``names`` (event_id -> name) titles the per-event blocks of a table too wide for the terminal.
+    """
+    from backtest.report.terminal import make_console, print_table
+
+    console = make_console(wide)
+    for table in study_tables(result):
+        group = "event_id" if "event_id" in table.frame else None
+        print_table(console, table, group=group, group_titles=names)
     for note in result.fits["warning"]:
         if isinstance(note, str) and note:
-            console.print(f"note: {note}")
+            console.print(Text(f"note: {note}"))

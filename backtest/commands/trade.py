@@ -4,8 +4,16 @@ from __future__ import annotations
 
 import argparse
 
-from backtest.commands._options import add_execution_options, add_input_options, inputs_from_args, subparser
-from backtest.formatting import format_number, format_percent
+from backtest.commands._options import (
+    add_execution_options,
+    add_input_options,
+    add_out_option,
+    add_wide_option,
+    inputs_from_args,
+    subparser,
+    write_out,
+)
+from backtest.events import event_names
 
 EPILOG = """\
 examples:
@@ -47,6 +55,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_input_options(parser)
     add_execution_options(parser)
     parser.add_argument("--trades", action="store_true", help="also print the trade log")
+    add_wide_option(parser)
+    add_out_option(parser)
     parser.set_defaults(func=run)
 
 
@@ -84,174 +94,89 @@ def run(args: argparse.Namespace) -> int:
         fill=args.fill,
         horizon=args.horizon,
     )
-    _print(result, show_trades=args.trades)
+    _print(result, show_trades=args.trades, wide=args.wide, names=event_names(inputs.events))
+    if args.out:
+        write_out(args.out, _tables_to_write(result), result.settings)
     return 0
 
 
 
 
-def _console():
-    from rich.console import Console
+RESULT_COLUMNS = (
+    "combo", "event_id", "symbol", "name", "total_return", "annualized_return", "sharpe", "sortino",
+    "max_drawdown", "win_rate", "n_trades", "exposure", "avg_trade", "buy_hold_return", "excess_vs_buy_hold",
+    "benchmark_return", "excess_vs_benchmark", "sessions",
+)  # fmt: skip
+RESULT_LABELS = {
+    "event_id": "event", "total_return": "return", "annualized_return": "ann.", "max_drawdown": "max DD",
+    "win_rate": "win", "n_trades": "trades", "avg_trade": "avg\ntrade", "buy_hold_return": "B&H",
+    "excess_vs_buy_hold": "vs B&H", "benchmark_return": "bench", "excess_vs_benchmark": "vs\nbench",
+    "combo": "parameters",
+}  # fmt: skip
+TRADE_COLUMNS = (
+    "combo", "event_id", "symbol", "leg", "direction", "entry_date", "entry_at", "entry_price", "exit_date",
+    "exit_at", "exit_price", "return", "status",
+)  # fmt: skip
 
-    console = Console()
-    return console if console.is_terminal else Console(width=220)
+
+def _tables(result: object) -> list[object]:
+    """The display tables of a trade result: per pair, per parameter set, and the trade log."""
+    from backtest.report.tables import Table, company_names, generic_table, strategy_table
+
+    s = result.settings  # type: ignore[attr-defined]
+    results = result.results.assign(name=company_names(result.results["symbol"]))  # type: ignore[attr-defined]
+    per_pair = generic_table("strategy_results", "", results, RESULT_COLUMNS)
+    per_pair = Table(
+        per_pair.name,
+        f"{s['strategy']}: per parameter set x event x symbol (fill {s['fill']}, "
+        f"fees {s['fees'] * 1e4:g} bp, slippage {s['slippage'] * 1e4:g} bp, horizon +{s['horizon']})",
+        per_pair.frame, per_pair.kinds, labels=RESULT_LABELS, keys=("combo", "event_id", "symbol", "name"),
+        note="ann. = annualized on 252 sessions: over a window of a few sessions it is not meaningful. "
+        "B&H = buy and hold the symbol, bench = its market benchmark, over the same sessions.",
+    )  # fmt: skip
+    log = generic_table("trades", "Trade log", result.trades, TRADE_COLUMNS)  # type: ignore[attr-defined]
+    log = Table(log.name, log.title, log.frame, log.kinds, keys=("combo", "event_id", "symbol", "leg"),
+                labels={"combo": "parameters", "event_id": "event"})
+    return [per_pair, strategy_table(result.aggregate, s["strategy"]), log]  # type: ignore[attr-defined]
+
+
+def _tables_to_write(result: object) -> dict[str, object]:
+    """The tidy tables ``--out`` writes (the names ``backtest run`` gives them)."""
+    return {
+        "strategy_results": result.results,  # type: ignore[attr-defined]
+        "strategy_aggregate": result.aggregate,  # type: ignore[attr-defined]
+        "trades": result.trades,  # type: ignore[attr-defined]
+        "equity": result.equity,  # type: ignore[attr-defined]
+    }
 
 
 def _print_list() -> None:
     from rich.table import Table
+    from rich.text import Text
 
     import strategies
+    from backtest.report.terminal import make_console
 
     table = Table(title="Strategies")
     for name in ("name", "direction", "rule", "parameters"):
-        table.add_column(name)
+        table.add_column(name, no_wrap=name == "name")
     for name in strategies.available():
         s = strategies.get(name)
         table.add_row(
             name,
             s.direction + (" + hedge" if s.hedge else ""),
-            s.summary,
-            "\n".join(p.describe() for p in s.params) or "-",
+            Text(s.summary),
+            Text("\n".join(p.describe() for p in s.params) or "-"),
         )
-    _console().print(table)
+    make_console().print(table)
 
 
-def _print(result: object, show_trades: bool) -> None:
-    from rich.table import Table
+def _print(result: object, show_trades: bool, wide: bool, names: dict[str, str]) -> None:
+    from backtest.report.terminal import make_console, print_table
 
-    console = _console()
-    s = result.settings  # type: ignore[attr-defined]
-    res = result.results  # type: ignore[attr-defined]
-    title = (
-        f"{s['strategy']}: per combo x symbol x event (fill {s['fill']}, fees {s['fees'] * 1e4:g} bp, "
-        f"slippage {s['slippage'] * 1e4:g} bp, horizon +{s['horizon']})"
-    )
-    table = Table(
-        title=title,
-        caption="ann. = annualized on 252 sessions: over a window of a few sessions it is not meaningful.",
-        caption_justify="left",
-    )
-    heads = [
-        "combo",
-        "event",
-        "symbol",
-        "return",
-        "ann.",
-        "Sharpe",
-        "Sortino",
-        "max DD",
-        "win",
-        "trades",
-        "exposure",
-        "avg trade",
-        "B&H",
-        "vs B&H",
-        "bench",
-        "vs bench",
-        "sessions",
-    ]
-    for head in heads:
-        table.add_column(head, justify="left" if head in ("combo", "event", "symbol") else "right")
-    for row in res.itertuples(index=False):
-        table.add_row(
-            row.combo,
-            row.event_id,
-            row.symbol,
-            format_percent(row.total_return, signed=True),
-            format_percent(row.annualized_return, signed=True),
-            format_number(row.sharpe),
-            format_number(row.sortino),
-            format_percent(row.max_drawdown, signed=True),
-            format_percent(row.win_rate),
-            str(row.n_trades),
-            format_percent(row.exposure),
-            format_percent(row.avg_trade, signed=True),
-            format_percent(row.buy_hold_return, signed=True),
-            format_percent(row.excess_vs_buy_hold, signed=True),
-            format_percent(row.benchmark_return, signed=True),
-            format_percent(row.excess_vs_benchmark, signed=True),
-            str(row.sessions),
-        )
-    console.print(table)
-
-    agg = result.aggregate.sort_values(  # type: ignore[attr-defined]
-        "mean_return_traded", ascending=False, na_position="last", kind="stable"
-    )
-    summary = Table(
-        title="Per combo across events x symbols (best mean return over traded pairs first)",
-        caption="traded = pairs where the rule traded; 'traded' columns average those pairs only, "
-        "'all' columns count an untraded pair with return 0 (its excess = minus buy & hold).",
-        caption_justify="left",
-    )
-    for head in (
-        "combo",
-        "pairs",
-        "traded",
-        "mean (traded)",
-        "mean (all)",
-        "median (all)",
-        "worst",
-        "best",
-        "> 0",
-        "trades",
-        "win",
-        "avg trade",
-        "vs B&H (traded)",
-        "vs B&H (all)",
-        "vs bench (all)",
-    ):
-        summary.add_column(head, justify="left" if head == "combo" else "right")
-    for row in agg.itertuples(index=False):
-        summary.add_row(
-            row.combo,
-            str(row.pairs),
-            str(row.traded),
-            format_percent(row.mean_return_traded, signed=True),
-            format_percent(row.mean_return, signed=True),
-            format_percent(row.median_return, signed=True),
-            format_percent(row.worst_return, signed=True),
-            format_percent(row.best_return, signed=True),
-            format_percent(row.positive_share),
-            str(row.trades),
-            format_percent(row.win_rate),
-            format_percent(row.avg_trade, signed=True),
-            format_percent(row.mean_excess_vs_buy_hold_traded, signed=True),
-            format_percent(row.mean_excess_vs_buy_hold, signed=True),
-            format_percent(row.mean_excess_vs_benchmark, signed=True),
-        )
-    console.print(summary)
+    console = make_console(wide)
+    per_pair, aggregate, log = _tables(result)
+    print_table(console, per_pair, group="event_id", group_titles=names)
+    print_table(console, aggregate, group=None)
     if show_trades:
-        log = Table(title="Trade log")
-        for head in (
-            "combo",
-            "event",
-            "symbol",
-            "leg",
-            "dir",
-            "entry",
-            "at",
-            "price",
-            "exit",
-            "at",
-            "price",
-            "return",
-            "status",
-        ):
-            log.add_column(head)
-        for t in result.trades.itertuples(index=False):  # type: ignore[attr-defined]
-            log.add_row(
-                t.combo,
-                t.event_id,
-                t.symbol,
-                t.leg,
-                t.direction,
-                f"{t.entry_date:%Y-%m-%d}",
-                t.entry_at,
-                f"{t.entry_price:.4g}",
-                f"{t.exit_date:%Y-%m-%d}",
-                t.exit_at,
-                f"{t.exit_price:.4g}",
-                format_percent(t[16], signed=True),
-                t.status,
-            )  # field 16 = "return"
-        console.print(log)
+        print_table(console, log, group="event_id", group_titles=names)

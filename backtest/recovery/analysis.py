@@ -44,6 +44,7 @@ import pandas as pd
 from backtest.errors import CalendarError, DataError, DataWarning, ParameterError
 from backtest.instruments import benchmark_of
 from backtest.recovery.paths import RATIO_DAYS, check_horizon, path_metrics
+from backtest.recovery.status import recovery_statuses
 from backtest.recovery.survival import summarize
 
 ALIGNMENT_COLUMNS: tuple[str, ...] = ("event_id", "symbol", "calendar", "reaction_session", "kind")
@@ -66,7 +67,8 @@ class RecoveryResult:
         recovered_after_trough, recovery_from_trough_sessions, trough_censored_by,
         last_date_seen, last_rel_day, duration_sessions, half_life_sessions,
         half_life_date, n_missing, ratio_1, ratio_5, ratio_20, ratio_60) and
-        ``measurable`` / ``unmeasured_reason``. Fractions, not percent.
+        ``measurable`` / ``unmeasured_reason``, and ``status``: the row in words
+        (:mod:`backtest.recovery.status`, the one vocabulary every output uses). Fractions, not percent.
         Rows with ``direction = "give_back"`` (relief events) hold the *peak* in the
         ``trough_*`` columns and the largest run-up (>= 0) in ``max_drawdown``;
         ``recovered`` there means the whole jump was given back. ``recovery_*`` are
@@ -423,4 +425,5 @@ def _tidy_table(rows: list[dict[str, object]], ratio_days: tuple[int, ...]) -> p
     for column in _DATE_COLUMNS:
         table[column] = pd.to_datetime(table[column])
     table["recovered"] = table["recovered"].astype(bool)
+    table["status"] = pd.array(recovery_statuses(table), dtype=object)
     return table

@@ -9,8 +9,8 @@
 :func:`write_report` writes everything for a :class:`~backtest.pipeline.RunResult`
 into one directory:
 
-``<table>.csv`` / ``<table>.md``
-    every result table of ``RunResult.tables()`` (tidy, fractions in the CSV);
+``<table>.csv`` / ``<table>.parquet`` / ``<table>.md``
+    every result table of ``RunResult.tables()`` (tidy, fractions in the CSV and Parquet);
 ``reactions.csv`` / ``reactions.md``
     the wide reaction table (day-0 return and AR, CAR and p-value per window);
 ``summary.md``
@@ -29,12 +29,23 @@ from typing import Any
 
 import pandas as pd
 
-from backtest.report.export import CSV_FLOAT_FORMAT, Results, load_results, to_csv, to_markdown, write_text
+from backtest.report.export import (
+    CSV_FLOAT_FORMAT,
+    JSON_FILE,
+    Results,
+    dumps_results,
+    load_results,
+    to_csv,
+    to_markdown,
+    to_parquet,
+    write_files,
+)
 from backtest.report.tables import (
     Table,
     alignment_table,
     generic_table,
     reaction_table,
+    recovery_summary_table,
     recovery_table,
     strategy_table,
     tests_table,
@@ -43,16 +54,16 @@ from backtest.report.tables import (
 __all__ = ["Results", "Table", "display_tables", "load_results", "write_report"]
 
 REPORT_FILE = "report.html"
-JSON_FILE = "results.json"
 
 
 def display_tables(run: Any) -> dict[str, Table]:
-    """The human-facing tables of a run: alignment, reactions, tests, recovery, strategy."""
+    """The human-facing tables of a run: alignment, reactions, tests, recovery (+ summary), strategy."""
     return {
         "alignment": alignment_table(run.alignment),
         "reactions": reaction_table(run.study.abnormal_returns, run.study.car),
         "tests": tests_table(run.study.tests),
-        "recovery": recovery_table(run.recovery.table),
+        "recovery": recovery_table(run.recovery.table, run.settings.horizon),
+        "recovery_summary": recovery_summary_table(run.recovery.summary),
         "strategy": strategy_table(run.trade.aggregate, run.settings.strategy),
     }
 
@@ -95,30 +106,28 @@ def none_as_text(frame: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
 
 
 def write_report(run: Any, out_dir: str | Path, html: bool = True) -> list[Path]:
-    """Write every output file of ``run`` into ``out_dir`` (created if needed); returns the paths."""
-    from backtest.report.export import dumps_results
+    """Write every output file of ``run`` into ``out_dir`` (created if needed); returns the paths.
+
+    All files go through :func:`~backtest.report.export.write_files`, as one set.
+    """
     from backtest.report.html import build_figures, render_html
 
-    out = Path(out_dir)
-    written: list[Path] = []
     tables = run.tables()
     optional = _optional_params(run.settings.strategy)
+    files: dict[str, str | bytes] = {}
     for name, frame in tables.items():
-        if name in PARAMETER_TABLES:
+        if name in PARAMETER_TABLES:  # the JSON below keeps an optional parameter's None as null
             frame = none_as_text(frame, optional)
-        written.append(write_text(out / f"{name}.csv", to_csv(frame)))
-        shown = generic_table(name, name.replace("_", " "), frame)
-        written.append(write_text(out / f"{name}.md", _markdown(shown)))
+        files[f"{name}.csv"] = to_csv(frame)
+        files[f"{name}.md"] = _markdown(generic_table(name, name.replace("_", " "), frame))
+        files[f"{name}.parquet"] = to_parquet(frame)
     shown_tables = display_tables(run)
-    written.append(write_text(out / "reactions.csv", to_csv(shown_tables["reactions"].frame)))
-    written.append(write_text(out / "reactions.md", _markdown(shown_tables["reactions"])))
+    files["reactions.csv"] = to_csv(shown_tables["reactions"].frame)
+    files["reactions.md"] = _markdown(shown_tables["reactions"])
     summary = "\n".join(_markdown(t) for t in shown_tables.values())
-    written.append(write_text(out / "summary.md", "# backtest run: summary\n\n" + summary))
-    text = dumps_results(
-        tables, run.settings.to_dict() | {"grid_run": run.grid}, run.provenance, run.warnings
-    )
-    written.append(write_text(out / JSON_FILE, text))
+    files["summary.md"] = "# backtest run: summary\n\n" + summary
+    settings = run.settings.to_dict() | {"grid_run": run.grid}
+    files[JSON_FILE] = dumps_results(tables, settings, run.provenance, run.warnings)
     if html:
-        page = render_html(run, shown_tables, build_figures(run))
-        written.append(write_text(out / REPORT_FILE, page))
-    return written
+        files[REPORT_FILE] = render_html(run, shown_tables, build_figures(run))
+    return write_files(out_dir, files)

@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from backtest.formatting import format_percent
-from backtest.report.tables import recovery_status
+from backtest.recovery.status import moved_later, recovery_status, timed
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -207,7 +207,8 @@ def recovery_chart(
     ``table``: ``RecoveryResult.table`` (rows with ``path == "price"`` are drawn).
     For a relief event (``direction == "give_back"``) "back" means the jump was given
     back. Hatched grey bars did not get back within the sessions seen (``last_rel_day``,
-    at most ``horizon``); the label gives the largest move against the pre-event close.
+    at most ``horizon``); the label is the row's status (:mod:`backtest.recovery.status`)
+    with the day it came back, and the largest move against the pre-event close.
     """
     rows = table[table["path"] == "price"] if "path" in table else table
     if rows.empty:
@@ -239,16 +240,26 @@ def recovery_chart(
             ax.invert_yaxis()
             ax.set_xlim(0, max(horizon, 1))
             _title(ax, names.get(event_id, event_id))
-            ax.set_xlabel("sessions after day 0 until back at the pre-event close")
+            ax.set_xlabel("sessions after day 0 until back at the pre-event close (relief: jump given back)")
         return to_svg(fig)
 
 
-def _recovered(row: pd.Series) -> bool:
-    value = row.get("recovered")
-    sessions = row.get("recovery_sessions")
-    return (
-        bool(value) and value is not None and pd.notna(value) and sessions is not None and pd.notna(sessions)
-    )
+def _status(row: pd.Series) -> str:
+    value = row.get("status")
+    return value if isinstance(value, str) and value else recovery_status(row)
+
+
+def _back_day(row: pd.Series) -> float | None:
+    """Relative day the path came back (after its extreme when the move came after day 0); None if not."""
+    status = _status(row)
+    if moved_later(status):
+        sessions = row.get("recovery_from_trough_sessions")
+        if sessions is None or pd.isna(sessions):
+            return None
+        return float(row["trough_rel_day"]) + float(sessions)
+    if status.startswith(("recovered", "given back")):
+        return float(row["recovery_sessions"])
+    return None
 
 
 def _sessions_seen(row: pd.Series, horizon: int) -> int:
@@ -259,25 +270,24 @@ def _sessions_seen(row: pd.Series, horizon: int) -> int:
 
 
 def _bar(row: pd.Series, horizon: int, color: str) -> tuple[float, dict[str, object]]:
-    if recovery_status(row) in ("no move", "not measurable"):
+    if not timed(_status(row)):
         return 0.0, {"color": color}
-    if _recovered(row):
-        return float(row["recovery_sessions"]), {"color": color}
+    back = _back_day(row)
+    if back is not None:
+        return back, {"color": color}
     return float(_sessions_seen(row, horizon)), {"color": "0.85", "edgecolor": "0.45", "hatch": "///"}
 
 
 def _bar_label(row: pd.Series, horizon: int) -> str:
-    status = recovery_status(row)
-    if status in ("no move", "not measurable"):
-        reason = row.get("unmeasured_reason")
-        return status + (f": {reason}" if status == "not measurable" and isinstance(reason, str) else "")
-    if _recovered(row):
-        sessions = int(row["recovery_sessions"])
-        text = f"{sessions} session{'s' if sessions != 1 else ''}"
-        if status == "recovered, relapsed":
-            text += ", fell back later"
+    """The row's status (the words of every output), then when it came back or how far it was seen."""
+    text = _status(row)
+    if not timed(text):
+        return text
+    back = _back_day(row)
+    if back is not None:
+        text += f" on day +{back:g}"
     else:
-        text = f"not back within {_sessions_seen(row, horizon)} sessions"
+        text += f", {_sessions_seen(row, horizon)} sessions seen"
     move = row.get("max_drawdown")
     if move is not None and pd.notna(move):
         word = "largest run-up" if row.get("direction") == "give_back" else "max drawdown"

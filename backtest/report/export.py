@@ -36,6 +36,7 @@ from backtest.errors import DataError
 FORMAT_NAME = "backtest-results"
 FORMAT_VERSION = 1
 CSV_FLOAT_FORMAT = "%.10g"
+JSON_FILE = "results.json"
 
 
 def _prepare(frame: pd.DataFrame) -> pd.DataFrame:
@@ -296,3 +297,65 @@ def write_text(path: Path, text: str) -> Path:
     with path.open("w", encoding="utf-8", newline="\n") as handle:
         handle.write(text)
     return path
+
+
+def _parquet_ready(frame: pd.DataFrame) -> pd.DataFrame:
+    """Columns parquet can hold: object columns of anything but text (tuples, tz-mixed times) as text."""
+    frame = _csv_ready(frame)
+    for column in frame.columns:
+        if frame[column].dtype == object:
+            values = frame[column].tolist()
+            if not all(v is None or isinstance(v, str) for v in values):
+                frame[column] = pd.Series([None if _isnull(v) else str(v) for v in values], dtype=object)
+    return frame
+
+
+def to_parquet(frame: pd.DataFrame) -> bytes:
+    """Parquet bytes of a table (pyarrow; no index), what a notebook reads back with its dtypes."""
+    import io
+
+    buffer = io.BytesIO()
+    _parquet_ready(frame).to_parquet(buffer, engine="pyarrow", index=False)
+    return buffer.getvalue()
+
+
+#: File formats every command's ``--out`` writes per table (``results.json`` holds them all).
+TABLE_FORMATS: tuple[str, ...] = ("csv", "parquet")
+
+
+def table_files(
+    tables: Mapping[str, pd.DataFrame],
+    settings: Mapping[str, object],
+    provenance: Mapping[str, object] | None = None,
+    warnings: list[str] | None = None,
+) -> dict[str, str | bytes]:
+    """The files of a set of result tables: ``<name>.csv`` and ``<name>.parquet`` each, and ``results.json``.
+
+    >>> sorted(table_files({"car": pd.DataFrame({"car": [-0.1]})}, {"model": "market"}))
+    ['car.csv', 'car.parquet', 'results.json']
+    """
+    files: dict[str, str | bytes] = {}
+    for name, frame in tables.items():
+        files[f"{name}.csv"] = to_csv(frame)
+        files[f"{name}.parquet"] = to_parquet(frame)
+    files[JSON_FILE] = dumps_results(tables, settings, provenance, warnings)
+    return files
+
+
+def write_files(out_dir: str | Path, files: Mapping[str, str | bytes]) -> list[Path]:
+    """Write one set of output files into ``out_dir``: the one writer of every command's ``--out``.
+
+    ``files`` maps a name inside ``out_dir`` to its text (UTF-8, ``\\n`` line ends) or bytes.
+    Returns the paths written, in the order given.
+    """
+    out = Path(out_dir)
+    written = []
+    for name, content in files.items():
+        path = out / name
+        if isinstance(content, bytes):
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(content)
+            written.append(path)
+        else:
+            written.append(write_text(path, content))
+    return written

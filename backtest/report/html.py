@@ -231,6 +231,7 @@ def render_html(
             tables["recovery"].title,
             fig("recovery", "recovery chart"),
             table_html(tables["recovery"]),
+            table_html(tables["recovery_summary"]),
         ),
         _section(
             "strategy",

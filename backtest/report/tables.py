@@ -29,7 +29,9 @@ class Table:
 
     ``marks`` maps a value column to the p-value column whose stars are appended to it;
     ``hidden`` columns stay in the numbers (CSV) but are not shown; ``labels`` are
-    display headers (default: the column name).
+    display headers (default: the column name); ``keys`` are the columns that say what a row
+    is (event, symbol, window...): a terminal too narrow for the table repeats them in every
+    part it folds the table into, and never cuts them.
     """
 
     name: str
@@ -40,6 +42,8 @@ class Table:
     hidden: tuple[str, ...] = ()
     note: str = ""
     labels: Mapping[str, str] = field(default_factory=dict)
+    keys: tuple[str, ...] = ()
+    right: tuple[str, ...] = ()  # text columns shown right-aligned (preformatted numbers)
 
     def header(self, column: str) -> str:
         """Display header of a column."""
@@ -64,7 +68,7 @@ class Table:
 
     def is_numeric(self, column: str) -> bool:
         """True for columns shown right-aligned (numbers)."""
-        return self.kinds.get(column, "text") in NUMERIC_KINDS
+        return column in self.right or self.kinds.get(column, "text") in NUMERIC_KINDS
 
 
 def _window_sort_key(window: str) -> tuple[int, int]:
@@ -72,8 +76,15 @@ def _window_sort_key(window: str) -> tuple[int, int]:
     return int(inner[0]), int(inner[1])
 
 
-def _event_names(events: pd.DataFrame) -> dict[str, str]:
-    return dict(zip(events["event_id"].astype(str), events["name"].astype(str), strict=True))
+def company_names(symbols: Sequence[str] | pd.Series) -> list[str]:
+    """The registry's company name of each symbol (``""`` for a symbol the registry does not list).
+
+    >>> company_names(["NVDA", "7203.T"])
+    ['NVIDIA Corporation', '']
+    """
+    from backtest.instruments import display_name
+
+    return [display_name(str(symbol)) for symbol in symbols]
 
 
 def alignment_table(alignment: pd.DataFrame) -> Table:
@@ -98,6 +109,7 @@ def alignment_table(alignment: pd.DataFrame) -> Table:
         kinds,
         note="day 0 = first session closing after the announcement; intraday = announced during it.",
         labels=labels,
+        keys=("event_id", "exchange"),
     )
 
 
@@ -108,6 +120,7 @@ def reaction_table(abnormal_returns: pd.DataFrame, car: pd.DataFrame) -> Table:
     day0 = day0.rename(columns={"return": "day0_return", "ar": "day0_ar"})
     windows = sorted(car["window"].astype(str).unique().tolist(), key=_window_sort_key)
     base = car[keys].drop_duplicates().reset_index(drop=True)
+    base.insert(2, "name", company_names(base["symbol"]))
     frame = base.merge(day0, on=keys, how="left")
     kinds: dict[str, ColumnKind] = {"day0_return": "signed_percent", "day0_ar": "signed_percent"}
     marks: dict[str, str] = {}
@@ -131,6 +144,7 @@ def reaction_table(abnormal_returns: pd.DataFrame, car: pd.DataFrame) -> Table:
         tuple(hidden),
         note=f"CAR windows in sessions relative to day 0. {SIGNIFICANCE_NOTE}.",
         labels=labels,
+        keys=("event_id", "symbol", "name"),
     )
 
 
@@ -201,6 +215,7 @@ def tests_table(tests: pd.DataFrame, scopes: Sequence[str] | None = None) -> Tab
         note="Test statistics; scope 'all' pools every event x symbol ('all shock' / 'all relief': "
         f"each kind pooled apart, their CARs move in opposite directions). {SIGNIFICANCE_NOTE}.",
         labels={name: TEST_LABELS.get(name, name.replace("_", " ")) for name in names},
+        keys=("scope", "window"),
     )
 
 
@@ -248,58 +263,106 @@ def generic_table(name: str, title: str, frame: pd.DataFrame, columns: Sequence[
     return Table(name, title, frame, kinds)
 
 
-RECOVERY_COLUMNS = (
-    "event_id", "symbol", "path", "reaction_return", "max_drawdown", "trough_rel_day", "status",
-    "recovery_sessions", "ratio_20", "half_life_sessions",
-)  # fmt: skip
 RECOVERY_LABELS = {
     "event_id": "event", "reaction_return": "day 0", "max_drawdown": "max move",
-    "trough_rel_day": "extreme on day", "recovery_sessions": "back after", "ratio_20": "R20",
-    "half_life_sessions": "half-life",
+    "trough_rel_day": "extreme\non day", "recovery_sessions": "back\nafter", "recovery_date": "back on",
+    "recovery_from_trough_sessions": "back from\nextreme", "last_date_seen": "last seen",
+    "half_life_sessions": "half-\nlife", "n_missing": "missing",
 }  # fmt: skip
+RECOVERY_NOTE = (
+    "path price = close vs the pre-event close (day -1); abnormal = cumulative abnormal return since "
+    "day 0 vs 0 (the event study's model, followed to the horizon like the price). "
+    "Shock: max move = largest drawdown, recovered = a close back at or above the pre-event close. "
+    "Relief: max move = largest run-up, given back = a close back at or below it (the jump is gone). "
+    "back after = sessions from day 0; fell (rose) after day 0 = day 0 closed on the right side and "
+    "the move came later: it is timed from its extreme (back from extreme); fell (rose) again = past "
+    "the pre-event close again after coming back; no move = never past it (left out of the "
+    "recovery shares); not recovered (why) = not back by the horizon, the end of the data or the "
+    "study window (last seen). R+k = (P_k - P_extreme) / (P_pre - P_extreme), only for k within the "
+    "horizon; half-life = first session with R >= 0.5."
+)
 
 
-def recovery_status(row: pd.Series) -> str:
-    """One word for a recovery row: recovered, relapsed, censored (why), no move, not measurable."""
+def recovery_table(table: pd.DataFrame, horizon: int | None = None) -> Table:
+    """Recovery per event x symbol x path (price / abnormal) in the recovery vocabulary.
 
-    def flag(name: str) -> bool | None:  # numpy/pandas booleans and NA alike
-        value = row.get(name)
-        return None if value is None or pd.isna(value) else bool(value)
+    ``status`` comes from :mod:`backtest.recovery.status` (the words of every output); the
+    sessions and the extreme day are blank where the status has nothing to time, ``back after``
+    too when the move came after day 0, and the ratios ``R+k`` are shown for ``k <= horizon`` only.
+    """
+    from backtest.recovery.paths import RATIO_DAYS
+    from backtest.recovery.status import moved_later, recovery_statuses, timed
 
-    if flag("measurable") is False:
-        return "not measurable"
-    if flag("moved") is False:
-        return "no move"
-    if flag("recovered"):
-        return "recovered, relapsed" if flag("relapsed") else "recovered"
-    reason = row.get("censored_by")
-    return f"censored ({str(reason).replace('_', ' ')})" if pd.notna(reason) and reason else "censored"
+    status = table["status"].tolist() if "status" in table else recovery_statuses(table)
+    has_move = pd.Series([timed(s) for s in status], index=table.index, dtype=bool)
+    later = pd.Series([moved_later(s) for s in status], index=table.index, dtype=bool)
+    days = [k for k in RATIO_DAYS if k > 1 and (horizon is None or k <= horizon)]
 
+    def column(name: str, shown: pd.Series | None = None) -> pd.Series:
+        """A column of ``table`` (missing: all NA), blank where ``shown`` is False."""
+        values = table[name] if name in table else pd.Series(pd.NA, index=table.index, dtype=object)
+        return values if shown is None else values.where(shown)
 
-def recovery_table(table: pd.DataFrame) -> Table:
-    """Recovery per event x symbol x path (price / abnormal), the main columns."""
-    status = [recovery_status(row) for _, row in table.iterrows()]
-    table = table.assign(status=status)
-    if "recovery_sessions" in table:
-        # "back after 0" would read as a recovery; a path that never moved has none to time.
-        moved = ~pd.Series(status, index=table.index).isin(["no move", "not measurable"])
-        table["recovery_sessions"] = table["recovery_sessions"].where(moved)
-    out = generic_table(
-        "recovery", "Recovery: largest move and sessions back to the pre-event level", table, RECOVERY_COLUMNS
-    )
+    timed_back = has_move & ~later
+    frame = pd.DataFrame({
+        "event_id": table["event_id"].astype(str), "symbol": table["symbol"].astype(str),
+        "name": company_names(table["symbol"]), "path": table["path"].astype(str),
+        "reaction_return": column("reaction_return"), "max_drawdown": column("max_drawdown", has_move),
+        "trough_rel_day": column("trough_rel_day", has_move), "status": status,
+        "recovery_sessions": column("recovery_sessions", timed_back),
+        "recovery_from_trough_sessions": column("recovery_from_trough_sessions", has_move),
+        **{f"ratio_{k}": table[f"ratio_{k}"] for k in days if f"ratio_{k}" in table},
+        "half_life_sessions": column("half_life_sessions", has_move),
+        "recovery_date": column("recovery_date", timed_back), "last_date_seen": column("last_date_seen"),
+    }).reset_index(drop=True)  # fmt: skip
+    kinds: dict[str, ColumnKind] = {
+        "reaction_return": "signed_percent", "max_drawdown": "signed_percent", "trough_rel_day": "integer",
+        "recovery_sessions": "integer", "recovery_date": "date", "recovery_from_trough_sessions": "integer",
+        "last_date_seen": "date", "half_life_sessions": "integer", **{f"ratio_{k}": "number" for k in days},
+    }  # fmt: skip
     return Table(
-        out.name,
-        out.title,
-        out.frame,
-        out.kinds,
-        note="path price = close vs the pre-event close; abnormal = cumulative abnormal return since "
-        "day 0 vs 0 (the event study's model, followed to the horizon like the price). "
-        "max move = largest drawdown (shock) or run-up (relief, recovery = the jump given back); "
-        "back after = sessions from day 0 to the first close at or above the pre-event close "
-        "(— = not within the data seen); relapsed = fell below it again later; no move = never "
-        "below it (never above it, for relief), left out of the recovery shares; "
-        "R20 = (P_20 - P_extreme) / (P_pre - P_extreme); half-life in sessions.",
-        labels=RECOVERY_LABELS,
+        "recovery",
+        "Recovery: largest move and sessions back to the pre-event close",
+        frame,
+        kinds,
+        note=RECOVERY_NOTE,
+        labels={**RECOVERY_LABELS, **{f"ratio_{k}": f"R+{k}" for k in days}},
+        keys=("event_id", "symbol", "name", "path"),
+    )
+
+
+def recovery_summary_table(summary: pd.DataFrame) -> Table:
+    """Across events and symbols: counts per status and Kaplan-Meier shares recovered (``summarize``)."""
+    frame = summary.reset_index(drop=True).copy()
+    # An empty group has no median at all; "not reached" is for curves that stay above one half.
+    pairs = zip(frame["km_median_sessions"], frame["n"], strict=True)
+    km = ["not reached" if n > 0 and pd.isna(v) else v for v, n in pairs]
+    frame["km_median_sessions"] = pd.Series(km, dtype=object)
+    shares = [c for c in frame.columns if c.startswith("share_recovered_")]
+    columns = ["path", "direction", "n", "n_recovered", "n_censored", "n_no_move", "n_unmeasured",
+               "median_recovery_sessions", "km_median_sessions", "median_max_drawdown", *shares]
+    frame = frame[[c for c in columns if c in frame]]
+    kinds: dict[str, ColumnKind] = {
+        "n": "integer", "n_recovered": "integer", "n_censored": "integer", "n_no_move": "integer",
+        "n_unmeasured": "integer", "median_recovery_sessions": "number", "km_median_sessions": "text",
+        "median_max_drawdown": "signed_percent", **{c: "percent" for c in shares},
+    }  # fmt: skip
+    labels = {
+        "n_recovered": "recovered\n/ given back", "n_censored": "not yet", "n_no_move": "no move",
+        "n_unmeasured": "not\nmeasurable", "median_recovery_sessions": "median\nsessions",
+        "km_median_sessions": "KM\nmedian", "median_max_drawdown": "median\nmax move",
+        **{c: f"by +{c.rsplit('_', 1)[1]}" for c in shares},
+    }  # fmt: skip
+    return Table(
+        "recovery_summary",
+        "Recovery across events and symbols (Kaplan-Meier, censoring handled)",
+        frame,
+        kinds,
+        note="n counts every pair; recovered / given back, not yet (censored), no move and not measurable "
+        "split it. median sessions: over the pairs that came back; KM median and 'by +k': Kaplan-Meier "
+        "over the pairs that moved, censored ones included (statsmodels).",
+        labels=labels,
+        keys=("path", "direction"),
     )
 
 
@@ -334,6 +397,7 @@ def strategy_table(aggregate: pd.DataFrame, strategy: str) -> Table:
         out.frame,
         out.kinds,
         labels=labels,
+        keys=("combo",),
         note="pairs = event x symbol windows run, traded = pairs with a trade; returns are per pair "
         "(total over the window). 'traded' columns average only the pairs where the rule "
         "traded; 'all pairs' columns count a pair without a trade with return 0 (so its excess vs "

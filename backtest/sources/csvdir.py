@@ -1,9 +1,11 @@
 """A user's directory of bars CSV files, one per symbol (``--source csv --csv-dir DIR``).
 
-Files use the snapshot's header ``date,open,high,low,close,adj_close,volume``
-and are named after the symbol (``NVDA.csv``, ``005930.KS.csv``; indices with
-``_`` for ``^``: ``_N225.csv``). Every file is validated when loaded and rows
-off the symbol's exchange calendar are reported as a ``DataWarning``.
+Files use the snapshot's header ``date,open,high,low,close,adj_close,volume``, or a
+Yahoo / yfinance export, a file without ``adj_close`` or a close-only file (see
+:mod:`backtest.sources.csvfile`), and are named after the symbol in any case (``NVDA.csv``,
+``nvda.csv``, ``005930.KS.csv``; indices with ``_`` for ``^``: ``_N225.csv``). Every file is
+validated when loaded and rows off the symbol's exchange calendar are reported as a
+``DataWarning``.
 """
 
 from __future__ import annotations
@@ -61,14 +63,19 @@ class CsvSource:
 
     def symbols(self) -> list[str]:
         """Symbols with a ``.csv`` file in the directory, sorted."""
-        names = {filename_to_symbol(p.name) for p in self.directory.glob("*.csv") if p.is_file()}
+        names = {filename_to_symbol(p.name).upper() for p in self.directory.glob("*.csv") if p.is_file()}
         return sorted(names)
 
     def path(self, symbol: str) -> Path:
         """File that holds ``symbol``'s bars: ``_N225.csv`` for ``^N225``, or a literal ``^N225.csv``."""
         path = self.directory / symbol_to_filename(symbol)
         literal = self.directory / f"{symbol}.csv"
-        return literal if not path.is_file() and literal.is_file() else path
+        if path.is_file() or literal.is_file():
+            return path if path.is_file() else literal
+        # a file named in another case (nvda.csv for NVDA): tickers are case-insensitive
+        wanted = {path.name.upper(), literal.name.upper()}
+        matches = sorted(p for p in self.directory.glob("*.csv") if p.name.upper() in wanted)
+        return matches[0] if matches else path
 
     def load(self, symbol: str) -> pd.DataFrame:
         """Validated adjusted bars of ``symbol`` from its file (re-read when the file changes)."""
