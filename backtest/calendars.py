@@ -27,8 +27,6 @@ per process.
 
 from __future__ import annotations
 
-import csv
-import io
 import re
 import warnings
 from collections.abc import Iterable, Mapping
@@ -40,7 +38,8 @@ from typing import Literal
 
 import pandas as pd
 
-from backtest.errors import CalendarError, CalendarWarning, DataWarning, closest_match, where
+from backtest.csvrows import read_rows
+from backtest.errors import CalendarError, CalendarWarning, DataWarning, closest_match, shown, where
 from backtest.instruments import get_instrument
 
 CALENDAR_START = pd.Timestamp("2000-01-01")
@@ -148,17 +147,9 @@ def read_overrides(path: str | Path) -> list[Override]:
     True
     """
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise CalendarError(f"{path}: closures file not found; check the path") from None
-    except UnicodeDecodeError:
-        raise CalendarError(f"{where(path)} not UTF-8 text; save the closures file as UTF-8") from None
-    reader = csv.reader(io.StringIO(text, newline=""))
-    header = next(reader, None)
-    if header is None:
+    header, records = read_rows(path, "closures", CalendarError)
+    if not header:
         raise CalendarError(f"{where(path)} empty file; expected header {','.join(OVERRIDE_COLUMNS)}")
-    header = [h.strip() for h in header]
     for column in OVERRIDE_COLUMNS[:3]:
         if column not in header:
             raise CalendarError(
@@ -166,11 +157,8 @@ def read_overrides(path: str | Path) -> list[Override]:
             )
     pos = {c: header.index(c) for c in OVERRIDE_COLUMNS if c in header}
     rows: list[Override] = []
-    for cells in reader:
-        line = reader.line_num
-        if not any(c.strip() for c in cells):
-            continue
-        cells = [c.strip() for c in cells] + [""] * (len(header) - len(cells))
+    for line, cells in records:
+        cells = cells + [""] * (len(header) - len(cells))
         calendar, date, action = (cells[pos[c]] for c in OVERRIDE_COLUMNS[:3])
         note = cells[pos["note"]] if "note" in pos else ""
         try:
@@ -182,10 +170,10 @@ def read_overrides(path: str | Path) -> list[Override]:
         except ValueError:
             stamp = None
         if stamp is None or pd.isna(stamp):
-            raise CalendarError(f"{where(path, line, 'date')} {date!r} is not a date; use YYYY-MM-DD")
+            raise CalendarError(f"{where(path, line, 'date')} {shown(date)} is not a date; use YYYY-MM-DD")
         if action not in _ACTIONS:
             raise CalendarError(
-                f"{where(path, line, 'action')} {action!r} is not an action; "
+                f"{where(path, line, 'action')} {shown(action)} is not an action; "
                 "use add_closure or remove_closure"
             )
         rows.append(Override(calendar, stamp, action, note, f"{path}:{line}"))  # type: ignore[arg-type]

@@ -16,7 +16,7 @@ import warnings
 
 import backtest.commands as commands_package
 from backtest import __version__
-from backtest.errors import BacktestError, BacktestWarning
+from backtest.errors import BacktestError, BacktestWarning, os_error
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
@@ -82,9 +82,24 @@ def main(argv: list[str] | None = None) -> int:
     with warnings.catch_warnings():
         warnings.showwarning = _show_warning
         try:
+            out = getattr(args, "out", None)
+            if isinstance(out, str):
+                from backtest.report.output import open_output
+
+                # Every --out goes through the one writer: checked and locked before any work,
+                # swapped in whole when the command succeeds, left as it was when it fails.
+                with open_output(out, "--out") as args.out:
+                    return int(args.func(args) or 0)
             return int(args.func(args) or 0)
         except BacktestError as exc:
             print(f"error: {exc}", file=sys.stderr)
+            return 2
+        except OSError as exc:
+            # A path the user named that no command checked itself: still one line, exit 2.
+            if exc.filename is None:
+                raise
+            error = os_error(exc, exc.filename, "cannot use this path", "check the path and try again")
+            print(f"error: {error}", file=sys.stderr)
             return 2
         except KeyboardInterrupt:
             print("interrupted", file=sys.stderr)

@@ -46,6 +46,32 @@ class StudyError(BacktestError):
     """An event study that the data cannot support (no prices, no benchmark...)."""
 
 
+class OutputError(BacktestError):
+    """An output path that cannot be written, or that another run holds."""
+
+
+class BudgetError(ParameterError):
+    """A job whose estimated memory exceeds the budget (``--max-memory`` raises it)."""
+
+
+def os_error(
+    exc: OSError, path: object, what: str, fix: str, error: type[BacktestError] | None = None
+) -> BacktestError:
+    """One line for an ``OSError`` on a user-named path: what failed, why, and the fix.
+
+    >>> print(os_error(PermissionError(13, "Permission denied"), "e.csv", "cannot read the events file",
+    ...                "check the path"))
+    e.csv: cannot read the events file (permission denied); check its permissions (chmod) or run as a
+    user who may read it
+    """
+    reason = (exc.strerror or type(exc).__name__).lower()
+    if isinstance(exc, PermissionError):
+        fix = "check its permissions (chmod) or run as a user who may read it"
+    elif isinstance(exc, IsADirectoryError):
+        reason, fix = "is a directory", "pass a file, not a directory"
+    return (error or BacktestError)(f"{path}: {what} ({reason}); {fix}")
+
+
 class BacktestWarning(UserWarning):
     """Base class of the tool's warnings: something worth knowing, results still valid."""
 
@@ -60,6 +86,19 @@ class CalendarWarning(BacktestWarning):
 
 class DataWarning(BacktestWarning):
     """Suspicious but usable data (rows off the calendar, missing prices in a window)."""
+
+
+def shown(value: object, width: int = 60) -> str:
+    """``repr`` of a cell for a message, cut to ``width`` characters (a 2 MB cell stays one short line).
+
+    >>> shown("NVDA"), shown("9" * 100, width=12)
+    ("'NVDA'", "'99999999…' (100 characters)")
+    """
+    text = repr(value)
+    if len(text) <= width:
+        return text
+    size = f" ({len(value)} characters)" if isinstance(value, str) else ""
+    return repr(str(value)[: max(1, width - 3)])[: width - 3] + "…'" + size
 
 
 def where(path: object, line: int | None = None, column: str | None = None) -> str:

@@ -22,8 +22,6 @@ True). Every error names the file, the line and the column.
 
 from __future__ import annotations
 
-import csv
-import io
 import re
 from collections.abc import Collection
 from datetime import datetime
@@ -35,7 +33,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import pandas as pd
 
 from backtest.calendars import CALENDAR_END, CALENDAR_START
-from backtest.errors import BacktestError, CalendarError, EventsError, UnknownSymbolError, where
+from backtest.csvrows import read_rows
+from backtest.errors import BacktestError, CalendarError, EventsError, UnknownSymbolError, shown, where
 from backtest.instruments import get_instrument, normalize_symbol
 
 EventKind = Literal["shock", "relief"]
@@ -64,7 +63,7 @@ def _zone(name: str, path: Path, line: int) -> ZoneInfo:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
         raise EventsError(
-            f"{where(path, line, 'timezone')} {name!r} is not an IANA time zone; use e.g. "
+            f"{where(path, line, 'timezone')} {shown(name)} is not an IANA time zone; use e.g. "
             "America/New_York, Asia/Seoul, Asia/Tokyo or UTC"
         ) from None
 
@@ -85,7 +84,7 @@ def parse_announced_at(text: str, zone: ZoneInfo, path: Path, line: int) -> tupl
         value = datetime.fromisoformat(text)
     except ValueError:
         raise EventsError(
-            f"{where(path, line, column)} {text!r} is not an ISO 8601 time; use e.g. "
+            f"{where(path, line, column)} {shown(text)} is not an ISO 8601 time; use e.g. "
             "2025-04-02T16:00:00-04:00 or a bare date 2025-04-02"
         ) from None
     if value.tzinfo is None:
@@ -95,7 +94,7 @@ def parse_announced_at(text: str, zone: ZoneInfo, path: Path, line: int) -> tupl
         other = value.replace(tzinfo=zone, fold=1).utcoffset()
         if back != value or other != local.utcoffset():
             raise EventsError(
-                f"{where(path, line, column)} {text!r} does not exist or is ambiguous in {zone.key} "
+                f"{where(path, line, column)} {shown(text)} does not exist or is ambiguous in {zone.key} "
                 "(daylight-saving change); give the UTC offset explicitly"
             )
         value = local
@@ -104,37 +103,19 @@ def parse_announced_at(text: str, zone: ZoneInfo, path: Path, line: int) -> tupl
     hi = (CALENDAR_END + pd.Timedelta(days=1)).tz_localize("UTC")
     if not lo <= stamp < hi:
         raise CalendarError(
-            f"{where(path, line, column)} {text!r} is outside the range the calendars cover "
+            f"{where(path, line, column)} {shown(text)} is outside the range the calendars cover "
             f"({CALENDAR_START.date()} to {CALENDAR_END.date()}, UTC); check the year"
         )
     return stamp, date_only
 
 
 def _read_rows(path: Path) -> tuple[list[str], list[tuple[int, list[str]]]]:
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise EventsError(f"{path}: events file not found; pass an existing CSV file") from None
-    except IsADirectoryError:
-        raise EventsError(f"{path}: is a directory; pass an events CSV file") from None
-    except UnicodeDecodeError:
-        raise EventsError(f"{where(path)} not UTF-8 text; save the events file as UTF-8") from None
-    reader = csv.reader(io.StringIO(text, newline=""))
-    try:
-        header = next(reader, None)
-        rows = []
-        previous = reader.line_num
-        for cells in reader:
-            start, previous = previous + 1, reader.line_num
-            if any(c.strip() for c in cells):
-                rows.append((start, [c.strip() for c in cells]))
-    except csv.Error as exc:
-        raise EventsError(f"{where(path, reader.line_num)} not valid CSV ({exc}); fix the quoting") from None
-    if header is None or not any(h.strip() for h in header):
+    header, rows = read_rows(path, "events", EventsError)
+    if not header:
         raise EventsError(
             f"{where(path, 1)} empty file; expected a header with {', '.join(REQUIRED_COLUMNS)}"
         )
-    return [h.strip() for h in header], rows
+    return header, rows
 
 
 def load_events(path: str | Path | None = None, *, available: Collection[str] | None = None) -> pd.DataFrame:
@@ -218,11 +199,11 @@ def _parse_row(
     event_id = cell["event_id"]
     if not _SLUG_RE.match(event_id):
         raise EventsError(
-            f"{where(path, line, 'event_id')} {event_id!r} is not a slug; use letters, digits, _ - ."
+            f"{where(path, line, 'event_id')} {shown(event_id)} is not a slug; use letters, digits, _ - ."
         )
     if event_id in seen:
         raise EventsError(
-            f"{where(path, line, 'event_id')} duplicate event_id {event_id!r} (first on line "
+            f"{where(path, line, 'event_id')} duplicate event_id {shown(event_id)} (first on line "
             f"{seen[event_id]}); event ids must be unique"
         )
     seen[event_id] = line
@@ -235,10 +216,12 @@ def _parse_row(
     announced, date_only = parse_announced_at(cell["announced_at"], zone, path, line)
     kind = cell["kind"].lower()
     if kind not in KINDS:
-        raise EventsError(f"{where(path, line, 'kind')} {cell['kind']!r} is not a kind; use shock or relief")
+        raise EventsError(
+            f"{where(path, line, 'kind')} {shown(cell['kind'])} is not a kind; use shock or relief"
+        )
     source = cell.get("source", "")
     if source and not _URL_RE.match(source):
-        raise EventsError(f"{where(path, line, 'source')} {source!r} is not a URL; use http(s)://...")
+        raise EventsError(f"{where(path, line, 'source')} {shown(source)} is not a URL; use http(s)://...")
     symbols = tuple(normalize_symbol(s) for s in cell.get("symbols", "").replace(",", " ").split())
     for symbol in symbols:
         try:
@@ -247,7 +230,7 @@ def _parse_row(
             raise UnknownSymbolError(f"{where(path, line, 'symbols')} {exc}") from None
         if available is not None and symbol not in available:
             raise UnknownSymbolError(
-                f"{where(path, line, 'symbols')} {symbol!r} has no prices in this source (it has "
+                f"{where(path, line, 'symbols')} {shown(symbol)} has no prices in this source (it has "
                 f"{', '.join(sorted(available))}); use --source yahoo or --source csv, or remove it"
             )
     record = {

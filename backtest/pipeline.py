@@ -21,6 +21,7 @@ and the package version.
 from __future__ import annotations
 
 import hashlib
+import math
 import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -168,6 +169,22 @@ def _resolve_grid(settings: RunSettings) -> dict[str, list[Any]]:
     return {name: list(values) for name, values in settings.grid}
 
 
+def _check_size(
+    settings: RunSettings, pairs: int, grid: dict[str, list[Any]], max_memory: int | None
+) -> None:
+    """Refuse a job whose arrays would not fit the budget, before allocating any of them."""
+    from backtest.budget import DEFAULT_BUDGET, check_job
+
+    check_job(
+        pairs=pairs,
+        budget=DEFAULT_BUDGET if max_memory is None else max_memory,
+        estimation_window=settings.estimation_window,
+        event_window=settings.event_window,
+        horizon=max(settings.horizon, settings.event_window[1]),  # recovery's path runs this far
+        combos=math.prod(len(values) for values in grid.values()),
+    )
+
+
 def recovery_event_window(settings: RunSettings) -> tuple[int, int] | None:
     """Event window of the study behind recovery's abnormal path, or None if the user's reaches.
 
@@ -215,8 +232,13 @@ def _events_path(settings: RunSettings) -> Path:
     return Path(settings.events)
 
 
-def run_all(settings: RunSettings | None = None, progress: Progress | None = None) -> RunResult:
+def run_all(
+    settings: RunSettings | None = None, progress: Progress | None = None, max_memory: int | None = None
+) -> RunResult:
     """Run the whole job; ``progress(step)`` is called before each step of :data:`STEPS`.
+
+    ``max_memory`` (bytes; default :data:`backtest.budget.DEFAULT_BUDGET`) bounds the
+    estimated size of the job, checked once the events are aligned and before the numerics.
 
     Raises
     ------
@@ -227,7 +249,7 @@ def run_all(settings: RunSettings | None = None, progress: Progress | None = Non
     step = progress or (lambda _name: None)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", BacktestWarning)
-        result = _run(settings, step)
+        result = _run(settings, step, max_memory)
     seen: list[str] = []
     for item in caught:
         if issubclass(item.category, BacktestWarning):
@@ -240,7 +262,7 @@ def run_all(settings: RunSettings | None = None, progress: Progress | None = Non
     return result
 
 
-def _run(settings: RunSettings, step: Progress) -> RunResult:
+def _run(settings: RunSettings, step: Progress, max_memory: int | None) -> RunResult:
     from backtest.alignment import align_events, align_symbols
     from backtest.calendars import ExchangeCalendars
     from backtest.events import load_events
@@ -271,6 +293,7 @@ def _run(settings: RunSettings, step: Progress) -> RunResult:
     step("alignment")
     alignment = align_events(events, calendars, symbols)
     symbol_alignment = align_symbols(events, calendars, symbols)
+    _check_size(settings, len(symbol_alignment), grid, max_memory)
 
     step("event study")
     study_options: dict[str, Any] = {

@@ -54,7 +54,7 @@ def test_crash_in_the_middle_of_a_write_keeps_the_old_file_readable(tmp_path, nv
 
     monkeypatch.setattr(cache_module, "_write_file", crashing_writer)
     newer = nvda.iloc[:10] * 2
-    with pytest.raises(OSError, match=r"No space left"):
+    with pytest.raises(CacheError, match=r"cannot write the cache file of NVDA \(no space left on device\)"):
         cache.write("NVDA", newer)
     assert cache.path("NVDA").read_bytes() == before
     pd.testing.assert_frame_equal(cache.read("NVDA"), nvda, check_freq=False)
@@ -107,3 +107,33 @@ def test_foreign_parquet_and_invalid_cached_bars(tmp_path, nvda):
     broken.to_parquet(cache.path("NVDA"))  # written behind the cache's back
     with pytest.raises(CacheError, match=r"NVDA 2024-01-02: open is nan.*delete it"):
         cache.read("NVDA")
+
+
+def test_cache_files_follow_the_umask(tmp_path, nvda):
+    import os
+
+    old = os.umask(0o022)
+    try:
+        path = PriceCache(tmp_path).write("NVDA", nvda)
+    finally:
+        os.umask(old)
+    assert path.stat().st_mode & 0o777 == 0o644  # 0666 & ~0022, not mkstemp's 0600
+
+
+def test_unreadable_cache_file_is_a_permission_problem(tmp_path, nvda, monkeypatch):
+    import os
+
+    cache = PriceCache(tmp_path)
+    cache.write("NVDA", nvda)
+    real_access = os.access
+    monkeypatch.setattr(os, "access", lambda p, mode: False if str(p).endswith("NVDA.parquet") else
+                        real_access(p, mode))  # as root, chmod 000 would still be readable
+    with pytest.raises(CacheError, match=r"cannot read the cache file \(permission denied\); fix its perm"):
+        cache.read("NVDA")
+
+
+def test_cache_directory_that_is_a_file(tmp_path):
+    afile = tmp_path / "afile"
+    afile.write_text("x")
+    with pytest.raises(CacheError, match=r"afile: the cache directory is a file; pass a directory"):
+        PriceCache(afile).symbols()

@@ -250,12 +250,45 @@ def test_second_run_is_offline(tmp_path):
     assert offline.downloader.calls == []
 
 
-def test_non_network_errors_are_not_retried(tmp_path):
+def test_non_network_errors_are_not_retried_and_name_the_symbol(tmp_path):
     downloader = Recorder([KeyError("bug")])
     src, sleeps = source(tmp_path, downloader)
-    with pytest.raises(KeyError):
+    with pytest.raises(DownloadError, match=r"^yahoo: download of NVDA failed \(KeyError: 'bug'\); check"):
         src.fetch(["NVDA"])
     assert len(downloader.calls) == 1 and sleeps == []
+
+
+def test_html_page_and_runtime_errors_are_retried_then_reported(tmp_path):
+    good = yf_download_like({"NVDA": history("NVDA")})
+    html = ValueError("Expecting value: line 1 column 1 (char 0)\n<html>...")
+    downloader = Recorder([html, RuntimeError("crumb"), good])
+    src, sleeps = source(tmp_path, downloader, backoff=1.0)
+    assert len(src.load("NVDA")) == len(expected("NVDA"))
+    assert sleeps == [1.0, 2.0]
+    src, _ = source(tmp_path, Recorder([html] * 4), retries=3)
+    with pytest.raises(DownloadError) as info:
+        src.fetch(["MU"])
+    assert str(info.value).count("\n") == 0 and "MU failed after 4 attempt(s) (ValueError: Expecting" in str(
+        info.value)
+
+
+def test_cache_write_failure_is_reported_and_other_symbols_go_on(tmp_path, monkeypatch):
+    from backtest.sources import cache as cache_module
+
+    real_writer = cache_module._write_file
+
+    def writer(frame, path):
+        if ".MU.parquet." in path.name:
+            raise OSError(28, "No space left on device")
+        real_writer(frame, path)
+
+    monkeypatch.setattr(cache_module, "_write_file", writer)
+    frame = yf_download_like({"MU": history("MU"), "NVDA": history("NVDA")})
+    src, _ = source(tmp_path, Recorder([frame]))
+    result = src.fetch(["MU", "NVDA"])
+    assert list(result.bars) == ["NVDA"] and list(result.errors) == ["MU"]
+    assert "cannot write the cache file of MU (no space left on device)" in str(result.errors["MU"])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["NVDA.parquet"]
 
 
 def test_dates_and_options(tmp_path):

@@ -88,6 +88,10 @@ def inputs_from_args(
     )
 
 
+#: No window can reach further: the calendars (2000-2035) hold about 9,100 sessions.
+MAX_SESSIONS = 10_000
+
+
 def window(text: str) -> tuple[int, int]:
     """argparse type: ``A:B`` or ``A,B`` -> (A, B) with A <= B (sessions relative to day 0).
 
@@ -102,7 +106,14 @@ def window(text: str) -> tuple[int, int]:
             f"{text!r}: not a whole number of sessions on each side; use FIRST:LAST, e.g. -250:-11"
         ) from None
     if first > last:
-        raise argparse.ArgumentTypeError(f"{text!r} runs backwards: FIRST must be <= LAST ({last}:{first})")
+        raise argparse.ArgumentTypeError(
+            f"{text!r} runs backwards: FIRST must be <= LAST; did you mean {last}:{first}?"
+        )
+    if max(abs(first), abs(last)) > MAX_SESSIONS:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} reaches {max(abs(first), abs(last)):,} sessions from day 0; the calendars "
+            f"(2000-2035) hold about 9,100 sessions, so use ends within +-{MAX_SESSIONS:,}"
+        )
     return first, last
 
 
@@ -190,6 +201,13 @@ def add_execution_options(parser: argparse.ArgumentParser) -> None:
                         help="sessions after the reaction session to follow (default 60)")
 
 
+def add_budget_option(parser: argparse.ArgumentParser) -> None:
+    """Add ``--max-memory`` (the size budget of :mod:`backtest.budget`)."""
+    parser.add_argument("--max-memory", metavar="SIZE",
+                        help="refuse jobs estimated above this much memory (default 4G, or "
+                        "$BACKTEST_MAX_MEMORY); e.g. 16G")
+
+
 def add_study_options(parser: argparse.ArgumentParser) -> None:
     """Add the event-study options shared by ``study`` and ``run``."""
     from backtest.study import DEFAULT_CAR_WINDOWS
@@ -227,5 +245,14 @@ def benchmark_overrides(items: Sequence[str] | None) -> dict[str, str]:
         if not sep or not symbol or not bench:
             raise ParameterError(f"--benchmark {item!r}: write SYMBOL=BENCHMARK, e.g. NVDA=QQQ")
         [symbol], [bench] = check_symbols("--benchmark", [symbol]), check_symbols("--benchmark", [bench])
+        if symbol.casefold() == bench.casefold():
+            raise ParameterError(
+                f"--benchmark {item!r}: a symbol cannot be its own benchmark (every abnormal return "
+                "would be 0); name a market index or ETF, e.g. NVDA=QQQ"
+            )
+        if symbol in out and out[symbol] != bench:
+            raise ParameterError(
+                f"--benchmark {item!r}: {symbol} already has benchmark {out[symbol]}; give one per symbol"
+            )
         out[symbol] = bench
     return out

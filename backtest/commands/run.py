@@ -13,6 +13,7 @@ import textwrap
 from typing import TYPE_CHECKING, Any
 
 from backtest.commands._options import (
+    add_budget_option,
     add_execution_options,
     add_input_options,
     add_study_options,
@@ -59,6 +60,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_input_options(parser)
     add_study_options(parser)
     add_execution_options(parser)
+    add_budget_option(parser)
     add = parser.add_argument
     add("--out", default="out", metavar="DIR", help="output directory (default: ./out)")
     add("--strategy", default="buy_the_dip", metavar="NAME", help="strategy (default: buy_the_dip)")
@@ -138,20 +140,24 @@ def print_tables(console: Console, run_result: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Handler of ``backtest run``."""
-    from rich.console import Console
+    """Handler of ``backtest run``.
 
+    ``args.out`` is the output set the CLI opened (checked and locked) before any work;
+    the files are swapped in when this returns.
+    """
+    from backtest.budget import budget_from
     from backtest.pipeline import run_all
     from backtest.report import REPORT_FILE, write_report
     from backtest.report.terminal import make_console
 
     settings = settings_from_args(args)
-    err = Console(stderr=True)
+    budget = budget_from(args.max_memory)
+    err = make_console(stderr=True)
     if args.quiet or not err.is_terminal:  # progress only for a human watching a terminal
-        result = run_all(settings)
+        result = run_all(settings, max_memory=budget)
         written = write_report(result, args.out)
     else:
-        result, written = _run_with_progress(settings, args.out, err)
+        result, written = _run_with_progress(settings, args.out, err, budget)
     _warn(result.warnings)
     if args.quiet:
         return 0
@@ -165,7 +171,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _run_with_progress(settings: Any, out: str, err: Console) -> tuple[Any, list[Any]]:
+def _run_with_progress(settings: Any, out: Any, err: Console, budget: int) -> tuple[Any, list[Any]]:
     """Run and write the report under a transient rich progress bar on stderr."""
     from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
@@ -179,7 +185,7 @@ def _run_with_progress(settings: Any, out: str, err: Console) -> tuple[Any, list
         def step(name: str) -> None:
             progress.update(task, description=name, completed=STEPS.index(name))
 
-        result = run_all(settings, progress=step)
+        result = run_all(settings, progress=step, max_memory=budget)
         progress.update(task, description="report (tables, charts, HTML)", completed=len(STEPS))
         written = write_report(result, out)
     return result, written

@@ -10,7 +10,6 @@ import argparse
 import json
 import math
 from collections.abc import Mapping
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -18,6 +17,7 @@ import pandas as pd
 from rich.text import Text
 
 from backtest.commands._options import (
+    add_budget_option,
     add_input_options,
     add_out_option,
     add_study_options,
@@ -29,7 +29,7 @@ from backtest.commands._options import (
 )
 from backtest.events import event_names
 from backtest.formatting import SIGNIFICANCE_NOTE, format_marked, format_number, format_percent
-from backtest.report.export import to_csv, write_files
+from backtest.report.export import to_csv
 from backtest.study.result import EventStudyResult
 
 if TYPE_CHECKING:
@@ -53,6 +53,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     add_input_options(p)
     add_study_options(p)
+    add_budget_option(p)
     p.add_argument("--csv", metavar="FILE", help="write the CAR table (tidy) to CSV")
     p.add_argument("--json", metavar="FILE", help="write CARs, tests and fits to JSON")
     add_out_option(p)
@@ -62,22 +63,26 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Handler of ``backtest study``."""
+    from backtest.budget import budget_from, check_job
+    from backtest.report.output import check_file_target, write_file
     from backtest.study import event_study
 
+    for option, path in (("--csv", args.csv), ("--json", args.json)):
+        if path:
+            check_file_target(path, option)  # a doomed output fails before the study runs
     benchmarks = benchmark_overrides(args.benchmark)
     inputs = inputs_from_args(args, benchmarks=benchmarks, extra=args.factors or ())
+    check_job(pairs=len(inputs.alignment), budget=budget_from(args.max_memory),
+              estimation_window=args.estimation_window, event_window=args.event_window)
     result = event_study(inputs.prices, inputs.alignment, inputs.calendars, model=args.model,
                          estimation_window=args.estimation_window, event_window=args.event_window,
                          car_windows=args.car_windows, min_estimation=args.min_estimation,
                          benchmarks=benchmarks or None, factors=args.factors, return_kind=args.returns)
     render(result, args.wide, event_names(inputs.events))
-    files = {}
-    if args.csv:
-        files[Path(args.csv)] = to_csv(result.car)
+    if args.csv:  # single named files: each written atomically (temp file beside it, os.replace)
+        write_file(args.csv, to_csv(result.car), "--csv")
     if args.json:
-        files[Path(args.json)] = json.dumps(to_json(result), indent=2)
-    for path, text in files.items():
-        write_files(path.parent, {path.name: text})
+        write_file(args.json, json.dumps(to_json(result), indent=2), "--json")
     if args.out:
         write_out(args.out, {"car": result.car, "tests": result.tests, "fits": result.fits,
                              "abnormal_returns": result.abnormal_returns, "aar": result.aar}, result.settings)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import math
 
 from backtest.commands._options import (
+    add_budget_option,
     add_execution_options,
     add_input_options,
     add_out_option,
@@ -54,6 +56,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     add_input_options(parser)
     add_execution_options(parser)
+    add_budget_option(parser)
     parser.add_argument("--trades", action="store_true", help="also print the trade log")
     add_wide_option(parser)
     add_out_option(parser)
@@ -80,9 +83,14 @@ def run(args: argparse.Namespace) -> int:
         )
     grid = parse_grid(args.grid or [], strategy)
 
+    from backtest.budget import budget_from, check_job
     from backtest.trade import run_strategy
 
     inputs = inputs_from_args(args)
+    check_job(
+        pairs=len(inputs.alignment), budget=budget_from(args.max_memory), horizon=args.horizon,
+        combos=math.prod(len(values) for values in grid.values()),
+    )  # fmt: skip
     result = run_strategy(
         strategy,
         inputs.prices,

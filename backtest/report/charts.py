@@ -37,10 +37,15 @@ PANEL_SIZE = (5.4, 3.0)
 
 @contextmanager
 def _style():
+    import warnings
+
     import matplotlib as mpl
 
-    with mpl.rc_context(
+    from backtest.report.fonts import font_families
+
+    with warnings.catch_warnings(), mpl.rc_context(
         {
+            "font.family": font_families(),  # CJK and emoji names: glyphs, not boxes
             "svg.hashsalt": HASH_SALT,
             "svg.fonttype": "none",  # <text> elements: ~40 % smaller and faster than glyph paths
             "svg.id": None,
@@ -54,6 +59,9 @@ def _style():
             "legend.frameon": False,
         }
     ):
+        # A character no font of the chain has (a rare script) still lays out; the SVG keeps it
+        # as text (svg.fonttype none) for the browser's fonts to draw: not worth a warning each.
+        warnings.filterwarnings("ignore", message=r"Glyph \d+ .*missing from", category=UserWarning)
         yield
 
 

@@ -22,6 +22,7 @@ NVDA,-0.1697
 
 from __future__ import annotations
 
+import html
 import json
 import math
 from collections.abc import Mapping
@@ -32,6 +33,7 @@ import numpy as np
 import pandas as pd
 
 from backtest.errors import DataError
+from backtest.report.output import OutputSet, open_output
 
 FORMAT_NAME = "backtest-results"
 FORMAT_VERSION = 1
@@ -252,14 +254,40 @@ def load_results(path: str | Path) -> Results:
     return loads_results(text, str(path))
 
 
+#: First characters that make a spreadsheet read a cell as a formula (OWASP "CSV injection").
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralize_formula(value: object) -> object:
+    """A text cell a spreadsheet would run as a formula, prefixed with ``'`` (shown as text).
+
+    Numbers written as text (``-0.05``) are left alone: they cannot run anything.
+
+    >>> neutralize_formula("=cmd|' /C calc'!A0"), neutralize_formula("-0.05"), neutralize_formula("NVDA")
+    ("'=cmd|' /C calc'!A0", '-0.05', 'NVDA')
+    """
+    if not isinstance(value, str) or not value.startswith(FORMULA_START):
+        return value
+    try:
+        float(value)
+    except ValueError:
+        return "'" + value
+    return value
+
+
 def _csv_ready(frame: pd.DataFrame) -> pd.DataFrame:
     frame = _prepare(frame)
     for column in frame.columns:
-        if frame[column].dtype == object:
-            frame[column] = [
-                " ".join(str(v) for v in value) if isinstance(value, tuple | list) else value
-                for value in frame[column].tolist()
-            ]
+        if frame[column].dtype == object or isinstance(frame[column].dtype, pd.StringDtype):
+            frame[column] = pd.Series(
+                [
+                    neutralize_formula(" ".join(str(v) for v in value) if isinstance(value, tuple | list)
+                                       else value)
+                    for value in frame[column].tolist()
+                ],
+                index=frame.index,
+                dtype=object,
+            )
     return frame
 
 
@@ -269,6 +297,8 @@ def to_csv(frame: pd.DataFrame) -> str:
 
 
 def _md_cell(text: str) -> str:
+    # Markdown renders raw HTML: a name like "<img src=x onerror=...>" is shown as text, not run.
+    text = html.escape(text, quote=False)
     return text.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ").replace("\r", " ")
 
 
@@ -342,20 +372,17 @@ def table_files(
     return files
 
 
-def write_files(out_dir: str | Path, files: Mapping[str, str | bytes]) -> list[Path]:
+def write_files(out_dir: str | Path | OutputSet, files: Mapping[str, str | bytes]) -> list[Path]:
     """Write one set of output files into ``out_dir``: the one writer of every command's ``--out``.
 
     ``files`` maps a name inside ``out_dir`` to its text (UTF-8, ``\\n`` line ends) or bytes.
-    Returns the paths written, in the order given.
+    ``out_dir`` is an :class:`~backtest.report.output.OutputSet` opened before the work (the
+    CLI opens one for every ``--out``; its files are swapped in when the command succeeds),
+    or a path, opened, written and swapped in here. Either way the set lands whole or not
+    at all. Returns the final paths, in the order given.
     """
-    out = Path(out_dir)
-    written = []
-    for name, content in files.items():
-        path = out / name
-        if isinstance(content, bytes):
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_bytes(content)
-            written.append(path)
-        else:
-            written.append(write_text(path, content))
-    return written
+    if not isinstance(out_dir, OutputSet):
+        with open_output(out_dir) as out:
+            return write_files(out, files)
+    write = {bytes: out_dir.write_bytes, str: out_dir.write_text}
+    return [write[type(content)](name, content) for name, content in files.items()]

@@ -36,15 +36,17 @@ UNLIMITED = 100_000
 _GAP = 3
 
 
-def make_console(wide: bool = False) -> Console:
+def make_console(wide: bool = False, stderr: bool = False) -> Console:
     """The console a command prints to: the terminal's width, or unlimited.
 
     Unlimited for ``wide`` and for a pipe or file without ``$COLUMNS`` (a script reads one row
     per line); a terminal, or ``$COLUMNS``, sets the width tables fold to.
     """
-    console = Console()
+    # No markup and no :emoji: codes in anything printed: titles, notes and cells may hold text
+    # from a user's file (an event named "Crash [/]" or "[link=https://example.com]x[/link]").
+    console = Console(markup=False, emoji=False, stderr=stderr)
     if wide or (not console.is_terminal and "COLUMNS" not in os.environ):
-        return Console(width=UNLIMITED)
+        return Console(width=UNLIMITED, markup=False, emoji=False, stderr=stderr)
     return console
 
 

@@ -21,6 +21,7 @@ from pathlib import Path
 import pandas as pd
 
 from backtest.errors import CacheError, DataError, where
+from backtest.files import current_umask
 from backtest.sources import BAR_COLUMNS
 from backtest.validate import validate_bars
 
@@ -78,7 +79,18 @@ class PriceCache:
         return self.directory / _filename(symbol)
 
     def symbols(self) -> list[str]:
-        """Symbols with a cache file, sorted."""
+        """Symbols with a cache file, sorted.
+
+        Raises
+        ------
+        CacheError
+            When the cache directory is a file.
+        """
+        if self.directory.exists() and not self.directory.is_dir():
+            raise CacheError(
+                f"{self.directory}: the cache directory is a file; pass a directory with --cache-dir "
+                f"(or {CACHE_ENV})"
+            )
         if not self.directory.is_dir():
             return []
         return sorted(_symbol(p.name) for p in self.directory.glob("*" + SUFFIX) if p.is_file())
@@ -97,8 +109,18 @@ class PriceCache:
         if not path.is_file():
             return None
         fix = f"delete it and re-fetch with: backtest data fetch {symbol} --source yahoo"
+        if not os.access(path, os.R_OK):
+            raise CacheError(
+                f"{where(path)} cannot read the cache file (permission denied); fix its permissions "
+                "(chmod u+r) or use another --cache-dir"
+            )
         try:
             frame = pd.read_parquet(path, engine="pyarrow")
+        except PermissionError:
+            raise CacheError(
+                f"{where(path)} cannot read the cache file (permission denied); fix its permissions "
+                "(chmod u+r) or use another --cache-dir"
+            ) from None
         except Exception as exc:  # pyarrow raises ArrowInvalid, OSError, ... for damaged files
             reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             raise CacheError(f"{where(path)} corrupt cache file ({reason}); {fix}") from None
@@ -127,15 +149,32 @@ class PriceCache:
                 f"{where(path)} refusing to cache an empty download of {symbol}; kept the old file"
             )
         validate_bars(frame, symbol, f"download of {symbol}")
-        self.directory.mkdir(parents=True, exist_ok=True)
-        handle, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=self.directory)
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            handle, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=self.directory)
+        except OSError as exc:
+            raise _write_error(exc, path, symbol) from None
         os.close(handle)
         temp = Path(temp_name)
         try:
             _write_file(frame[list(BAR_COLUMNS)].astype(float), temp)
             with temp.open("rb") as written:  # on disk before the rename makes it visible
                 os.fsync(written.fileno())
+            os.chmod(temp, 0o666 & ~current_umask())  # mkstemp creates 0600; a cache file follows the umask
             os.replace(temp, path)
+        except OSError as exc:
+            raise _write_error(exc, path, symbol) from None
         finally:
             temp.unlink(missing_ok=True)
         return path
+
+
+def _write_error(exc: OSError, path: Path, symbol: str) -> CacheError:
+    """A failed cache write as one line: permission problems are called so; the old file is kept."""
+    reason = "permission denied" if isinstance(exc, PermissionError) else (exc.strerror or str(exc)).lower()
+    fix = (
+        "fix the cache directory's permissions or use another --cache-dir"
+        if isinstance(exc, PermissionError)
+        else "free some space or use another --cache-dir"
+    )
+    return CacheError(f"{where(path)} cannot write the cache file of {symbol} ({reason}); {fix}")

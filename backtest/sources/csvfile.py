@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from backtest.errors import DataError, DataWarning, where
+from backtest.errors import DataError, DataWarning, os_error, shown, where
 from backtest.sources import BAR_COLUMNS
 from backtest.validate import validate_bars
 
@@ -88,8 +88,11 @@ def read_bars_csv(path: Path, symbol: str | None = None) -> pd.DataFrame:
         )
     except FileNotFoundError:
         raise DataError(f"{path}: file not found") from None
+    except OSError as exc:
+        raise os_error(exc, path, "cannot read the price file", "check the path", DataError) from None
     except (pd.errors.ParserError, UnicodeDecodeError) as exc:
-        raise DataError(f"{where(path)} not a readable CSV file ({exc}); fix or remove it") from None
+        reason = " ".join(str(exc).split()).removeprefix("Error tokenizing data. C error: ")
+        raise DataError(f"{where(path)} not a readable CSV file ({reason}); fix or remove it") from None
     except pd.errors.EmptyDataError:
         raise DataError(f"{where(path)} empty file; expected header {','.join(CSV_HEADER)}") from None
     positions = _columns(path, [str(c) for c in raw.columns])
@@ -115,7 +118,8 @@ def read_bars_csv(path: Path, symbol: str | None = None) -> pd.DataFrame:
     if bad.any():
         row = int(np.flatnonzero(bad)[0])
         raise DataError(
-            f"{where(path, int(lines[row]), 'date')} {raw['date'].iloc[row]!r} is not a date; use YYYY-MM-DD"
+            f"{where(path, int(lines[row]), 'date')} {shown(raw['date'].iloc[row])} is not a date; "
+            "use YYYY-MM-DD"
         )
     values = {}
     for column in (*_PRICE_COLUMNS, "adj_close", "volume"):
@@ -127,7 +131,7 @@ def read_bars_csv(path: Path, symbol: str | None = None) -> pd.DataFrame:
         if bad.any():
             row = int(np.flatnonzero(bad)[0])
             raise DataError(
-                f"{where(path, int(lines[row]), column)} {raw[column].iloc[row]!r} is not a number; "
+                f"{where(path, int(lines[row]), column)} {shown(raw[column].iloc[row])} is not a number; "
                 "prices must be numeric (only adj_close and volume may be empty)"
             )
         values[column] = numbers.to_numpy(dtype=float)
@@ -145,7 +149,8 @@ def read_bars_csv(path: Path, symbol: str | None = None) -> pd.DataFrame:
         if bad.any():
             row = int(np.flatnonzero(bad)[0])
             raise DataError(
-                f"{where(path, int(lines[row]), column)} {raw[column].iloc[row]!r}: prices must be positive"
+                f"{where(path, int(lines[row]), column)} {shown(raw[column].iloc[row])}: "
+                "prices must be positive"
             )
     close = values["close"]
     # Rows without adj_close are taken as already adjusted (factor 1).

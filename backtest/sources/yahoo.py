@@ -52,8 +52,15 @@ _MISSING_MARKERS = (
 
 
 def _is_transient(exc: BaseException) -> bool:
-    # curl_cffi and requests errors derive from OSError; rate limits are worth a retry too.
-    return isinstance(exc, OSError) or type(exc).__name__ == "YFRateLimitError"
+    # curl_cffi and requests errors derive from OSError; rate limits are worth a retry too, and so
+    # are the ValueError / RuntimeError yfinance raises when Yahoo answers with an HTML page or a
+    # truncated JSON body (a consent or error page that the next attempt usually does not get).
+    return isinstance(exc, OSError | ValueError | RuntimeError) or type(exc).__name__ == "YFRateLimitError"
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0][:200]}" if text else type(exc).__name__
 
 
 class _Collect(logging.Handler):
@@ -282,15 +289,19 @@ class YahooSource:
         while True:
             try:
                 return self.downloader(list(symbols), start, end)
-            except Exception as exc:
-                if not _is_transient(exc):
-                    if any(k.__name__ == "YFException" for k in type(exc).__mro__):
-                        raise DownloadError(f"yahoo: {', '.join(symbols)}: {exc}") from None
-                    raise
+            except Exception as exc:  # the downloader is third-party code: any failure is reported
+                if not _is_transient(exc) or (
+                    type(exc).__name__ != "YFRateLimitError"
+                    and any(k.__name__ == "YFException" for k in type(exc).__mro__)
+                ):
+                    raise DownloadError(
+                        f"yahoo: download of {', '.join(symbols)} failed ({_first_line(exc)}); "
+                        "check the symbols and dates, or use the cache / --source snapshot"
+                    ) from None
                 if attempt >= self.retries:
                     raise DownloadError(
                         f"yahoo: download of {', '.join(symbols)} failed after {attempt + 1} attempt(s) "
-                        f"({type(exc).__name__}: {exc}); check the network and retry, "
+                        f"({_first_line(exc)}); check the network and retry, "
                         "or use the cache / --source snapshot"
                     ) from None
                 self.sleep(self.backoff * 2**attempt)

@@ -75,7 +75,8 @@ def check_windows(estimation: Window, event: Window, cars: Sequence[Window],
     if estimation[1] >= event[0]:
         raise ParameterError(
             f"{names[0]} {window_label(estimation)} overlaps {names[1]} {window_label(event)}; "
-            f"end the estimation window before day {event[0]}, e.g. {estimation[0]}:{event[0] - 1}"
+            f"end the estimation window before day {event[0]}, e.g. "
+            f"{event[0] - 1 - (estimation[1] - estimation[0])}:{event[0] - 1} (same length)"
         )
     for car in cars:
         if car[0] < event[0] or car[1] > event[1]:
