@@ -69,7 +69,7 @@ def test_csv_without_dir_and_dir_without_csv(capsys):
 @pytest.mark.parametrize(
     ("text", "where", "what"),
     [
-        ("date,open,high,low,close\n2025-01-24,1,2,0.5,1\n", "BAD.csv:1:", "header is"),
+        ("date,open,high,low,price\n2025-01-24,1,2,0.5,1\n", "BAD.csv:1:", "no close column"),
         (
             f"{HEADER}\n2025-01-24,1,2,0.5,1,1,1\n2025-01-27,1,2,x,1,1,1\n",
             "BAD.csv:3:",

@@ -100,7 +100,7 @@ def test_quiet_run_from_a_csv_directory(tmp_path: Path, capsys: pytest.CaptureFi
     assert (tmp_path / "o" / "report.html").is_file()
     reactions = (tmp_path / "o" / "reactions.csv").read_text(encoding="utf-8").splitlines()
     # PROVENANCE.md: NVDA 2025-04-09 +18.72 % (intraday announcement: day 0 is 2025-04-09)
-    assert len(reactions) == 2 and reactions[1].startswith("pause,NVDA,0.1872")
+    assert len(reactions) == 2 and reactions[1].startswith("pause,NVDA,NVIDIA Corporation,0.1872")
     doc = json.loads((tmp_path / "o" / "results.json").read_text(encoding="utf-8"))
     assert doc["provenance"]["source"] == f"csv ({prices})"
 
@@ -174,7 +174,7 @@ def test_event_after_the_data_is_skipped_and_stop_none_is_written_as_none(
     assert _csv_column(out / "strategy_results.csv", "event_id") == ["deepseek_r1"] * 4
     # every table has a Markdown twin, the reactions too; PROVENANCE.md: NVDA 2025-01-27 -16.97 %
     reactions = (out / "reactions.md").read_text(encoding="utf-8")
-    assert "| deepseek_r1 | NVDA | -16.97 % |" in reactions
+    assert "| deepseek_r1 | NVDA | NVIDIA Corporation | -16.97 % |" in reactions
     page = (out / "report.html").read_text(encoding="utf-8")
     caption = page[page.index("<figcaption>Strategy buy_the_dip (") :].split("</figcaption>")[0]
     assert "stop = " in caption and "nan" not in caption and "highest mean excess" in caption

@@ -166,9 +166,9 @@ def test_csv_unknown_symbol_names_the_missing_file(tmp_path):
     ("rows", "header", "pattern"),
     [
         (
-            ["2025-01-24,10,12,8,10,10,1"],
-            "date,open,high,low,close,volume",
-            r"X.csv:1: header is date,open,high,low,close,volume; expected " + HEADER,
+            ["2025-01-24,10,12,8,10,1"],
+            "date,open,high,low,price,volume",  # no close: a file without adj_close is fine
+            r"X.csv:1: header is date,open,high,low,price,volume: no close column; expected " + HEADER,
         ),
         (
             ["2025-01-24,10,12,8,10,10,1", "2025-01-27,10,abc,8,10,10,1"],
