@@ -48,7 +48,7 @@ Example
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TypeVar
 
 import numpy as np
@@ -186,6 +186,14 @@ def run_blocks(blocks: Iterable[BlockInput], spec: BlockSpec,
     if stats is None:
         raise ValueError("run_blocks: no blocks")  # callers check for pairs first; a bug if reached
     return stats, kept
+
+
+def table_arrays(block: Block) -> Computed:
+    """What the result tables need of a block: its :class:`Computed` without the estimation
+    residuals and ranks (``(n, 0)``), which the statistics already summarize."""
+    out = block.computed
+    none = np.empty((out.car.shape[0], 0))
+    return replace(out, u=none, fit=replace(out.fit, est_resid=none))
 
 
 def slices(n: int, size: int = BLOCK_SIZE) -> list[slice]:

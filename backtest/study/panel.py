@@ -27,6 +27,7 @@ from backtest.study.block import (  # noqa: F401  (compute and Computed re-expor
     concat_computed,
     run_blocks,
     slices,
+    table_arrays,
 )
 from backtest.study.crosscorr import day_numbers
 from backtest.study.result import EventStudyResult
@@ -138,7 +139,7 @@ def assemble(panel: Panel, *, model: str, estimation: Window, event: Window,
     est_days = None if panel.est_dates is None else day_numbers(panel.est_dates)
     stats, parts = run_blocks((BlockInput(panel.est_r[b], panel.est_x[b], panel.evt_r[b], panel.evt_x[b],
                                           codes[b], None if est_days is None else est_days[b])
-                               for b in slices(len(codes), block_size)), spec)
+                               for b in slices(len(codes), block_size)), spec, table_arrays)
     out = concat_computed(parts)
     n, l2 = panel.evt_r.shape
     l1 = panel.est_r.shape[1]
