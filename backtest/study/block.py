@@ -48,7 +48,7 @@ Example
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TypeVar
 
 import numpy as np
@@ -165,10 +165,11 @@ def study_block(block: BlockInput, spec: BlockSpec) -> Block:
 
 def run_blocks(blocks: Iterable[BlockInput], spec: BlockSpec,
                keep: Callable[[Block], Kept] = lambda b: b.computed) -> tuple[ScopeStats, list[Kept]]:
-    """Inline driver: run :func:`study_block` on each block, reduce the statistics as it goes.
+    """Inline driver: run :func:`study_block` on each block, then reduce the statistics.
 
     ``keep`` picks what to hold on to from each block (default: its :class:`Computed`
-    arrays; a large run keeps only the CARs). Memory is the kept parts plus one block.
+    arrays; a large run keeps only the CARs). Memory is the kept parts, the blocks'
+    statistics (``O(events x days)``) and one block's temporaries.
 
     Returns
     -------
@@ -177,15 +178,25 @@ def run_blocks(blocks: Iterable[BlockInput], spec: BlockSpec,
     kept : list
         ``keep(block)`` per block, in order.
     """
-    stats: ScopeStats | None = None
+    parts: list[ScopeStats] = []
     kept: list[Kept] = []
     for block_input in blocks:
         block = study_block(block_input, spec)
-        stats = block.stats if stats is None else combine([stats, block.stats])
+        parts.append(block.stats)
         kept.append(keep(block))
-    if stats is None:
+    if not parts:
         raise ValueError("run_blocks: no blocks")  # callers check for pairs first; a bug if reached
-    return stats, kept
+    # one merge at the end: the blocks' statistics are small, and merging as they come would
+    # copy the growing total once per block
+    return (parts[0] if len(parts) == 1 else combine(parts)), kept
+
+
+def table_arrays(block: Block) -> Computed:
+    """What the result tables need of a block: its :class:`Computed` without the estimation
+    residuals and ranks (``(n, 0)``), which the statistics already summarize."""
+    out = block.computed
+    none = np.empty((out.car.shape[0], 0))
+    return replace(out, u=none, fit=replace(out.fit, est_resid=none))
 
 
 def slices(n: int, size: int = BLOCK_SIZE) -> list[slice]:

@@ -120,6 +120,32 @@ def _check_fractions(values: np.ndarray, name: str) -> None:
             "percent. Give fractions (divide by 100: 1.5 % is 0.015)", DataWarning, stacklevel=3)
 
 
+def _day0_rows(index: pd.DatetimeIndex, names: Sequence[str], event_date: object) -> np.ndarray:
+    """Row of day 0 per instrument: the first row on or after its event date (one pass for all)."""
+    if not isinstance(event_date, Mapping):
+        day0 = _timestamp(event_date, "event_date")
+        stamps = pd.DatetimeIndex([day0])
+    else:
+        missing = [name for name in names if name not in event_date]
+        if missing:
+            raise ParameterError(f"event_date: no date for {missing[0]!r}")
+        values = [event_date[name] for name in names]
+        try:
+            stamps = pd.DatetimeIndex(pd.to_datetime(values))
+        except (TypeError, ValueError):  # name the bad value
+            stamps = pd.DatetimeIndex([_timestamp(v, "event_date") for v in values])
+        if stamps.hasnans:
+            bad = values[int(np.flatnonzero(stamps.isna())[0])]
+            raise ParameterError(f"event_date: {bad!r} is not a date; write e.g. 2020-03-16")
+        if stamps.tz is not None:
+            stamps = stamps.tz_localize(None)
+    pos = index.searchsorted(stamps, "left")
+    if (pos >= len(index)).any():
+        late = stamps[int(np.flatnonzero(pos >= len(index))[0])]
+        raise ParameterError(f"event_date {late.date()} is after the last row {index[-1].date()}")
+    return np.broadcast_to(pos, (len(names),)).astype(np.int64)
+
+
 def study_returns(returns: pd.DataFrame, market: pd.Series | pd.DataFrame, *,
                   estimation: tuple = (-250, -11), event: tuple = (-5, 20),
                   event_date: object | Mapping[str, object] | None = None,
@@ -198,7 +224,7 @@ def study_returns(returns: pd.DataFrame, market: pd.Series | pd.DataFrame, *,
     r.columns = names
     mkt = _aligned(market, index, "market")
     mkt.columns = [str(c) for c in mkt.columns]
-    rv, mv = r.to_numpy(), mkt.to_numpy()
+    rv, mv = np.ascontiguousarray(r.to_numpy().T), np.ascontiguousarray(mkt.to_numpy().T)
     _check_fractions(rv, "returns")
     _check_fractions(mv, "market")
     bench_names = names
@@ -214,13 +240,13 @@ def study_returns(returns: pd.DataFrame, market: pd.Series | pd.DataFrame, *,
         bench_names = [label] * len(names)
         mcol = np.zeros(len(names), dtype=np.int64)  # one series, read by every instrument
     regressors = ["market"]
-    extra = np.zeros((len(index), 0))
+    extra = np.zeros((0, len(index)))
     if model == "factor":
         if factors is None or factors.shape[1] == 0:
             raise ParameterError("model 'factor' needs factors=DataFrame of extra regressors")
         fac = _aligned(factors, index, "factors")
         regressors += [str(c) for c in fac.columns]
-        extra = fac.to_numpy()
+        extra = np.ascontiguousarray(fac.to_numpy().T)
 
     relative = all(_is_day(v) for v in (*estimation, *event)) if (
         isinstance(estimation, Sequence) and isinstance(event, Sequence)) else False
@@ -228,17 +254,7 @@ def study_returns(returns: pd.DataFrame, market: pd.Series | pd.DataFrame, *,
         est_w, evt_w = parse_window(estimation, "estimation"), parse_window(event, "event")
         if event_date is None:
             raise ParameterError("event_date: needed with relative windows; give the date of day 0")
-        dates = event_date if isinstance(event_date, Mapping) else dict.fromkeys(names, event_date)
-        pos0 = []
-        for name in names:
-            if name not in dates:
-                raise ParameterError(f"event_date: no date for {name!r}")
-            day0 = _timestamp(dates[name], "event_date")
-            pos = int(index.searchsorted(day0, "left"))
-            if pos >= len(index):
-                raise ParameterError(f"event_date {day0.date()} is after the last row {index[-1].date()}")
-            pos0.append(pos)
-        pos0 = np.array(pos0)
+        pos0 = _day0_rows(index, names, event_date)
     else:
         if any(_is_day(v) for v in (*estimation, *event)):
             raise ParameterError("estimation and event: give both as relative days or both as dates")
@@ -255,16 +271,25 @@ def study_returns(returns: pd.DataFrame, market: pd.Series | pd.DataFrame, *,
     check_windows(est_w, evt_w, cars, ("estimation", "event", "car_windows"))
 
     own = np.arange(len(names))
+    # pad every series once with missing rows, so that any window is one contiguous slice
+    before = max(0, -int(pos0.min()) - min(est_w[0], evt_w[0]))
+    after = max(0, int(pos0.max()) + max(est_w[1], evt_w[1]) + 1 - len(index))
+
+    def padded(values: np.ndarray, fill: object = np.nan) -> np.ndarray:
+        return np.pad(values, ((0, 0), (before, after)), constant_values=fill) if before or after else values
+
+    rv, mv, extra = padded(rv), padded(mv), padded(extra)
+    day_values = padded(index.to_numpy()[None, :], np.datetime64("NaT"))[0]
 
     def gather(values: np.ndarray, window: Window, col: np.ndarray = own) -> np.ndarray:
-        rows = pos0[:, None] + np.arange(window[0], window[1] + 1)[None, :]
-        inside = (rows >= 0) & (rows < len(index))
-        taken = values[np.clip(rows, 0, len(index) - 1), col[:, None]]
-        return np.where(inside, taken, np.nan)
+        # values: (series, padded rows); row pos0 + window[0] of each pair starts its window
+        views = np.lib.stride_tricks.sliding_window_view(values, window[1] - window[0] + 1, axis=-1)
+        start = pos0 + window[0] + before
+        return views[start] if col is None else views[col, start]
 
     def regs(window: Window) -> np.ndarray:
         parts = [gather(mv, window, mcol)]
-        parts += [gather(extra, window, np.full(len(names), j)) for j in range(extra.shape[1])]
+        parts += [gather(extra, window, np.full(len(names), j)) for j in range(extra.shape[0])]
         return np.stack(parts, axis=2)
 
     evt_r = gather(rv, evt_w)
@@ -272,9 +297,7 @@ def study_returns(returns: pd.DataFrame, market: pd.Series | pd.DataFrame, *,
         raise StudyError(f"event window {evt_w}: no instrument has a return there; check the dates")
 
     def dates(window: Window) -> np.ndarray:
-        rows = pos0[:, None] + np.arange(window[0], window[1] + 1)[None, :]
-        return np.where((rows >= 0) & (rows < len(index)),
-                        index.to_numpy()[np.clip(rows, 0, len(index) - 1)], np.datetime64("NaT"))
+        return gather(day_values, window, None)
 
     panel = Panel(np.full(len(names), event_id, dtype=object), np.array(names, dtype=object),
                   np.array(bench_names, dtype=object), gather(rv, est_w), regs(est_w),

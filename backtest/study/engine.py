@@ -211,8 +211,11 @@ def event_study(prices: Mapping[str, pd.DataFrame], alignment: pd.DataFrame,
     est_dates = np.full((n, l1), np.datetime64("NaT"), dtype="datetime64[ns]")
     for calendar, rows in align.groupby("calendar", sort=False).groups.items():
         idx = np.asarray(rows)
-        sessions = calendars.sessions(str(calendar))
         day0 = pd.DatetimeIndex(pd.to_datetime(align.loc[idx, "reaction_session"]))
+        # the schedule must reach the windows: at most 2 calendar days per session, plus a month
+        calendars.cover(day0.min() + pd.Timedelta(days=2 * min(est[0], evt[0], 0) - 31),
+                        day0.max() + pd.Timedelta(days=2 * max(evt[1], 0) + 31))
+        sessions = calendars.sessions(str(calendar))
         pos0 = sessions.get_indexer(day0)
         if (pos0 < 0).any():
             bad = day0[pos0 < 0][0]

@@ -27,6 +27,7 @@ from backtest.study.block import (  # noqa: F401  (compute and Computed re-expor
     concat_computed,
     run_blocks,
     slices,
+    table_arrays,
 )
 from backtest.study.crosscorr import day_numbers
 from backtest.study.result import EventStudyResult
@@ -109,6 +110,13 @@ def scope_tests(event_id: np.ndarray, out: Computed, car_cols: Sequence[tuple[in
     return table
 
 
+def _repeat(labels: np.ndarray, each: int, times: int = 1) -> pd.api.extensions.ExtensionArray:
+    """``np.tile(np.repeat(labels, each), times)`` as pandas' string array, built from the
+    distinct labels (converting a long object array to strings costs more than the study)."""
+    codes, uniques = pd.factorize(labels)
+    return pd.Series(uniques).array.take(np.tile(np.repeat(codes, each), times))
+
+
 def _aar_table(scopes: Sequence[str], stats: ScopeStats, rel_days: np.ndarray) -> pd.DataFrame:
     """AAR and CAAR per scope and event day, from the reduced sums (NaN-propagating CAAR)."""
     n = stats.ar_cnt
@@ -138,7 +146,7 @@ def assemble(panel: Panel, *, model: str, estimation: Window, event: Window,
     est_days = None if panel.est_dates is None else day_numbers(panel.est_dates)
     stats, parts = run_blocks((BlockInput(panel.est_r[b], panel.est_x[b], panel.evt_r[b], panel.evt_x[b],
                                           codes[b], None if est_days is None else est_days[b])
-                               for b in slices(len(codes), block_size)), spec)
+                               for b in slices(len(codes), block_size)), spec, table_arrays)
     out = concat_computed(parts)
     n, l2 = panel.evt_r.shape
     l1 = panel.est_r.shape[1]
@@ -172,8 +180,8 @@ def assemble(panel: Panel, *, model: str, estimation: Window, event: Window,
     car_running = np.cumsum(out.ar, axis=1)  # NaN from the first missing day on
     bench_r = panel.evt_x[..., 0] if panel.evt_x.shape[2] else np.full((n, l2), np.nan)
     abnormal = pd.DataFrame({
-        "event_id": np.repeat(panel.event_id, l2), "symbol": np.repeat(panel.symbol, l2),
-        "benchmark": np.repeat(panel.benchmark, l2), "rel_day": np.tile(rel_days, n),
+        "event_id": _repeat(panel.event_id, l2), "symbol": _repeat(panel.symbol, l2),
+        "benchmark": _repeat(panel.benchmark, l2), "rel_day": np.tile(rel_days, n),
         "date": panel.evt_dates.ravel(), "return": panel.evt_r.ravel(),
         "benchmark_return": bench_r.ravel(), "normal_return": out.normal.ravel(),
         "ar": out.ar.ravel(), "ar_se": ar_se.ravel(), "car": car_running.ravel(),
@@ -190,13 +198,14 @@ def assemble(panel: Panel, *, model: str, estimation: Window, event: Window,
                  np.nan)
     lengths = np.array([b - a + 1 for a, b in car_windows])
     car = pd.DataFrame({
-        "event_id": np.repeat(panel.event_id, w), "symbol": np.repeat(panel.symbol, w),
-        "window": np.tile(labels, n), "start": np.tile([a for a, _ in car_windows], n),
+        "event_id": _repeat(panel.event_id, w), "symbol": _repeat(panel.symbol, w),
+        "window": _repeat(np.asarray(labels, dtype=object), 1, n),
+        "start": np.tile([a for a, _ in car_windows], n),
         "end": np.tile([b for _, b in car_windows], n), "car": out.car.ravel(),
         "car_se": car_se.ravel(), "t_stat": t_stat.ravel(), "df": df_pairs.ravel(),
         "p_value": p.ravel(), "bhar": out.bhar.ravel(), "n_days": out.n_days.ravel(),
         "n_missing": (lengths[None, :] - out.n_days).ravel(), "complete": out.complete.ravel(),
-        "model_used": np.repeat(used, w), "n_estimation": np.repeat(fit.n_est.astype(int), w),
+        "model_used": _repeat(used.astype(object), w), "n_estimation": np.repeat(fit.n_est.astype(int), w),
     })
     tests, scope_sums = tests_table(stats, list(uniques), event_pools(codes, len(uniques), panel.kind),
                                     out.car, codes, car_cols, labels)

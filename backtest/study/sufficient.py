@@ -168,25 +168,25 @@ def _rbar_days(g: _Groups, z: np.ndarray, est_days: np.ndarray | None) -> tuple[
         have &= days != NO_DAY
     rows = have.sum(axis=1) >= max(MIN_OVERLAP, 2)
     have &= rows[:, None]
-    row_group = np.broadcast_to(g.inverse[:, None], z.shape)[have]
-    values, day = z[have], days[have]
     s = g.keys.size
-    sq = np.bincount(row_group, weights=values * values, minlength=s)
-    if values.size == 0:
+    zz = np.where(have, z, 0.0)
+    sq = g.sum(np.einsum("nl,nl->n", zz, zz))
+    if not have.any():
         empty = np.zeros(0, dtype=np.int64)
         return g.sum(rows), sq, empty, empty, empty, np.zeros(0)
-    low = int(day.min())
-    span = int(day.max()) - low + 1
-    key = row_group.astype(np.int64) * span + (day - low)
-    if s * span <= max(4 * key.size, 1 << 16):  # a dense scope x day grid: no sort
-        n_t = np.bincount(key, minlength=s * span)
-        total = np.bincount(key, weights=values, minlength=s * span)
+    low = int(np.where(have, days, np.iinfo(np.int64).max).min())
+    span = int(np.where(have, days, np.iinfo(np.int64).min).max()) - low + 1
+    if s * span <= max(4 * int(have.sum()), 1 << 16):  # a dense scope x day grid: no sort, no gather
+        key = np.where(have, g.inverse[:, None] * span + (days - low), s * span).ravel()
+        n_t = np.bincount(key, minlength=s * span + 1)[:-1]
+        total = np.bincount(key, weights=zz.ravel(), minlength=s * span + 1)[:-1]
         cells = np.flatnonzero(n_t)
         n_t, total = n_t[cells], total[cells]
-    else:
+    else:  # scopes far apart in time: sort the cells that exist
+        key = (np.broadcast_to(g.inverse[:, None], z.shape)[have] * span + (days[have] - low))
         cells, inverse = np.unique(key, return_inverse=True)
         n_t = np.bincount(inverse, minlength=cells.size)
-        total = np.bincount(inverse, weights=values, minlength=cells.size)
+        total = np.bincount(inverse, weights=z[have], minlength=cells.size)
     return (g.sum(rows), sq, g.keys[cells // span].astype(np.int64), cells % span + low, n_t, total)
 
 
