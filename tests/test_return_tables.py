@@ -295,6 +295,7 @@ def test_workbook_reopens_with_the_same_numbers_and_percent_format(shipped: Retu
     sheet = book["raw returns"]
     assert sheet.freeze_panes == "C2"
     assert sheet["C2"].number_format == PERCENT_FORMAT and sheet["A2"].value == "NVDA"
+    assert workbook_bytes(shipped) == path.read_bytes()  # same tables, same bytes (no save-time stamps)
     board = book["scoreboard"]
     header = [cell.value for cell in board[1]]
     assert board.cell(row=2, column=header.index("day0_return") + 1).number_format == PERCENT_FORMAT

@@ -118,7 +118,7 @@ def settings_from_args(args: argparse.Namespace) -> Any:
 
 
 def print_tables(console: Console, run_result: Any) -> None:
-    """The four terminal tables plus the pooled tests."""
+    """The terminal tables: raw returns and the scoreboard before the abnormal-return detail."""
     from backtest.report import display_tables
     from backtest.report.tables import tests_table
     from backtest.report.terminal import print_table
@@ -129,6 +129,8 @@ def print_tables(console: Console, run_result: Any) -> None:
     pooled = tests_table(run_result.study.tests, scopes=[s for s in scopes if s.startswith("all")])
     for table, title in (
         (tables["alignment"], None),
+        (tables["raw_returns"], None),
+        (tables["scoreboard"], None),
         (tables["reactions"], None),
         (pooled, "Significance tests, all events pooled (shocks and reliefs apart)"),
         (tables["recovery"], None),

@@ -62,7 +62,8 @@ def run(args: argparse.Namespace) -> int:
     from backtest.report import load_results
     from backtest.return_tables import build_return_tables
     from backtest.return_tables.display import raw_table, scoreboard_table
-    from backtest.return_tables.export import return_table_files, write_files
+    from backtest.report.export import write_files
+    from backtest.return_tables.export import return_table_files
     from backtest.return_tables.result import parse_stars
 
     levels = parse_stars(args.stars)
@@ -72,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
         test=args.test,
     )  # fmt: skip
     out = Path(args.out) if args.out else Path(args.results).parent
-    written = write_files(return_table_files(tables), out)
+    written = write_files(out, return_table_files(tables))
     if args.quiet:
         return 0
     console = Console()

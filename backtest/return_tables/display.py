@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from backtest.report.tables import SIGNIFICANCE_NOTE, ColumnKind, Table, format_number
+from backtest.report.tables import ColumnKind, Table
 from backtest.return_tables.result import ReturnTables
 
 #: Tidy column behind each pivot, by pivot name.
@@ -159,7 +159,7 @@ def scoreboard_table(tables: ReturnTables) -> Table:
         note="day 0 = raw return of the reaction session; rank = its size among the symbol's events "
         "(1 = largest); worst CAR = lowest cumulative abnormal return over the study's windows; "
         "recovery of the price path, back after = sessions from day 0 to the first close at or above "
-        f"the pre-event close. {SIGNIFICANCE_NOTE}.",
+        f"the pre-event close. {stars_legend((0.01, 0.05, 0.10))}.",
         labels=labels,
         group_rows=tuple(headings),
     )
@@ -173,4 +173,4 @@ def percent_cell(value: object, digits: int = 2) -> str:
     """
     if value is None or pd.isna(value):
         return ""
-    return format_number(float(value) * 100.0, digits)
+    return f"{float(value) * 100.0:.{digits}f}"

@@ -1,8 +1,8 @@
 """Files of the return tables: tidy CSVs, one Excel workbook, one LaTeX file.
 
 :func:`return_table_files` gives every file as ``{name: text or bytes}`` so that the
-caller decides where and how they are written (``backtest run`` next to its CSVs,
-``backtest tables`` wherever ``--out`` says).
+caller writes them with :func:`backtest.report.export.write_files` (``backtest run`` next to
+its CSVs, ``backtest tables`` wherever ``--out`` says).
 
 The workbook (openpyxl, through ``pandas.ExcelWriter``) has one sheet a table: the
 scoreboard, the pivots of raw, excess and abnormal returns (symbols in rows, one column
@@ -14,7 +14,8 @@ symbol column of the pivots) is frozen.
 from __future__ import annotations
 
 import io
-from collections.abc import Mapping
+import re
+import zipfile
 
 import pandas as pd
 
@@ -84,7 +85,29 @@ def workbook_bytes(tables: ReturnTables) -> bytes:
                 if column in percent:
                     for (cell,) in sheet.iter_rows(min_row=2, min_col=position, max_col=position):
                         cell.number_format = PERCENT_FORMAT
-    return buffer.getvalue()
+    return reproducible_zip(buffer.getvalue())
+
+
+_STAMP = re.compile(rb"(<dcterms:(?:created|modified)[^>]*>)[^<]*(</dcterms:)")
+
+
+def reproducible_zip(data: bytes) -> bytes:
+    """The same .xlsx with fixed dates, so that the same tables give the same bytes.
+
+    openpyxl stamps the save time into ``docProps/core.xml`` and into every zip entry;
+    both become 1980-01-01 (the earliest zip date).
+    """
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(data)) as source, zipfile.ZipFile(out, "w") as target:
+        for item in source.infolist():
+            content = source.read(item.filename)
+            if item.filename == "docProps/core.xml":
+                content = _STAMP.sub(rb"\g<1>1980-01-01T00:00:00Z\g<2>", content)
+            fixed = zipfile.ZipInfo(item.filename, date_time=(1980, 1, 1, 0, 0, 0))
+            fixed.compress_type = zipfile.ZIP_DEFLATED
+            fixed.external_attr = item.external_attr
+            target.writestr(fixed, content)
+    return out.getvalue()
 
 
 def return_table_files(tables: ReturnTables) -> dict[str, str | bytes]:
@@ -93,22 +116,3 @@ def return_table_files(tables: ReturnTables) -> dict[str, str | bytes]:
     files[WORKBOOK_FILE] = workbook_bytes(tables)
     files[LATEX_FILE] = latex_document_body(tables)
     return files
-
-
-def write_files(files: Mapping[str, str | bytes], out_dir: object) -> list:
-    """Write ``files`` into ``out_dir`` (text as UTF-8 with ``\\n``); returns the paths."""
-    from pathlib import Path
-
-    from backtest.report.export import write_text
-
-    out = Path(str(out_dir))
-    out.mkdir(parents=True, exist_ok=True)
-    written = []
-    for name, content in files.items():
-        path = out / name
-        if isinstance(content, bytes):
-            path.write_bytes(content)
-        else:
-            write_text(path, content)
-        written.append(path)
-    return written
