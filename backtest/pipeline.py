@@ -112,7 +112,8 @@ class RunResult:
     #: user's event window already reaches the horizon (``study`` was used).
     recovery_study: Any = None
     #: Closes of each event x symbol and its benchmark on the symbol's sessions, from the day
-    #: before the earliest CAR window to the horizon (what ``backtest tables`` cuts windows from).
+    #: before the event window (or an earlier CAR window) to the horizon (what ``backtest tables``
+    #: cuts windows from).
     session_closes: pd.DataFrame | None = None
 
     def tables(self) -> dict[str, pd.DataFrame]:
@@ -323,7 +324,7 @@ def _run(settings: RunSettings, step: Progress) -> RunResult:
         prices,
         symbol_alignment,
         calendars,
-        first_day=min(0, *(start for start, _ in settings.car_windows)) - 1,
+        first_day=min(settings.event_window[0], *(start for start, _ in settings.car_windows)) - 1,
         last_day=max(settings.horizon, *(end for _, end in settings.car_windows)),
         benchmarks=benchmarks or None,
     )

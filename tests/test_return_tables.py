@@ -358,3 +358,12 @@ def test_pivot_puts_symbols_in_rows_and_events_by_windows_in_columns(shipped: Re
     assert wide.columns[0] == ("deepseek_r1", "[0,0]") and wide.shape[1] == 4 * 6
     row = _raw(shipped, "us_tariff_pause", "285A.T", "[0,+20]")
     assert wide.loc["285A.T", ("us_tariff_pause", "[0,+20]")] == pytest.approx(row["excess"])
+
+
+def test_result_renders_itself(shipped: ReturnTables, tmp_path) -> None:
+    assert repr(shipped).startswith("ReturnTables(16 event x symbol pairs, windows [0,0], [0,+1]")
+    text = shipped.summary()
+    assert text.index("Raw returns") < text.index("Shock scoreboard") and "| NVDA | -16.97 % |" in text
+    assert shipped.to_latex() == latex_document_body(shipped)
+    path = shipped.to_excel(tmp_path / "t.xlsx")
+    assert pd.read_excel(path, sheet_name="raw returns").shape == (4, 2 + 4 * 6)

@@ -94,7 +94,8 @@ def check_window_range(closes: pd.DataFrame, windows: Sequence[Window], name: st
         labels = ", ".join(window_label(w) for w in outside)
         raise ParameterError(
             f"{name} {labels}: the stored closes run from day {low} to day {high}, so windows can "
-            f"span [{low + 1},{high}]; rerun 'backtest run' with a longer --horizon for later days"
+            f"span [{low + 1},{high}]; for other days rerun 'backtest run' with a longer --horizon "
+            "(later) or --event-window (earlier)"
         )
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Literal
 
 import pandas as pd
@@ -104,6 +105,33 @@ class ReturnTables:
             "pooled_window_tests": self.pooled,
             "scoreboard": self.scoreboard,
         }
+
+    def pivot(self, name: str) -> pd.DataFrame:
+        """Symbols in rows, events x windows in columns (``raw``, ``benchmark``, ``excess``, ``abnormal``)."""
+        from backtest.return_tables.display import pivot
+
+        return pivot(self, name)
+
+    def to_latex(self) -> str:
+        """Every table as LaTeX (booktabs, stars, t or SE in parentheses beneath each estimate)."""
+        from backtest.return_tables.latex import latex_document_body
+
+        return latex_document_body(self)
+
+    def to_excel(self, path: str | Path) -> Path:
+        """Write the Excel workbook (one sheet a table, percent formats, frozen headers) to ``path``."""
+        from backtest.return_tables.export import workbook_bytes
+
+        path = Path(path)
+        path.write_bytes(workbook_bytes(self))
+        return path
+
+    def summary(self) -> str:
+        """The raw-return table and the scoreboard as Markdown text (the cells the terminal shows)."""
+        from backtest.report import _markdown
+        from backtest.return_tables.display import raw_table, scoreboard_table
+
+        return "\n".join(_markdown(table) for table in (raw_table(self), scoreboard_table(self)))
 
     def __repr__(self) -> str:
         pairs = len(self.raw[["event_id", "symbol"]].drop_duplicates()) if len(self.raw) else 0
