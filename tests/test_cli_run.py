@@ -92,6 +92,15 @@ def test_default_run_shows_and_writes_the_return_tables(default_run: dict[str, o
     assert html.index("Shock scoreboard") < html.index("Reactions: day-0 return")
 
 
+def test_tables_command_rebuilds_the_run_tables_from_its_json(
+    default_run: dict[str, object], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out_dir = Path(str(default_run["dir"]))
+    assert main(["tables", str(out_dir / "results.json"), "--out", str(tmp_path), "--quiet"]) == 0
+    for name in ("raw_returns.csv", "abnormal_window_returns.csv", "scoreboard.csv", "return_tables.tex"):
+        assert (tmp_path / name).read_bytes() == (out_dir / name).read_bytes(), name
+
+
 def test_warnings_go_to_stderr_in_cli_style(default_run: dict[str, object]) -> None:
     err = str(default_run["err"])
     # Kioxia (285A.T) listed 2024-12-18: too few estimation returns before DeepSeek
