@@ -171,7 +171,7 @@ def test_scoreboard_ranks_moves_and_picks_the_lowest_car() -> None:
     assert board["day0_rank"].tolist() == [3, 1, 2]  # by size: 20 %, 10 %, 5 %
     assert board["worst_window"].tolist() == ["[0,+5]", "[0,0]", "[0,0]"]  # NaN CAR of b [0,+5] skipped
     assert board["worst_car"].tolist() == pytest.approx([-0.07, -0.15, 0.08])
-    assert board["recovery_status"].tolist() == ["recovered", "censored (horizon)", "no move"]
+    assert board["recovery_status"].tolist() == ["recovered", "not recovered (horizon)", "no move"]
     assert board["recovery_sessions"].tolist()[0] == 3
     assert board["recovery_sessions"].isna().tolist()[1:] == [True, True]  # no timing without a move
 
@@ -190,16 +190,20 @@ def test_shipped_scoreboard_has_four_events_per_target(shipped: ReturnTables) ->
 def test_terminal_tables_fit_100_columns(shipped: ReturnTables) -> None:
     from rich.console import Console
 
-    from backtest.commands.run import rich_table
+    from backtest.report.terminal import print_table
 
-    for table in (raw_table(shipped), scoreboard_table(shipped)):
-        console = Console(width=100, record=True, file=io.StringIO())
-        console.print(rich_table(table))
-        lines = console.export_text().splitlines()
-        assert max(len(line.rstrip()) for line in lines) <= 100
+    console = Console(width=100, record=True, file=io.StringIO())
+    print_table(console, raw_table(shipped), group_titles=shipped.names)
+    print_table(console, scoreboard_table(shipped), group="symbol", group_columns=("name",))
+    lines = console.export_text().splitlines()
+    assert max(len(line.rstrip()) for line in lines) <= 100
+    text = "\n".join(lines)
+    assert "event deepseek_r1 — DeepSeek R1 AI-chip sell-off" in text  # one block per event
+    assert "symbol NVDA · NVIDIA Corporation" in text  # one block per symbol
+    assert "(part " not in text  # no block had to be split
     cells = raw_table(shipped).formatted()
-    assert cells.iloc[0].tolist()[1:] == [""] * 6  # the event heading line has no numbers
-    assert cells.iloc[1, :2].tolist() == ["NVDA", "-16.97 %"]
+    assert cells.iloc[0, :3].tolist() == ["deepseek_r1", "NVDA", "-16.97 %"]
+    assert cells.iloc[2, 1].strip() == "excess"
 
 
 # ----------------------------------------------------------------------------- LaTeX

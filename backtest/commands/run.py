@@ -127,10 +127,12 @@ def print_tables(console: Console, run_result: Any) -> None:
     scopes = dict.fromkeys(run_result.study.tests["scope"].astype(str))
     # "all", or "all shock" / "all relief" when the events are of both kinds (pooled apart)
     pooled = tests_table(run_result.study.tests, scopes=[s for s in scopes if s.startswith("all")])
+    names = run_result.event_names()
+    print_table(console, tables["alignment"], group_titles=names)
+    # raw returns and the scoreboard (one block per symbol) before the abnormal-return detail
+    print_table(console, tables["raw_returns"], group_titles=names)
+    print_table(console, tables["scoreboard"], group="symbol", group_columns=("name",))
     for table, title in (
-        (tables["alignment"], None),
-        (tables["raw_returns"], None),
-        (tables["scoreboard"], None),
         (tables["reactions"], None),
         (pooled, "Significance tests, all events pooled (shocks and reliefs apart)"),
         (tables["recovery"], None),

@@ -12,7 +12,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from backtest.commands._options import subparser, windows
+from backtest.commands._options import add_wide_option, subparser, windows
 
 EPILOG = """\
 examples:
@@ -51,18 +51,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="cross-sectional test of each event's mean row (default: cross_sectional_t)")
     add("--out", metavar="DIR", help="output directory (default: the results file's directory)")
     add("--quiet", action="store_true", help="write the files, print nothing")
+    add_wide_option(parser)
     parser.set_defaults(func=run)  # fmt: skip
 
 
 def run(args: argparse.Namespace) -> int:
     """Handler of ``backtest tables``."""
-    from rich.console import Console
-
-    from backtest.commands.run import rich_table
     from backtest.report import load_results
+    from backtest.report.export import write_files
+    from backtest.report.terminal import make_console, print_table
     from backtest.return_tables import build_return_tables
     from backtest.return_tables.display import raw_table, scoreboard_table
-    from backtest.report.export import write_files
     from backtest.return_tables.export import return_table_files
     from backtest.return_tables.result import parse_stars
 
@@ -76,12 +75,10 @@ def run(args: argparse.Namespace) -> int:
     written = write_files(out, return_table_files(tables))
     if args.quiet:
         return 0
-    console = Console()
-    if not console.is_terminal:
-        console = Console(width=max(console.width, 100))
-    for table in (raw_table(tables), scoreboard_table(tables)):
-        console.print(rich_table(table))
-        console.print()
+    console = make_console(args.wide)
+    print_table(console, raw_table(tables), group_titles=tables.names)
+    print_table(console, scoreboard_table(tables), group="symbol", group_columns=("name",))
     console.print(f"Wrote {len(written)} files to {out}/: {', '.join(p.name for p in written)}")
     sys.stdout.flush()
     return 0
+

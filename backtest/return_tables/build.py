@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from backtest.errors import ParameterError, did_you_mean
-from backtest.report.tables import recovery_status
+from backtest.recovery.status import moved_later, recovery_statuses, timed
 from backtest.study.windows import window_label
 
 Window = tuple[int, int]
@@ -146,7 +146,8 @@ def scoreboard(
     close of day -1) and ``day0_rank`` its rank by size (absolute value) among the
     symbol's events, 1 = largest move; ``worst_window`` / ``worst_car`` the lowest CAR
     over the study's windows (complete ones only); ``recovery_status`` /
-    ``recovery_sessions`` the price path's (see :func:`~backtest.report.tables.recovery_status`).
+    ``recovery_sessions`` the price path's (:mod:`backtest.recovery.status`; sessions only
+    where day 0 moved).
     """
     day0 = raw_window_returns(closes, [(0, 0)])[["event_id", "symbol", "return", "excess"]]
     day0 = day0.rename(columns={"return": "day0_return", "excess": "day0_excess"})
@@ -156,9 +157,11 @@ def scoreboard(
         columns={"window": "worst_window", "car": "worst_car", "p_value": "worst_p_value"}
     )
     price = recovery[recovery["path"].astype(str) == "price"].copy()
-    price["recovery_status"] = [recovery_status(row) for _, row in price.iterrows()]
-    moved = ~price["recovery_status"].isin(["no move", "not measurable"])
-    price["recovery_sessions"] = price["recovery_sessions"].astype("Float64").where(moved)
+    status = price["status"].tolist() if "status" in price else recovery_statuses(price)
+    price["recovery_status"] = pd.Series(status, index=price.index, dtype=object)
+    # sessions back from day 0 only where there was a move that day (the recovery table's rule)
+    counted = pd.Series([timed(s) and not moved_later(s) for s in status], index=price.index, dtype=bool)
+    price["recovery_sessions"] = price["recovery_sessions"].astype("Float64").where(counted)
     price = price[["event_id", "symbol", "recovery_status", "recovery_sessions"]]
     kinds = events[["event_id", "kind"]].astype(str)
     out = day0.merge(kinds, on="event_id", how="left").merge(lowest, on=["event_id", "symbol"], how="left")

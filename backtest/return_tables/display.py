@@ -9,7 +9,6 @@ putting windows, not events x windows, in columns.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import pandas as pd
 
@@ -76,40 +75,22 @@ def pivot(tables: ReturnTables, name: str) -> pd.DataFrame:
     return wide
 
 
-@dataclass(frozen=True)
-class GroupedTable(Table):
-    """A display table whose ``group_rows`` are heading lines: their first cell only, the rest blank."""
-
-    group_rows: tuple[int, ...] = ()
-
-    def formatted(self) -> pd.DataFrame:
-        """The cells of :meth:`Table.formatted`, blank beyond the first column on heading lines."""
-        cells = super().formatted()
-        for row in self.group_rows:
-            cells.iloc[row, 1:] = ""
-        return cells
-
-
 def raw_table(tables: ReturnTables) -> Table:
-    """Terminal / report table: per event a name line, then per symbol its, its benchmark's and the excess."""
+    """Terminal / report table: per event x symbol three lines (the stock, its benchmark, the excess)."""
     raw = tables.raw
     windows = list(tables.settings["windows"])  # type: ignore[call-overload]
     rows: list[dict[str, object]] = []
-    headings: list[int] = []
-    for event_id, event in raw.groupby("event_id", sort=False):
-        headings.append(len(rows))
-        rows.append({"series": tables.names.get(str(event_id), str(event_id))})
-        for symbol, pair in event.groupby("symbol", sort=False):
-            by_window = pair.set_index("window")
-            benchmark = str(pair["benchmark"].iloc[0]) or "(none)"
-            for series, column in ((f"{symbol}", "return"), (f"  {benchmark}", "benchmark_return"),
-                                   ("  excess", "excess")):  # fmt: skip
-                values = {w: by_window[column].get(w, float("nan")) for w in windows}
-                rows.append({"series": series, **values})
-    frame = pd.DataFrame(rows, columns=["series", *windows])
+    for (event_id, symbol), pair in raw.groupby(["event_id", "symbol"], sort=False):
+        by_window = pair.set_index("window")
+        benchmark = str(pair["benchmark"].iloc[0]) or "(none)"
+        for series, column in ((str(symbol), "return"), (f"  {benchmark}", "benchmark_return"),
+                               ("  excess", "excess")):  # fmt: skip
+            values = {w: by_window[column].get(w, float("nan")) for w in windows}
+            rows.append({"event_id": str(event_id), "series": series, **values})
+    frame = pd.DataFrame(rows, columns=["event_id", "series", *windows])
     kinds: dict[str, ColumnKind] = dict.fromkeys(windows, "signed_percent")
     stale = bool(raw["benchmark_stale"].any()) if len(raw) else False
-    return GroupedTable(
+    return Table(
         "raw_returns",
         "Raw returns: each stock, its benchmark and the excess over the same sessions",
         frame,
@@ -118,50 +99,45 @@ def raw_table(tables: ReturnTables) -> Table:
         "close of day a-1, minus 1 (simple returns); excess = stock minus benchmark (market-adjusted "
         "buy-and-hold return). — = the window runs past the data."
         + (" Some benchmark closes are the last earlier close (benchmark_stale)." if stale else ""),
-        labels={"series": "event / series"},
-        group_rows=tuple(headings),
+        labels={"event_id": "event"},
+        keys=("event_id", "series"),
     )
 
 
 def scoreboard_table(tables: ReturnTables) -> Table:
-    """Terminal / report table of the shock scoreboard: per symbol a name line, then one line per event."""
-    rows: list[dict[str, object]] = []
-    headings: list[int] = []
-    for symbol, group in tables.scoreboard.groupby("symbol", sort=False):
-        headings.append(len(rows))
-        name = tables.names.get(str(symbol), str(symbol))
-        rows.append({"event": f"{symbol} ({name})" if name != symbol else str(symbol)})
-        for row in group.itertuples(index=False):
-            rows.append({
-                "event": "  " + tables.names.get(str(row.event_id), str(row.event_id)),
-                "day0_return": row.day0_return, "day0_rank": row.day0_rank, "worst_car": row.worst_car,
-                "worst_p_value": row.worst_p_value, "worst_window": row.worst_window,
-                "recovery_status": row.recovery_status, "recovery_sessions": row.recovery_sessions,
-            })  # fmt: skip
-    columns = ["event", "day0_return", "day0_rank", "worst_car", "worst_p_value", "worst_window",
-               "recovery_status", "recovery_sessions"]  # fmt: skip
-    frame = pd.DataFrame(rows, columns=columns)
+    """Terminal / report table of the shock scoreboard: one row per symbol x event.
+
+    The rank stays in the tidy table and the files; on screen the rows of a symbol sit together.
+    """
+    board = tables.scoreboard
+    frame = pd.DataFrame({
+        "symbol": board["symbol"].astype(str),
+        "name": [tables.names.get(s, s) for s in board["symbol"].astype(str)],
+        "event_id": board["event_id"].astype(str),
+        "day0_return": board["day0_return"], "worst_car": board["worst_car"],
+        "worst_p_value": board["worst_p_value"], "worst_window": board["worst_window"],
+        "recovery_status": board["recovery_status"], "recovery_sessions": board["recovery_sessions"],
+    })  # fmt: skip
     kinds: dict[str, ColumnKind] = {
-        "day0_return": "signed_percent", "day0_rank": "integer", "worst_car": "signed_percent",
-        "worst_p_value": "pvalue", "recovery_sessions": "integer",
+        "day0_return": "signed_percent", "worst_car": "signed_percent", "worst_p_value": "pvalue",
+        "recovery_sessions": "integer",
     }  # fmt: skip
     labels = {
-        "event": "symbol / event", "day0_return": "day 0", "day0_rank": "rank", "worst_car": "worst\nCAR",
-        "worst_window": "window", "recovery_status": "recovery", "recovery_sessions": "back\nafter",
+        "event_id": "event", "day0_return": "day 0", "worst_car": "worst\nCAR", "worst_window": "window",
+        "recovery_status": "recovery", "recovery_sessions": "back\nafter",
     }  # fmt: skip
-    return GroupedTable(
+    return Table(
         "scoreboard",
         "Shock scoreboard: each symbol's events side by side",
         frame,
         kinds,
         marks={"worst_car": "worst_p_value"},
         hidden=("worst_p_value",),
-        note="day 0 = raw return of the reaction session; rank = its size among the symbol's events "
-        "(1 = largest); worst CAR = lowest cumulative abnormal return over the study's windows; "
-        "recovery of the price path, back after = sessions from day 0 to the first close at or above "
-        f"the pre-event close. {stars_legend((0.01, 0.05, 0.10))}.",
+        note="day 0 = raw return of the reaction session; worst CAR = lowest cumulative abnormal return "
+        "over the study's windows; recovery of the price path, back after = sessions from day 0 to "
+        f"the first close at or above the pre-event close. {stars_legend((0.01, 0.05, 0.10))}.",
         labels=labels,
-        group_rows=tuple(headings),
+        keys=("symbol", "name", "event_id"),
     )
 
 

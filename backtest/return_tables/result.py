@@ -143,11 +143,10 @@ class ReturnTables:
 
 
 def _names(events: pd.DataFrame, symbols: Sequence[str]) -> dict[str, str]:
-    from backtest.instruments import get_instrument
+    from backtest.report.tables import company_names
 
     names = dict(zip(events["event_id"].astype(str), events["name"].astype(str), strict=True))
-    for symbol in symbols:
-        names[symbol] = get_instrument(symbol).name or symbol
+    names.update({s: name or s for s, name in zip(symbols, company_names(symbols), strict=True)})
     return names
 
 
