@@ -112,6 +112,10 @@ class RunResult:
     #: estimation window, event window ``recovery_event_window(settings)``); None when the
     #: user's event window already reaches the horizon (``study`` was used).
     recovery_study: Any = None
+    #: Closes of each event x symbol and its benchmark on the symbol's sessions, from the day
+    #: before the event window (or an earlier CAR window) to the horizon (what ``backtest tables``
+    #: cuts windows from).
+    session_closes: pd.DataFrame | None = None
 
     def tables(self) -> dict[str, pd.DataFrame]:
         """All result tables by name, in a fixed order (what the JSON and CSV files hold)."""
@@ -126,6 +130,7 @@ class RunResult:
             "recovery": self.recovery.table,
             "recovery_summary": self.recovery.summary,
             "recovery_paths": self.recovery.paths,
+            **({} if self.session_closes is None else {"session_closes": self.session_closes}),
             "strategy_results": self.trade.results,
             "strategy_aggregate": self.trade.aggregate,
             "trades": self.trade.trades,
@@ -268,6 +273,7 @@ def _run(settings: RunSettings, step: Progress, max_memory: int | None) -> RunRe
     from backtest.events import load_events
     from backtest.inputs import offline_symbols, open_source, select_events, symbols_to_load
     from backtest.recovery import data_horizon, recovery
+    from backtest.return_tables.closes import session_closes
     from backtest.sources import load_prices
     from backtest.study import event_study
     from backtest.trade import run_strategy
@@ -337,6 +343,15 @@ def _run(settings: RunSettings, step: Progress, max_memory: int | None) -> RunRe
         benchmarks=benchmarks or None,
     )
 
+    closes = session_closes(
+        prices,
+        symbol_alignment,
+        calendars,
+        first_day=min(settings.event_window[0], *(start for start, _ in settings.car_windows)) - 1,
+        last_day=max(settings.horizon, *(end for _, end in settings.car_windows)),
+        benchmarks=benchmarks or None,
+    )
+
     step("strategy")
     trade = run_strategy(
         settings.strategy,
@@ -375,4 +390,5 @@ def _run(settings: RunSettings, step: Progress, max_memory: int | None) -> RunRe
         grid=grid,
         provenance=provenance,
         recovery_study=recovery_study,
+        session_closes=closes,
     )

@@ -14,6 +14,7 @@ import json
 from importlib import resources
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from backtest.cli import main
@@ -74,6 +75,30 @@ def test_default_run_writes_report_json_and_tables(default_run: dict[str, object
     ]  # fmt: skip
     aggregate = doc["tables"]["strategy_aggregate"]
     assert len(aggregate["rows"]) == 9  # 3 thresholds x 3 holds
+
+
+def test_default_run_shows_and_writes_the_return_tables(default_run: dict[str, object]) -> None:
+    out = str(default_run["out"])
+    # raw returns and the scoreboard come before the abnormal-return detail
+    assert out.index("Raw returns: each stock") < out.index("Shock scoreboard") < out.index("Reactions:")
+    out_dir = Path(str(default_run["dir"]))
+    for name in ("raw_returns.csv", "scoreboard.csv", "return_tables.xlsx", "return_tables.tex"):
+        assert (out_dir / name).is_file(), name
+    # the stored closes let 'backtest tables' rebuild them: NVDA 2025-01-24 -> 2025-01-27 is -16.97 %
+    closes = pd.read_csv(out_dir / "session_closes.csv")
+    nvda = closes[(closes["event_id"] == "deepseek_r1") & (closes["symbol"] == "NVDA")].set_index("rel_day")
+    assert round((nvda.loc[0, "close"] / nvda.loc[-1, "close"] - 1) * 100, 2) == -16.97
+    html = (out_dir / "report.html").read_text(encoding="utf-8")
+    assert html.index("Shock scoreboard") < html.index("Reactions: day-0 return")
+
+
+def test_tables_command_rebuilds_the_run_tables_from_its_json(
+    default_run: dict[str, object], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out_dir = Path(str(default_run["dir"]))
+    assert main(["tables", str(out_dir / "results.json"), "--out", str(tmp_path), "--quiet"]) == 0
+    for name in ("raw_returns.csv", "abnormal_window_returns.csv", "scoreboard.csv", "return_tables.tex"):
+        assert (tmp_path / name).read_bytes() == (out_dir / name).read_bytes(), name
 
 
 def test_warnings_go_to_stderr_in_cli_style(default_run: dict[str, object]) -> None:

@@ -120,7 +120,7 @@ def settings_from_args(args: argparse.Namespace) -> Any:
 
 
 def print_tables(console: Console, run_result: Any) -> None:
-    """The four terminal tables plus the pooled tests."""
+    """The terminal tables: raw returns and the scoreboard before the abnormal-return detail."""
     from backtest.report import display_tables
     from backtest.report.tables import tests_table
     from backtest.report.terminal import print_table
@@ -129,8 +129,12 @@ def print_tables(console: Console, run_result: Any) -> None:
     scopes = dict.fromkeys(run_result.study.tests["scope"].astype(str))
     # "all", or "all shock" / "all relief" when the events are of both kinds (pooled apart)
     pooled = tests_table(run_result.study.tests, scopes=[s for s in scopes if s.startswith("all")])
+    names = run_result.event_names()
+    print_table(console, tables["alignment"], group_titles=names)
+    # raw returns and the scoreboard (one block per symbol) before the abnormal-return detail
+    print_table(console, tables["raw_returns"], group_titles=names)
+    print_table(console, tables["scoreboard"], group="symbol", group_columns=("name",))
     for table, title in (
-        (tables["alignment"], None),
         (tables["reactions"], None),
         (pooled, "Significance tests, all events pooled (shocks and reliefs apart)"),
         (tables["recovery"], None),

@@ -13,6 +13,8 @@ into one directory:
     every result table of ``RunResult.tables()`` (tidy, fractions in the CSV and Parquet);
 ``reactions.csv`` / ``reactions.md``
     the wide reaction table (day-0 return and AR, CAR and p-value per window);
+``raw_returns.csv``, ``scoreboard.csv``, ``return_tables.xlsx``, ``return_tables.tex`` ...
+    the return tables (:mod:`backtest.return_tables`; ``backtest tables`` rebuilds them from the JSON);
 ``summary.md``
     the display tables as the terminal shows them;
 ``results.json``
@@ -56,10 +58,23 @@ __all__ = ["Results", "Table", "display_tables", "load_results", "write_report"]
 REPORT_FILE = "report.html"
 
 
+def run_return_tables(run: Any) -> Any:
+    """The return tables of a run (:class:`~backtest.return_tables.ReturnTables`), default options."""
+    from backtest.return_tables import build_return_tables
+
+    return build_return_tables(run.tables(), run.settings.to_dict())
+
+
 def display_tables(run: Any) -> dict[str, Table]:
-    """The human-facing tables of a run: alignment, reactions, tests, recovery (+ summary), strategy."""
+    """The human-facing tables of a run: alignment, raw returns, scoreboard, reactions, tests,
+    recovery (+ summary), strategy (raw returns and the scoreboard before the abnormal-return detail)."""
+    from backtest.return_tables.display import raw_table, scoreboard_table
+
+    returns = run_return_tables(run)
     return {
         "alignment": alignment_table(run.alignment),
+        "raw_returns": raw_table(returns),
+        "scoreboard": scoreboard_table(returns),
         "reactions": reaction_table(run.study.abnormal_returns, run.study.car),
         "tests": tests_table(run.study.tests),
         "recovery": recovery_table(run.recovery.table, run.settings.horizon),
@@ -124,6 +139,9 @@ def write_report(run: Any, out_dir: str | Path, html: bool = True) -> list[Path]
     shown_tables = display_tables(run)
     files["reactions.csv"] = to_csv(shown_tables["reactions"].frame)
     files["reactions.md"] = _markdown(shown_tables["reactions"])
+    from backtest.return_tables.export import return_table_files
+
+    files |= return_table_files(run_return_tables(run))
     summary = "\n".join(_markdown(t) for t in shown_tables.values())
     files["summary.md"] = "# backtest run: summary\n\n" + summary
     settings = run.settings.to_dict() | {"grid_run": run.grid}

@@ -32,6 +32,7 @@ CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'; base-uri 'n
 NAV: tuple[tuple[str, str], ...] = (
     ("events", "Events"),
     ("alignment", "Alignment"),
+    ("returns", "Returns"),
     ("reactions", "Reactions"),
     ("paths", "Price paths"),
     ("car", "CAR paths"),
@@ -218,6 +219,13 @@ def render_html(
     body += [
         _section("events", "Events", events_html(run.events)),
         _section("alignment", tables["alignment"].title, table_html(tables["alignment"])),
+        _section(
+            "returns",
+            tables["raw_returns"].title,
+            table_html(tables["raw_returns"]),
+            f"<h3>{_e(tables['scoreboard'].title)}</h3>",
+            table_html(tables["scoreboard"]),
+        ),
         _section(
             "reactions",
             tables["reactions"].title,
