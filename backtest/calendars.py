@@ -8,9 +8,18 @@ therefore removes
 
 * closures listed in an overrides file (the packaged
   ``backtest/data/closures.csv``, then an optional user file on top), and
-* sessions on which no instrument of that exchange has a price row while the
-  data cover that date (reported once per calendar as a ``CalendarWarning``,
-  unless the overrides file already lists the date).
+* sessions on which every loaded instrument of that exchange whose data cover
+  the date lacks a price row, when there are at least two of them (the
+  exchange's benchmark counts): reported once as a ``CalendarWarning``, unless
+  the overrides file already lists the date.
+
+A session the calendar lists as open that one instrument lacks while the
+evidence does not say closure (it is the only instrument of its exchange, or
+another one traded that day) is missing data, never a closure: the
+instrument's returns there are missing, day 0 stays on the exchange calendar,
+and :attr:`ExchangeCalendars.gaps` lists each run of such sessions (symbol,
+dates, count, the file it came from), reported in one ``DataGapWarning``.
+A gap in one price file must not move every other instrument's relative days.
 
 Overrides file: CSV with header ``calendar,date,action,note``; ``action`` is
 ``add_closure`` (the exchange was closed on ``date``) or ``remove_closure``
@@ -36,10 +45,19 @@ from importlib import resources
 from pathlib import Path
 from typing import Literal
 
+import numpy as np
 import pandas as pd
 
 from backtest.csvrows import read_rows
-from backtest.errors import CalendarError, CalendarWarning, DataWarning, closest_match, shown, where
+from backtest.errors import (
+    CalendarError,
+    CalendarWarning,
+    DataGapWarning,
+    DataWarning,
+    closest_match,
+    shown,
+    where,
+)
 from backtest.instruments import get_instrument
 
 CALENDAR_START = pd.Timestamp("2000-01-01")
@@ -53,6 +71,9 @@ OverrideAction = Literal["add_closure", "remove_closure"]
 _ACTIONS: tuple[str, ...] = ("add_closure", "remove_closure")
 _DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _MAX_LISTED = 12
+GAP_COLUMNS: tuple[str, ...] = ("symbol", "calendar", "first", "last", "n_sessions", "origin")
+#: Fewest instruments of an exchange, all without a row on a session, that make it a closure.
+MIN_CLOSURE_EVIDENCE = 2
 
 
 def packaged_closures_path() -> Path:
@@ -188,19 +209,62 @@ def _listing(dates: Iterable[pd.Timestamp]) -> str:
     return text
 
 
-def _coverage(
-    bars: Iterable[pd.DataFrame],
-) -> tuple[pd.DatetimeIndex, list[tuple[pd.Timestamp, pd.Timestamp]]]:
-    """Union of the row dates, and each instrument's [first, last] span."""
-    dates: set[pd.Timestamp] = set()
-    spans = []
-    for frame in bars:
-        if len(frame.index) == 0:
+def _row_dates(bars: Mapping[str, pd.DataFrame]) -> dict[str, pd.DatetimeIndex]:
+    """Each instrument's row dates (normalized); instruments without rows are left out."""
+    return {symbol: pd.DatetimeIndex(frame.index).normalize() for symbol, frame in bars.items()
+            if len(frame.index)}
+
+
+def inferred_closures(library: pd.DatetimeIndex, rows: Mapping[str, pd.DatetimeIndex],
+                      min_evidence: int = MIN_CLOSURE_EVIDENCE) -> pd.DatetimeIndex:
+    """Library sessions the data show as closures: no row from any of >= ``min_evidence``
+    instruments whose [first, last] span covers the date.
+
+    >>> lib = pd.bdate_range("2025-03-10", "2025-03-14")
+    >>> a = lib.drop(pd.Timestamp("2025-03-12"))
+    >>> [str(d.date()) for d in inferred_closures(lib, {"A": a})]          # one file: a gap
+    []
+    >>> [str(d.date()) for d in inferred_closures(lib, {"A": a, "B": a})]  # both lack it
+    ['2025-03-12']
+    """
+    covering = np.zeros(len(library), dtype=int)
+    present = np.zeros(len(library), dtype=int)
+    for dates in rows.values():
+        inside = (library >= dates.min()) & (library <= dates.max())
+        covering += inside
+        present += inside & library.isin(dates)
+    return library[(covering >= min_evidence) & (present == 0)]
+
+
+def data_gaps(sessions: pd.DatetimeIndex, calendar: str, rows: Mapping[str, pd.DatetimeIndex],
+              origins: Mapping[str, str] | None = None) -> pd.DataFrame:
+    """Runs of ``sessions`` inside an instrument's [first, last] rows on which it has no row.
+
+    Returns
+    -------
+    DataFrame
+        :data:`GAP_COLUMNS`: symbol, calendar, first, last (session dates), n_sessions, origin.
+
+    >>> s = pd.bdate_range("2025-03-10", "2025-03-21")
+    >>> rows = {"A": s.drop(pd.bdate_range("2025-03-12", "2025-03-13"))}
+    >>> data_gaps(s, "XKRX", rows)[["first", "last", "n_sessions"]].astype(str).values.tolist()
+    [['2025-03-12', '2025-03-13', '2']]
+    """
+    out = []
+    for symbol, dates in rows.items():
+        inside = sessions[(sessions >= dates.min()) & (sessions <= dates.max())]
+        lacking = ~inside.isin(dates)
+        if not lacking.any():
             continue
-        index = pd.DatetimeIndex(frame.index).normalize()
-        dates.update(index)
-        spans.append((index.min(), index.max()))
-    return pd.DatetimeIndex(sorted(dates)), spans
+        pos = np.flatnonzero(lacking)
+        starts = np.flatnonzero(np.diff(np.concatenate([[-2], pos])) != 1)
+        ends = np.concatenate([starts[1:], [len(pos)]]) - 1
+        for a, b in zip(starts, ends, strict=True):
+            out.append((symbol, calendar, inside[pos[a]], inside[pos[b]], int(b - a + 1),
+                        (origins or {}).get(symbol, symbol)))
+    frame = pd.DataFrame(out, columns=list(GAP_COLUMNS))
+    frame["n_sessions"] = frame["n_sessions"].astype(int)
+    return frame
 
 
 class ExchangeCalendars:
@@ -224,6 +288,7 @@ class ExchangeCalendars:
         openings: Mapping[str, Iterable[pd.Timestamp]] | None = None,
         data_spans: Mapping[str, tuple[pd.Timestamp, pd.Timestamp]] | None = None,
         years: Years = FULL_YEARS,
+        gaps: pd.DataFrame | None = None,
     ) -> None:
         """Explicit ``closures`` and ``openings`` ({calendar: dates}); prefer :meth:`from_prices`.
 
@@ -231,6 +296,7 @@ class ExchangeCalendars:
         """
         self._years = years
         self._data_spans = dict(data_spans or {})
+        self._gaps = gaps if gaps is not None else pd.DataFrame(columns=list(GAP_COLUMNS))
         self._closures = {k: pd.DatetimeIndex(sorted(set(v))) for k, v in (closures or {}).items()}
         self._openings = {k: pd.DatetimeIndex(sorted(set(v))) for k, v in (openings or {}).items()}
         self._schedules: dict[str, pd.DataFrame] = {}
@@ -247,10 +313,11 @@ class ExchangeCalendars:
         Parameters
         ----------
         prices : mapping of symbol to bars, optional
-            Bars indexed by session date. A calendar session on which no instrument
-            of that exchange has a row, while some instrument's [first, last] span
-            covers the date, becomes a closure; the new ones (not in the overrides)
-            are reported in one ``CalendarWarning`` naming them. Rows on dates that
+            Bars indexed by session date. A calendar session that every instrument of
+            the exchange whose [first, last] span covers the date lacks, at least two of
+            them, becomes a closure; the new ones (not in the overrides) are reported in
+            one ``CalendarWarning`` naming them. A session only some lack (or the only
+            one) is a data gap (:attr:`gaps`, one ``DataGapWarning``). Rows on dates that
             are not sessions are reported in one ``DataWarning``.
         overrides : path, optional
             A user closures file applied on top of the packaged one.
@@ -275,8 +342,8 @@ class ExchangeCalendars:
         by_calendar: dict[str, dict[str, pd.DataFrame]] = {}
         for symbol, bars in (prices or {}).items():
             by_calendar.setdefault(get_instrument(symbol).calendar, {})[symbol] = bars
-        coverage = {cal: _coverage(group.values()) for cal, group in by_calendar.items()}
-        bounds = [span for _, spans in coverage.values() for span in spans]
+        row_dates = {cal: _row_dates(group) for cal, group in by_calendar.items()}
+        bounds = [(d.min(), d.max()) for rows in row_dates.values() for d in rows.values()]
         years = _years_of(min(a for a, _ in bounds), max(b for _, b in bounds), MARGIN_YEARS) \
             if bounds else FULL_YEARS
 
@@ -284,17 +351,15 @@ class ExchangeCalendars:
         data_spans: dict[str, tuple[pd.Timestamp, pd.Timestamp]] = {}
         unlisted: list[str] = []
         off_calendar: list[str] = []
+        gaps: list[pd.DataFrame] = []
         for calendar, group in by_calendar.items():
             library = _library_schedule(_check_name(calendar), years).index
-            observed, spans = coverage[calendar]
-            if not spans:
+            rows = row_dates[calendar]
+            if not rows:
                 continue
-            data_spans[calendar] = (min(first for first, _ in spans), max(last for _, last in spans))
-            covered = pd.Series(False, index=library)
-            for first, last in spans:
-                covered |= (library >= first) & (library <= last)
-            missing = library[covered.to_numpy() & ~library.isin(observed)]
-            missing = [d for d in missing if d not in kept.get(calendar, set())]
+            observed = pd.DatetimeIndex(sorted(set().union(*rows.values())))
+            data_spans[calendar] = (observed.min(), observed.max())
+            missing = [d for d in inferred_closures(library, rows) if d not in kept.get(calendar, set())]
             new = [d for d in missing if d not in listed.get(calendar, set())]
             if new:
                 unlisted.append(f"{calendar} ({', '.join(group)}) {_listing(new)}")
@@ -302,6 +367,8 @@ class ExchangeCalendars:
             valid = library.difference(pd.DatetimeIndex(sorted(closures[calendar]))).union(
                 pd.DatetimeIndex(sorted(kept.get(calendar, set())))
             )
+            origins = {symbol: str(frame.attrs.get("origin", symbol)) for symbol, frame in group.items()}
+            gaps.append(data_gaps(valid, calendar, rows, origins))
             off = observed.difference(valid)
             off = off[(off >= CALENDAR_START) & (off <= CALENDAR_END)]  # older rows: no calendar to check
             if len(off):
@@ -314,6 +381,24 @@ class ExchangeCalendars:
                 CalendarWarning,
                 stacklevel=2,
             )
+        gap_table = pd.concat(gaps, ignore_index=True) if gaps else pd.DataFrame(columns=list(GAP_COLUMNS))
+        if len(gap_table):
+            listed_gaps = [
+                f"{g.symbol}: {g.first.date()}" + (f"..{g.last.date()}" if g.n_sessions > 1 else "")
+                + f" ({g.n_sessions} {g.calendar} session{'s' if g.n_sessions > 1 else ''})"
+                + (f" in {g.origin}" if g.origin != g.symbol else "")
+                for g in gap_table.itertuples()
+            ]
+            shown = "; ".join(listed_gaps[:_MAX_LISTED])
+            if len(listed_gaps) > _MAX_LISTED:
+                shown += f" ... ({len(listed_gaps) - _MAX_LISTED} more)"
+            warnings.warn(
+                f"no price rows on sessions the exchange was open, treated as missing data (not "
+                f"closures): {shown}; results whose windows touch them count them (n_gap); fill the "
+                "file, or list real closures as add_closure in a closures file",
+                DataGapWarning,
+                stacklevel=2,
+            )
         if off_calendar:
             warnings.warn(
                 f"price rows on dates that are not sessions: {'; '.join(off_calendar)}; they are "
@@ -322,7 +407,7 @@ class ExchangeCalendars:
                 DataWarning,
                 stacklevel=2,
             )
-        return cls(closures=closures, openings=kept, data_spans=data_spans, years=years)
+        return cls(closures=closures, openings=kept, data_spans=data_spans, years=years, gaps=gap_table)
 
     def __repr__(self) -> str:
         counts = {k: len(v) for k, v in self._closures.items() if len(v)}
@@ -382,6 +467,14 @@ class ExchangeCalendars:
         Outside it the sessions are the library's alone: closures the data would reveal are unknown.
         """
         return self._data_spans.get(calendar)
+
+    @property
+    def gaps(self) -> pd.DataFrame:
+        """Runs of open sessions without a price row per instrument (missing data, not closures).
+
+        Columns :data:`GAP_COLUMNS`: symbol, calendar, first, last, n_sessions, origin (the file).
+        """
+        return self._gaps.copy()
 
     def closures(self, calendar: str) -> pd.DatetimeIndex:
         """Library sessions removed as closures (by reconciliation or the overrides files)."""

@@ -15,7 +15,7 @@ import pytest
 
 import backtest.calendars as calendars_module
 from backtest.calendars import ExchangeCalendars, read_overrides
-from backtest.errors import BacktestWarning, CalendarError, CalendarWarning, DataWarning
+from backtest.errors import BacktestWarning, CalendarError, CalendarWarning, DataGapWarning, DataWarning
 from backtest.instruments import get_instrument
 from backtest.sources import get_source, load_prices
 
@@ -131,16 +131,58 @@ def test_missing_rows_become_one_warning_naming_the_dates(prices, no_packaged):
     assert pd.Timestamp("2026-06-03") not in calendars.sessions("XKRX")
 
 
-def test_gap_inside_one_instrument_is_a_closure_only_within_its_span(no_packaged):
+def test_gap_in_the_only_instrument_is_missing_data_not_a_closure(no_packaged):
     # XKRX sessions 2025-03-10..2025-03-21 are the ten weekdays (no Korean holiday in between;
     # 2025-03-03 was the substitute holiday for Samiljeol, so the range starts after it).
+    # One file alone cannot tell a closure from a hole in that file: the session stays open.
     days = pd.bdate_range("2025-03-10", "2025-03-21")
-    with pytest.warns(CalendarWarning, match=r"XKRX \(005930.KS\) 2025-03-14;"):
+    with pytest.warns(DataGapWarning, match=r"005930.KS: 2025-03-14 \(1 XKRX session\)"):
         calendars = ExchangeCalendars.from_prices({"005930.KS": _bars(days.drop(pd.Timestamp("2025-03-14")))})
+    assert list(calendars.closures("XKRX")) == []
+    assert pd.Timestamp("2025-03-14") in calendars.sessions("XKRX")
+    gaps = calendars.gaps
+    assert gaps[["symbol", "first", "last", "n_sessions"]].values.tolist() == [
+        ["005930.KS", pd.Timestamp("2025-03-14"), pd.Timestamp("2025-03-14"), 1]
+    ]
+
+
+def test_two_instruments_without_the_session_make_a_closure_only_within_their_spans(no_packaged):
+    days = pd.bdate_range("2025-03-10", "2025-03-21")
+    bars = _bars(days.drop(pd.Timestamp("2025-03-14")))
+    with pytest.warns(CalendarWarning, match=r"XKRX \(005930.KS, \^KS11\) 2025-03-14;"):
+        calendars = ExchangeCalendars.from_prices({"005930.KS": bars, "^KS11": bars})
     assert list(calendars.closures("XKRX")) == [pd.Timestamp("2025-03-14")]
+    assert calendars.gaps.empty
     # Sessions outside the data span are untouched.
     assert pd.Timestamp("2025-03-07") in calendars.sessions("XKRX")
     assert pd.Timestamp("2025-03-24") in calendars.sessions("XKRX")
+
+
+def test_one_instrument_trading_keeps_the_session_and_the_other_has_a_gap(no_packaged):
+    days = pd.bdate_range("2025-03-10", "2025-03-21")
+    with pytest.warns(DataGapWarning, match="000660.KS: 2025-03-12..2025-03-13 \\(2 XKRX sessions\\)"):
+        calendars = ExchangeCalendars.from_prices({
+            "005930.KS": _bars(days), "^KS11": _bars(days),
+            "000660.KS": _bars(days.drop(pd.bdate_range("2025-03-12", "2025-03-13"))),
+        })
+    assert list(calendars.closures("XKRX")) == []
+    assert calendars.gaps["n_sessions"].tolist() == [2]
+
+
+def test_nvda_gap_keeps_day0_on_the_exchange_calendar(prices, no_packaged):
+    # Trap 1 of issue 11: NVDA's rows for 2025-02..06 removed. Day 0 of Liberation Day
+    # (announced 2025-04-02 16:00 New York, after the close) is 2025-04-03 on NASDAQ's own
+    # calendar whatever one file holds; today's code moved it to 2025-07-01.
+    from backtest.alignment import reaction_session
+
+    nvda = prices["NVDA"]
+    cut = nvda[~((nvda.index >= "2025-02-01") & (nvda.index <= "2025-06-30"))]
+    # 102 = Feb 19 + Mar 21 + Apr 21 + May 21 + Jun 20 NASDAQ sessions (holidays: 02-17, 04-18, 05-26, 06-19)
+    expected = r"NVDA: 2025-02-03..2025-06-30 \(102 NASDAQ sessions\) in .*NVDA.csv"
+    with pytest.warns(DataGapWarning, match=expected):
+        calendars = ExchangeCalendars.from_prices({"NVDA": cut, "SPY": prices["SPY"]})
+    day0, _ = reaction_session(calendars, "NASDAQ", pd.Timestamp("2025-04-02T16:00:00-04:00"))
+    assert day0 == pd.Timestamp("2025-04-03")
 
 
 def test_rows_on_a_non_session_are_reported(no_packaged):
@@ -205,10 +247,11 @@ def test_closures_on_several_exchanges_come_in_one_warning(no_packaged):
     # 2025-03-12 is an ordinary Wednesday on KRX and TSE alike (no holiday in either country).
     days = pd.bdate_range("2025-03-10", "2025-03-14").drop(pd.Timestamp("2025-03-12"))
     with pytest.warns(CalendarWarning) as record:
-        ExchangeCalendars.from_prices({"005930.KS": _bars(days), "8035.T": _bars(days)})
+        ExchangeCalendars.from_prices({"005930.KS": _bars(days), "^KS11": _bars(days),
+                                       "8035.T": _bars(days), "^N225": _bars(days)})
     assert len(record) == 1
     message = str(record[0].message)
-    assert "XKRX (005930.KS) 2025-03-12" in message and "JPX (8035.T) 2025-03-12" in message
+    assert "XKRX (005930.KS, ^KS11) 2025-03-12" in message and "JPX (8035.T, ^N225) 2025-03-12" in message
 
 
 def test_rows_before_the_calendar_range_are_not_reported(no_packaged):

@@ -165,4 +165,6 @@ def read_bars_csv(path: Path, symbol: str | None = None) -> pd.DataFrame:
         },
         index=pd.DatetimeIndex(dates.to_numpy(), name="date"),
     )
-    return validate_bars(frame[list(BAR_COLUMNS)], symbol, path, first_line=lines)
+    bars = validate_bars(frame[list(BAR_COLUMNS)], symbol, path, first_line=lines)
+    bars.attrs["origin"] = str(path)  # named in data-gap warnings (backtest.calendars)
+    return bars
