@@ -92,11 +92,6 @@ class DataGapWarning(DataWarning):
     """An instrument lacks price rows on sessions its exchange was open: missing data, not closures."""
 
 
-class EventStudyWarning(BacktestWarning):
-    """A result an analyst could misread: drift-dominated CAR, a benchmark moved by the event,
-    overlapping event windows (each also a column of the result)."""
-
-
 def shown(value: object, width: int = 60) -> str:
     """``repr`` of a cell for a message, cut to ``width`` characters (a 2 MB cell stays one short line).
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import pytest
 
 from backtest.cli import main
+from backtest.errors import DataGapWarning
 
 REPO = Path(__file__).resolve().parents[1]
 EVENTS = str(REPO / "events.csv")
@@ -59,8 +61,12 @@ def test_user_closures_file_is_applied(capsys, tmp_path):
     assert code == 0 and "2026-06-04 Thu" in out  # 06-03 is a packaged closure
     closures = tmp_path / "c.csv"
     closures.write_text("calendar,date,action,note\nXKRX,2026-06-03,remove_closure,pretend it traded\n")
-    code, out, _ = _run(capsys, str(events), "--closures", str(closures))
+    # The user says KRX traded; the data have no row that day: missing data, named per file.
+    with warnings.catch_warnings():
+        warnings.simplefilter("always", DataGapWarning)
+        code, out, err = _run(capsys, str(events), "--closures", str(closures))
     assert code == 0 and "2026-06-03 Wed" in out
+    assert "000660.KS: 2026-06-03 (1 XKRX session)" in err
 
 
 def test_bom_and_crlf_file(capsys, tmp_path):

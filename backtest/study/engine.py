@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Literal
 
 import numpy as np
@@ -20,6 +21,7 @@ import pandas as pd
 from backtest.calendars import ExchangeCalendars
 from backtest.errors import DataWarning, ParameterError, StudyError
 from backtest.instruments import benchmark_of, get_instrument
+from backtest.study import diagnostics as dg
 from backtest.study.models import NEEDS_MARKET, Model
 from backtest.study.panel import Panel, assemble
 from backtest.study.result import EventStudyResult
@@ -103,7 +105,9 @@ def event_study(prices: Mapping[str, pd.DataFrame], alignment: pd.DataFrame,
                 estimation_window: Window | str = (-250, -11), event_window: Window | str = (-5, 20),
                 car_windows: Sequence[Window] | str = DEFAULT_CAR_WINDOWS, min_estimation: int = 60,
                 benchmarks: Mapping[str, str] | None = None, factors: Sequence[str] | None = None,
-                return_kind: Literal["simple", "log"] = "simple") -> EventStudyResult:
+                return_kind: Literal["simple", "log"] = "simple",
+                exclude_events: Window | str | None = dg.DEFAULT_EXCLUDE,
+                other_events: pd.DataFrame | None = None) -> EventStudyResult:
     """Abnormal returns, CARs and cross-sectional tests for every event x symbol.
 
     Parameters
@@ -126,11 +130,22 @@ def event_study(prices: Mapping[str, pd.DataFrame], alignment: pd.DataFrame,
     factors : sequence of str, optional
         Factor model: regressors after the benchmark (e.g. ``["SOXX"]`` for market + SOXX).
     return_kind : {"simple", "log"}
+    exclude_events : (int, int) or "first:last" or None
+        Sessions around the day 0 of the symbol's other events (default -5:5) left out of the
+        estimation sample, counted in ``fits.n_excluded``; None keeps them.
+    other_events : DataFrame, optional
+        ``align_symbols`` output of every event of the events file (default: ``alignment``),
+        the events whose days are left out of the estimation windows.
 
     Returns
     -------
     EventStudyResult
-        With ``model_used`` and ``n_estimation`` per pair.
+        With ``model_used`` and ``n_estimation`` per pair, and the trap diagnostics
+        (:mod:`backtest.study.diagnostics`): per CAR ``drift``, ``drift_share``,
+        ``car_drift_free``, ``drift_dominates``, ``bhar_drift``, ``benchmark_car``,
+        ``benchmark_z``, ``benchmark_moved``, ``overlap_events``, ``n_gap``; per pair
+        ``n_excluded``, ``excluded_events``, ``n_gap_estimation``, ``benchmark_day0_return``,
+        ``benchmark_day0_z``, ``overlap_events``.
 
     Raises
     ------
@@ -175,6 +190,7 @@ def event_study(prices: Mapping[str, pd.DataFrame], alignment: pd.DataFrame,
         raise ParameterError(f"min_estimation {min_estimation!r}: give a whole number of at least 3")
     if return_kind not in ("simple", "log"):
         raise ParameterError(f"return_kind {return_kind!r}: use 'simple' or 'log'")
+    around = None if exclude_events is None else parse_window(exclude_events, "exclude_events")
     factor_list = [f for f in (factors or ())]
     if model == "factor" and not factor_list:
         raise ParameterError("model 'factor' needs factors, e.g. factors=['SOXX'] (CLI: --factors SOXX)")
@@ -209,6 +225,10 @@ def event_study(prices: Mapping[str, pd.DataFrame], alignment: pd.DataFrame,
     est_x, evt_x = np.full((n, l1, k), np.nan), np.full((n, l2, k), np.nan)
     evt_dates = np.full((n, l2), np.datetime64("NaT"), dtype="datetime64[ns]")
     est_dates = np.full((n, l1), np.datetime64("NaT"), dtype="datetime64[ns]")
+    pos0_all = np.zeros(n, dtype=np.int64)
+    excluded = np.zeros(n, dtype=np.int64)
+    excluded_events = [""] * n
+    others = align if other_events is None else other_events
     for calendar, rows in align.groupby("calendar", sort=False).groups.items():
         idx = np.asarray(rows)
         day0 = pd.DatetimeIndex(pd.to_datetime(align.loc[idx, "reaction_session"]))
@@ -239,16 +259,26 @@ def event_study(prices: Mapping[str, pd.DataFrame], alignment: pd.DataFrame,
             inside = (rel >= 0) & (rel < len(sessions))
             dates[idx] = np.where(inside, sessions.to_numpy()[np.clip(rel, 0, len(sessions) - 1)],
                                   np.datetime64("NaT"))
+        pos0_all[idx] = pos0
+        if around is not None:
+            mask, ids = _near_other_events(others, str(calendar), sessions, align.loc[idx], pos0, est, around)
+            excluded[idx] = (mask & np.isfinite(est_r[idx])).sum(axis=1)
+            est_r[idx] = np.where(mask, np.nan, est_r[idx])
+            for i, text in zip(idx, ids, strict=True):
+                excluded_events[i] = text
 
     event_ids = align["event_id"].astype(str).to_numpy(dtype=object)
     has_data = np.isfinite(evt_r).any(axis=1)
     if not has_data.any():
         raise StudyError(
             "no event x symbol pair has a return in its event window "
-            f"{evt[0]}:{evt[1]}; the prices do not cover the events (check the dates and the price source)"
+            f"{evt[0]}:{evt[1]}; the prices do not cover the events"
+            + _gaps_hit(calendars, symbols, evt_dates) + " (check the dates and the price source)"
         )
     if not has_data.all():
-        dropped = [f"{symbols[i]} in {event_ids[i]}" for i in np.flatnonzero(~has_data)]
+        dropped = [f"{symbols[i]} in {event_ids[i]}"
+                   + _gaps_hit(calendars, [symbols[i]], evt_dates[i : i + 1])
+                   for i in np.flatnonzero(~has_data)]
         warnings.warn(f"no prices in the event window for {', '.join(dropped)}; left out of the study",
                       DataWarning, stacklevel=2)
     # an AR needs the return and, except under constant mean, every regressor
@@ -269,9 +299,173 @@ def event_study(prices: Mapping[str, pd.DataFrame], alignment: pd.DataFrame,
     kind = align["kind"].astype(str).to_numpy(dtype=object)[keep] if "kind" in align else None
     panel = Panel(event_ids[keep], np.array(symbols, dtype=object)[keep],
                   np.array(bench, dtype=object)[keep], est_r[keep], est_x[keep], evt_r[keep],
-                  evt_x[keep], evt_dates[keep], regressors, est_dates[keep], kind)
+                  evt_x[keep], evt_dates[keep], regressors, est_dates[keep], kind, excluded[keep])
     settings = {"model": model, "estimation_window": est, "event_window": evt, "car_windows": cars,
                 "min_estimation": min_estimation, "return_kind": return_kind,
-                "benchmarks": dict(benchmarks or {}), "factors": factor_list, "source": "prices"}
-    return assemble(panel, model=model, estimation=est, event=evt, car_windows=cars,
-                    min_estimation=min_estimation, return_kind=return_kind, settings=settings)
+                "benchmarks": dict(benchmarks or {}), "factors": factor_list, "source": "prices",
+                "exclude_events": around}
+    result = assemble(panel, model=model, estimation=est, event=evt, car_windows=cars,
+                      min_estimation=min_estimation, return_kind=return_kind, settings=settings)
+    gaps = _gap_counts(calendars, panel, align["calendar"].to_numpy()[keep], cars, evt)
+    return with_diagnostics(result, panel, pos0_all[keep], excluded[keep],
+                            [excluded_events[i] for i in keep], gaps, evt, cars, return_kind)
+
+
+def _gaps_hit(calendars: ExchangeCalendars, symbols: Sequence[str], dates: np.ndarray) -> str:
+    """", inside a data gap: NVDA 2025-02-03..2025-06-30 (FILE)" for gaps the windows fall into."""
+    gaps = calendars.gaps
+    if gaps.empty:
+        return ""
+    lo, hi = pd.Timestamp(np.nanmin(dates)), pd.Timestamp(np.nanmax(dates))
+    hit = gaps[gaps["symbol"].isin(symbols) & (gaps["first"] <= hi) & (gaps["last"] >= lo)]
+    listed = [f"{g.symbol} {g.first.date()}..{g.last.date()} ({g.origin})" for g in hit.itertuples()]
+    return f", inside a data gap: {'; '.join(listed)}" if listed else ""
+
+
+def _near_other_events(others: pd.DataFrame, calendar: str, sessions: pd.DatetimeIndex,
+                       rows: pd.DataFrame, pos0: np.ndarray, est: Window, around: Window
+                       ) -> tuple[np.ndarray, list[str]]:
+    """Estimation days of ``rows`` near the day 0 of the same symbol's other events (see diagnostics)."""
+    theirs = others[others["calendar"].astype(str) == calendar]
+    other_pos = sessions.get_indexer(pd.DatetimeIndex(pd.to_datetime(theirs["reaction_session"])))
+    ok = other_pos >= 0
+    return dg.near_other_events(
+        rows["symbol"].astype(str).to_numpy(), rows["event_id"].astype(str).to_numpy(), pos0, est,
+        theirs["symbol"].astype(str).to_numpy()[ok], theirs["event_id"].astype(str).to_numpy()[ok],
+        other_pos[ok], around)
+
+
+def _gap_counts(calendars: ExchangeCalendars, panel: Panel, calendar: np.ndarray,
+                cars: Sequence[Window], evt: Window) -> tuple[np.ndarray, np.ndarray]:
+    """Sessions of each pair's estimation window and CAR windows inside a data gap of the
+    symbol or its benchmark (``calendars.gaps``): ``(n,)`` and ``(n, W)``."""
+    n = len(panel.symbol)
+    n_est, n_car = np.zeros(n, dtype=np.int64), np.zeros((n, len(cars)), dtype=np.int64)
+    gaps = calendars.gaps
+    if gaps.empty:
+        return n_est, n_car
+    days: dict[str, pd.DatetimeIndex] = {}
+    for g in gaps.itertuples():
+        span = calendars.sessions(str(g.calendar), g.first, g.last)
+        days[str(g.symbol)] = days.get(str(g.symbol), pd.DatetimeIndex([])).union(span)
+    for i in range(n):
+        hit = [days[s] for s in (str(panel.symbol[i]), str(panel.benchmark[i])) if s in days]
+        if not hit:
+            continue
+        gap_days = hit[0].union(hit[1]) if len(hit) > 1 else hit[0]
+        n_est[i] = int(pd.DatetimeIndex(panel.est_dates[i]).isin(gap_days).sum())
+        in_evt = pd.DatetimeIndex(panel.evt_dates[i]).isin(gap_days)
+        n_car[i] = [int(in_evt[a - evt[0] : b - evt[0] + 1].sum()) for a, b in cars]
+    del calendar
+    return n_est, n_car
+
+
+def with_diagnostics(result: EventStudyResult, panel: Panel, pos0: np.ndarray, excluded: np.ndarray,
+                     excluded_events: list[str], gaps: tuple[np.ndarray, np.ndarray], evt: Window,
+                     cars: Sequence[Window], return_kind: str) -> EventStudyResult:
+    """Add the trap diagnostics (:mod:`backtest.study.diagnostics`) to the CAR and fits tables."""
+    n, w = len(panel.symbol), len(cars)
+    car, fits = result.car.copy(), result.fits.copy()
+    car_cols = [(a - evt[0], b - evt[0]) for a, b in cars]
+    shape = (n, w)
+    alpha = fits["alpha"].to_numpy(dtype=float)
+    values = {c: car[c].to_numpy(dtype=float).reshape(shape) for c in ("car", "car_se", "df", "p_value")}
+    drift = dg.car_drift(alpha[:, None], car["n_days"].to_numpy().reshape(shape), values["car"],
+                         values["car_se"], values["df"], values["p_value"])
+    l2 = panel.evt_r.shape[1]
+    ab = result.abnormal_returns
+    normal = ab["normal_return"].to_numpy(dtype=float).reshape(n, l2)
+    ar = ab["ar"].to_numpy(dtype=float).reshape(n, l2)
+    bhar_drift = np.stack([dg.bhar_drift(normal, ar, alpha, a, b, return_kind) for a, b in car_cols], 1)
+    complete = car["complete"].to_numpy(dtype=bool).reshape(shape)
+    bench_est = panel.est_x[..., 0] if panel.est_x.shape[2] else np.full(panel.est_r.shape, np.nan)
+    bench_evt = panel.evt_x[..., 0] if panel.evt_x.shape[2] else np.full(panel.evt_r.shape, np.nan)
+    bench_ret, bench_z = dg.benchmark_move(bench_est, bench_evt, car_cols)
+    overlap = dg.overlapping_events(panel.symbol.astype(str), panel.event_id.astype(str), pos0, cars)
+    for name in ("drift", "drift_share", "car_drift_free"):
+        car[name] = drift[name].ravel()
+    car["drift_dominates"] = drift["drift_dominates"].ravel()
+    car["bhar_drift"] = np.where(complete, bhar_drift, np.nan).ravel()
+    car["benchmark_car"] = bench_ret.ravel()
+    car["benchmark_z"] = bench_z.ravel()
+    car["benchmark_moved"] = (np.abs(np.nan_to_num(bench_z)) > dg.BENCHMARK_Z).ravel()
+    car["overlap_events"] = [text for row in overlap for text in row]
+    car["n_gap"] = gaps[1].ravel()
+
+    day0 = -evt[0] if evt[0] <= 0 <= evt[1] else None
+    day0_ret, day0_z = (dg.benchmark_move(bench_est, bench_evt, [(day0, day0)]) if day0 is not None
+                        else (np.full((n, 1), np.nan), np.full((n, 1), np.nan)))
+    fits["n_excluded"] = excluded
+    short = (excluded > 0) & (fits["warning"].astype(str) != "")
+    fits.loc[short, "warning"] = [f"{w} ({k} sessions near other events left out; exclude_events=None "
+                                  "keeps them)" for w, k in zip(fits.loc[short, "warning"], excluded[short],
+                                                                strict=True)]
+    gap_short = (gaps[0] > 0) & (fits["warning"].astype(str) != "")
+    fits.loc[gap_short, "warning"] = [f"{w} ({k} sessions in a data gap)" for w, k in
+                                      zip(fits.loc[gap_short, "warning"], gaps[0][gap_short], strict=True)]
+    fits["excluded_events"] = excluded_events
+    fits["n_gap_estimation"] = gaps[0]
+    fits["benchmark_day0_return"] = day0_ret[:, 0]
+    fits["benchmark_day0_z"] = day0_z[:, 0]
+    fits["overlap_events"] = dg.overlapping_events(panel.symbol.astype(str), panel.event_id.astype(str),
+                                                   pos0, [evt])
+    fits["overlap_events"] = [row[0] for row in fits["overlap_events"]]
+    return replace(result, car=car, fits=fits, tests=_overlap_notes(result.tests, car, panel.kind))
+
+
+def _overlap_notes(tests: pd.DataFrame, car: pd.DataFrame, kind: np.ndarray | None) -> pd.DataFrame:
+    """Pooled scopes over events whose CAR windows share sessions say they are not independent."""
+    shared = car[(car["overlap_events"] != "") & car["complete"]]
+    if shared.empty:
+        return tests
+    tests = tests.copy()
+    kinds = dict(zip(car["event_id"], np.repeat(kind, len(car) // len(kind)), strict=False)) \
+        if kind is not None else {}
+    for (window, scope), rows in tests.groupby(["window", "scope"]).groups.items():
+        if not str(scope).startswith("all"):
+            continue
+        part = shared[shared["window"] == window]
+        if str(scope) != "all":
+            part = part[[f"all {kinds.get(e)}" == scope for e in part["event_id"]]]
+        if part.empty:
+            continue
+        note = (f"{len(part)} CARs share sessions with another event's window of the same symbol: "
+                "not independent (see overlap_events)")
+        tests.loc[rows, "note"] = [f"{n}; {note}" if n else note for n in tests.loc[rows, "note"]]
+    return tests
+
+
+def trap_notes(result: EventStudyResult) -> list[str]:
+    """One line per flagged trap of the result (drift, benchmark moved, overlap, gaps, exclusions)."""
+    car, fits = result.car, result.fits
+    if "drift_dominates" not in car:
+        return []
+    lines = []
+    drift = car[car["drift_dominates"]]
+    if len(drift):
+        lines.append("CARs of which the fitted drift (-alpha x days) is half or more, or decides "
+                     "the 5 % significance: " + ", ".join(
+                         f"{r.symbol} {r.event_id} {r.window} (CAR {100 * r.car:+.1f} %, drift "
+                         f"{100 * r.drift:+.1f} %)" for r in drift.itertuples())
+                     + "; compare the market-adjusted model")
+    moved = fits[np.abs(fits["benchmark_day0_z"].fillna(0.0)) > dg.BENCHMARK_Z]
+    if len(moved):
+        lines.append("benchmark moved by the event on day 0 (beyond "
+                     f"{dg.BENCHMARK_Z:g} sd of its estimation history): " + ", ".join(
+                         f"{r.benchmark} {100 * r.benchmark_day0_return:+.1f} % "
+                         f"(z {r.benchmark_day0_z:+.1f}) for {r.symbol} in {r.event_id}"
+                         for r in moved.itertuples())
+                     + "; the market model absorbs part of the event: try another benchmark (--benchmark)")
+    overlap = fits[fits["overlap_events"] != ""]
+    if len(overlap):
+        lines.append("event windows of the same symbol share sessions (their CARs are not independent): "
+                     + ", ".join(f"{r.symbol} {r.event_id} with {r.overlap_events}"
+                                 for r in overlap.itertuples()))
+    gap = fits[fits["n_gap_estimation"] > 0]
+    gap_car = car[car["n_gap"] > 0].drop_duplicates(["event_id", "symbol"])
+    if len(gap) or len(gap_car):
+        pairs = dict.fromkeys([(r.symbol, r.event_id) for r in gap.itertuples()]
+                              + [(r.symbol, r.event_id) for r in gap_car.itertuples()])
+        lines.append("windows touching a data gap (missing returns, counted in n_gap): "
+                     + ", ".join(f"{s} in {e}" for s, e in pairs))
+    return lines

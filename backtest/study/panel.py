@@ -58,6 +58,7 @@ class Panel:
     regressors: tuple[str, ...]
     est_dates: np.ndarray | None = None
     kind: np.ndarray | None = None  # event kind per pair ("shock"/"relief"): pooled scopes apart
+    n_excluded: np.ndarray | None = None  # estimation days left out on purpose (near other events)
 
 
 def pools(kind: np.ndarray | None, n: int) -> list[tuple[str, np.ndarray | slice]]:
@@ -155,7 +156,9 @@ def assemble(panel: Panel, *, model: str, estimation: Window, event: Window,
     used = np.where(out.fallback, "market_adjusted", model)
 
     notes = np.full(n, "", dtype=object)
-    short = (fit.n_est < l1) | out.fallback  # a fallback is always reported
+    # days left out on purpose (near other events) are not a short history; a fallback always is
+    planned = l1 - (0 if panel.n_excluded is None else panel.n_excluded)
+    short = (fit.n_est < planned) | out.fallback
     for i in np.flatnonzero(short):  # messages only for the (few) short pairs
         what = (f"below min_estimation {min_estimation}: market-adjusted model used"
                 if out.fallback[i] else f"{model} model fitted on what exists")

@@ -1,0 +1,207 @@
+"""Guards against the known traps of event studies, as columns of the tidy result.
+
+Each function is a pure function of arrays shaped ``(n_pairs, ...)``; the engine
+adds their output to ``EventStudyResult.car`` and ``.fits`` (a caveat is data
+first, then a warning line and a note in the report):
+
+* **drift** — the part of each CAR that is the extrapolated intercept. Under the
+  market (or factor, constant-mean) model ``AR_t = R_t - alpha - beta'x_t``, so a
+  CAR over ``L`` days with an AR holds ``-alpha * L`` whatever happened on those
+  days (MacKinlay 1997, JEL 35(1), eq. 4 summed over the window); for a stock that
+  ran up during its estimation window this term can be most of the CAR.
+* **benchmark moved** — the benchmark's own return on day 0 (and over each CAR
+  window) against its estimation-window history: ``z = (sum R_m - L mean) /
+  (sd sqrt(L))``. Beyond :data:`BENCHMARK_Z` the event moved the market itself and
+  the market model has absorbed part of the event (the targets may be a large share
+  of the index).
+* **clean estimation windows** — estimation days near other events of the same
+  symbol are left out of the fit (an earlier crash in the window inflates sigma and
+  moves beta for every later event; MacKinlay 1997, section 5: the estimation
+  window must not contain the event's or other events' effects).
+* **overlap** — CAR windows of the same symbol in different events that share
+  sessions: their CARs share ARs and are not independent observations
+  (Kolari-Pynnönen 2010 on event-date clustering).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from backtest.study.statistics import p_value
+from backtest.study.windows import Window
+
+#: |z| of the benchmark's return beyond which it is flagged as moved by the event.
+BENCHMARK_Z = 3.0
+#: Drift is flagged when it is at least this share of |CAR| (or decides its sign or 5 % significance).
+DRIFT_SHARE = 0.5
+#: Default sessions around other events of the same symbol left out of the estimation sample.
+DEFAULT_EXCLUDE: Window = (-5, 5)
+
+
+def near_other_events(symbol: np.ndarray, event_id: np.ndarray, pos0: np.ndarray, est: Window,
+                      other_symbol: np.ndarray, other_event: np.ndarray, other_pos0: np.ndarray,
+                      around: Window) -> tuple[np.ndarray, list[str]]:
+    """Estimation days of each pair that lie within ``around`` sessions of another event's day 0.
+
+    Parameters
+    ----------
+    symbol, event_id, pos0 : (n,) arrays
+        The pairs and their day-0 positions on their calendar's session index.
+    est : (int, int)
+        Estimation window in relative days.
+    other_symbol, other_event, other_pos0 : (m,) arrays
+        Every event x symbol of the events file on the same calendar (positions on
+        the same session index); a pair's own event is never excluded.
+    around : (int, int)
+        Relative sessions around each other event's day 0 to leave out, e.g. (-5, 5).
+
+    Returns
+    -------
+    mask : (n, L1) bool
+        True on the estimation days to leave out.
+    events : list of str
+        Per pair, the other events excluded (comma-separated, "" when none).
+
+    >>> mask, ids = near_other_events(np.array(["A"]), np.array(["e2"]), np.array([300]), (-250, -11),
+    ...     np.array(["A", "A", "B"]), np.array(["e1", "e2", "e1"]), np.array([100, 300, 100]), (-1, 1))
+    >>> int(mask.sum()), ids
+    (3, ['e1'])
+    """
+    n, l1 = len(pos0), est[1] - est[0] + 1
+    mask = np.zeros((n, l1), dtype=bool)
+    events = [""] * n
+    est_pos = pos0[:, None] + np.arange(est[0], est[1] + 1)[None, :]
+    for s in np.unique(symbol):
+        mine = np.flatnonzero(symbol == s)
+        theirs = np.flatnonzero(other_symbol == s)
+        if len(theirs) == 0:
+            continue
+        offset = est_pos[mine][:, :, None] - other_pos0[theirs][None, None, :]  # (n_s, L1, m)
+        near = (offset >= -around[1]) & (offset <= -around[0])
+        near &= (other_event[theirs][None, None, :] != event_id[mine][:, None, None])
+        mask[mine] = near.any(axis=2)
+        for row, i in enumerate(mine):
+            hit = near[row].any(axis=0)
+            events[i] = ", ".join(dict.fromkeys(str(e) for e in other_event[theirs][hit]))
+    return mask, events
+
+
+def overlapping_events(symbol: np.ndarray, event_id: np.ndarray, pos0: np.ndarray,
+                       windows: Sequence[Window]) -> list[list[str]]:
+    """Per pair and window, the other events of the same symbol whose same window shares a session.
+
+    Returns
+    -------
+    list (n) of list (W) of str
+        Comma-separated event ids, "" when the window is the pair's alone.
+
+    >>> overlapping_events(np.array(["A", "A"]), np.array(["lib", "pause"]), np.array([10, 14]),
+    ...                    [(0, 0), (0, 5)])
+    [['', 'pause'], ['', 'lib']]
+    """
+    out = [[""] * len(windows) for _ in range(len(pos0))]
+    for s in np.unique(symbol):
+        mine = np.flatnonzero(symbol == s)
+        if len(mine) < 2:
+            continue
+        for w, (a, b) in enumerate(windows):
+            lo, hi = pos0[mine] + a, pos0[mine] + b
+            shared = (lo[:, None] <= hi[None, :]) & (lo[None, :] <= hi[:, None])
+            shared &= event_id[mine][:, None] != event_id[mine][None, :]
+            for row, i in enumerate(mine):
+                out[i][w] = ", ".join(dict.fromkeys(str(e) for e in event_id[mine][shared[row]]))
+    return out
+
+
+def car_drift(alpha: np.ndarray, n_days: np.ndarray, car: np.ndarray, car_se: np.ndarray,
+              df: np.ndarray, p_car: np.ndarray) -> dict[str, np.ndarray]:
+    """The intercept's part of each CAR and whether it decides the result.
+
+    ``drift = -alpha * L`` with ``L`` the days with an AR (the AR subtracts ``alpha``
+    every day: MacKinlay 1997, eq. 4 summed over the window); ``drift_share = drift / CAR``;
+    ``car_drift_free = CAR - drift``. ``drift_dominates`` when ``|drift| >= 0.5 |CAR|``
+    (so whenever the drift-free CAR has the other sign), or ``|drift| >= 0.25 |CAR|`` and the
+    drift-free CAR is on the other side of 5 % significance (same standard error and df; NaN
+    df = normal null): a tiny drift that nudges p across 0.05 is not flagged.
+
+    Parameters
+    ----------
+    alpha : (n, 1) or (n, W); n_days, car, car_se, df, p_car : (n, W)
+
+    >>> out = car_drift(np.array([[0.012]]), np.array([[21]]), np.array([[-0.59]]),
+    ...                 np.array([[0.252]]), np.array([[238.0]]), np.array([[0.02]]))
+    >>> round(float(out["drift"][0, 0]), 3), bool(out["drift_dominates"][0, 0])
+    (-0.252, True)
+    """
+    drift = np.where(np.isfinite(car), -alpha * n_days, np.nan)
+    free = car - drift
+    with np.errstate(invalid="ignore", divide="ignore"):
+        share = np.where(np.abs(car) > 0, drift / car, np.nan)
+        p_free = p_value(free / car_se, df)
+    size = np.abs(drift)
+    dominates = np.isfinite(car) & (
+        (size >= DRIFT_SHARE * np.abs(car))  # includes every sign flip
+        | ((size >= DRIFT_SHARE / 2 * np.abs(car)) & ((p_car < 0.05) != (p_free < 0.05)))
+    )
+    return {"drift": drift, "drift_share": share, "car_drift_free": free, "drift_dominates": dominates}
+
+
+def bhar_drift(normal: np.ndarray, ar: np.ndarray, alpha: np.ndarray, first: int, last: int,
+               kind: str) -> np.ndarray:
+    """The intercept's part of the BHAR over columns ``first..last`` (compounded analogue of drift).
+
+    ``BHAR = prod(1 + R) - prod(1 + NR)`` (Barber-Lyon 1997); without the intercept the
+    normal path is ``prod(1 + NR - alpha)``, so the intercept contributes
+    ``prod(1 + NR - alpha) - prod(1 + NR)`` (log returns: ``exp(sum nr - L alpha) - exp(sum nr)``).
+
+    >>> round(float(bhar_drift(np.array([[0.01, 0.01]]), np.array([[0.0, 0.0]]), np.array([0.01]),
+    ...                        0, 1, "simple")[0]), 6)   # 1 - 1.01**2
+    -0.0201
+    """
+    valid = np.isfinite(ar[:, first : last + 1])
+    nr = np.where(valid, normal[:, first : last + 1], 0.0)
+    a = np.where(valid, alpha[:, None], 0.0)
+    if kind == "log":
+        out = np.exp((nr - a).sum(axis=1)) - np.exp(nr.sum(axis=1))
+    else:
+        out = np.prod(1.0 + nr - a, axis=1) - np.prod(1.0 + nr, axis=1)
+    return np.where(valid.any(axis=1), out, np.nan)
+
+
+def benchmark_move(est_m: np.ndarray, evt_m: np.ndarray, car_cols: Sequence[tuple[int, int]]
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """The benchmark's return over each CAR window and its z against its estimation history.
+
+    ``z = (sum_w R_m - L mean) / (sd sqrt(L))`` with ``mean``, ``sd`` (ddof 1) of the
+    benchmark's estimation-window returns and ``L`` the window days with a benchmark
+    return: the benchmark's own standardized CAR under a constant-mean model.
+
+    Returns
+    -------
+    ret, z : (n, W) arrays (NaN without a benchmark or without history)
+
+    >>> est = np.array([[0.01, -0.01, 0.01, -0.01]])       # mean 0, sd 0.011547
+    >>> ret, z = benchmark_move(est, np.array([[-0.079]]), [(0, 0)])
+    >>> round(float(z[0, 0]), 2)
+    -6.84
+    """
+    valid = np.isfinite(est_m)
+    n = valid.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = np.where(valid, est_m, 0.0).sum(axis=1) / n
+        dev = np.where(valid, est_m - mean[:, None], 0.0)
+        sd = np.sqrt((dev**2).sum(axis=1) / (n - 1))
+        sd = np.where(n >= 3, sd, np.nan)
+    rets, zs = [], []
+    for first, last in car_cols:
+        block = evt_m[:, first : last + 1]
+        ok = np.isfinite(block)
+        days = ok.sum(axis=1)
+        ret = np.where(days > 0, np.where(ok, block, 0.0).sum(axis=1), np.nan)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            z = (ret - days * mean) / (sd * np.sqrt(days))
+        rets.append(ret)
+        zs.append(np.where(days > 0, z, np.nan))
+    return np.stack(rets, 1), np.stack(zs, 1)
