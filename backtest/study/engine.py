@@ -25,7 +25,8 @@ from backtest.study import diagnostics as dg
 from backtest.study.models import NEEDS_MARKET, Model
 from backtest.study.panel import Panel, assemble
 from backtest.study.result import EventStudyResult
-from backtest.study.returns import returns_panel
+from backtest.study.returns import returns_panel, session_returns
+from backtest.study.synchrony import FACTOR_ALIGNMENTS, FactorAlignment, aligned_levels
 from backtest.study.windows import Window, check_windows, parse_car_windows, parse_model, parse_window
 
 DEFAULT_CAR_WINDOWS: tuple[Window, ...] = ((0, 0), (0, 1), (-1, 1), (0, 5), (0, 20))
@@ -107,7 +108,8 @@ def event_study(prices: Mapping[str, pd.DataFrame], alignment: pd.DataFrame,
                 benchmarks: Mapping[str, str] | None = None, factors: Sequence[str] | None = None,
                 return_kind: Literal["simple", "log"] = "simple",
                 exclude_events: Window | str | None = dg.DEFAULT_EXCLUDE,
-                other_events: pd.DataFrame | None = None) -> EventStudyResult:
+                other_events: pd.DataFrame | None = None,
+                factor_alignment: FactorAlignment = "close", dimson: int = 0) -> EventStudyResult:
     """Abnormal returns, CARs and cross-sectional tests for every event x symbol.
 
     Parameters
@@ -136,6 +138,13 @@ def event_study(prices: Mapping[str, pd.DataFrame], alignment: pd.DataFrame,
     other_events : DataFrame, optional
         ``align_symbols`` output of every event of the events file (default: ``alignment``),
         the events whose days are left out of the estimation windows.
+    factor_alignment : {"close", "open", "date"}
+        How a benchmark or factor from another exchange meets the instrument's sessions: its
+        last close before the session's close (default), before its open (intraday variant),
+        or the naive same-date join (:mod:`backtest.study.synchrony`).
+    dimson : int
+        Market lags and leads for Dimson (1979) betas (0 = none; market and factor models):
+        regressors ``R_m,t-j .. R_m,t+j``; ``fits.beta_dimson`` is the sum of their slopes.
 
     Returns
     -------
@@ -191,6 +200,13 @@ def event_study(prices: Mapping[str, pd.DataFrame], alignment: pd.DataFrame,
     if return_kind not in ("simple", "log"):
         raise ParameterError(f"return_kind {return_kind!r}: use 'simple' or 'log'")
     around = None if exclude_events is None else parse_window(exclude_events, "exclude_events")
+    if factor_alignment not in FACTOR_ALIGNMENTS:
+        raise ParameterError(
+            f"factor_alignment {factor_alignment!r}: use one of {', '.join(FACTOR_ALIGNMENTS)}")
+    if isinstance(dimson, bool) or not isinstance(dimson, (int, np.integer)) or not 0 <= dimson <= 5:
+        raise ParameterError(f"dimson {dimson!r}: give the number of lags and leads, 0 to 5 (e.g. 1)")
+    if dimson and model not in ("market", "factor"):
+        raise ParameterError(f"dimson applies to the market and factor models, not {model!r}; drop it")
     factor_list = [f for f in (factors or ())]
     if model == "factor" and not factor_list:
         raise ParameterError("model 'factor' needs factors, e.g. factors=['SOXX'] (CLI: --factors SOXX)")
@@ -218,6 +234,7 @@ def event_study(prices: Mapping[str, pd.DataFrame], alignment: pd.DataFrame,
                 "benchmark, e.g. factors=['SOXX'] for market + SOXX"
             )
     regressors = tuple(dict.fromkeys(["market", *factor_list])) if model == "factor" else ("market",)
+    regressors += tuple(f"market_{side}{j}" for j in range(1, dimson + 1) for side in ("lag", "lead"))
     k = len(regressors)
 
     n, l1, l2 = len(align), est[1] - est[0] + 1, evt[1] - evt[0] + 1
@@ -244,16 +261,20 @@ def event_study(prices: Mapping[str, pd.DataFrame], alignment: pd.DataFrame,
         names = list(dict.fromkeys([symbols[i] for i in idx] + [bench[i] for i in idx if bench[i]]
                                    + factor_list))
         panel = returns_panel(prices, names, sessions, return_kind).to_numpy()
+        if factor_alignment != "date":
+            panel = _time_align(panel, names, prices, calendars, str(calendar), return_kind, factor_alignment)
         col = {name: j for j, name in enumerate(names)}
         own = np.array([col[symbols[i]] for i in idx])
         est_r[idx], evt_r[idx] = _gather(panel, pos0, est, own), _gather(panel, pos0, evt, own)
         has_b = np.array([bool(bench[i]) for i in idx])
         bcol = np.array([col[bench[i]] if bench[i] else 0 for i in idx])
         for j, name in enumerate(regressors):
-            c = bcol if name == "market" else np.full(len(idx), col[name])
-            mask = has_b[:, None] if name == "market" else True
-            est_x[idx, :, j] = np.where(mask, _gather(panel, pos0, est, c), np.nan)
-            evt_x[idx, :, j] = np.where(mask, _gather(panel, pos0, evt, c), np.nan)
+            market = name.startswith("market")
+            lag = _lag(name)
+            c = bcol if market else np.full(len(idx), col[name])
+            mask = has_b[:, None] if market else True
+            est_x[idx, :, j] = np.where(mask, _gather(panel, pos0 - lag, est, c), np.nan)
+            evt_x[idx, :, j] = np.where(mask, _gather(panel, pos0 - lag, evt, c), np.nan)
         for window, dates in ((evt, evt_dates), (est, est_dates)):
             rel = pos0[:, None] + np.arange(window[0], window[1] + 1)[None, :]
             inside = (rel >= 0) & (rel < len(sessions))
@@ -293,7 +314,7 @@ def event_study(prices: Mapping[str, pd.DataFrame], alignment: pd.DataFrame,
                       "data is left out of the CARs, a CAR running past the data is NaN): "
                       f"{', '.join(listed)}", DataWarning, stacklevel=2)
     _warn_shared_day0(align)
-    if model == "factor":
+    if model == "factor" and factor_alignment == "date":
         _warn_foreign_factors(align, factor_list)
     keep = np.flatnonzero(has_data)
     kind = align["kind"].astype(str).to_numpy(dtype=object)[keep] if "kind" in align else None
@@ -303,12 +324,36 @@ def event_study(prices: Mapping[str, pd.DataFrame], alignment: pd.DataFrame,
     settings = {"model": model, "estimation_window": est, "event_window": evt, "car_windows": cars,
                 "min_estimation": min_estimation, "return_kind": return_kind,
                 "benchmarks": dict(benchmarks or {}), "factors": factor_list, "source": "prices",
-                "exclude_events": around}
+                "exclude_events": around, "factor_alignment": factor_alignment, "dimson": dimson}
     result = assemble(panel, model=model, estimation=est, event=evt, car_windows=cars,
                       min_estimation=min_estimation, return_kind=return_kind, settings=settings)
     gaps = _gap_counts(calendars, panel, align["calendar"].to_numpy()[keep], cars, evt)
     return with_diagnostics(result, panel, pos0_all[keep], excluded[keep],
                             [excluded_events[i] for i in keep], gaps, evt, cars, return_kind)
+
+
+def _lag(regressor: str) -> int:
+    """``market_lag2`` -> 2, ``market_lead1`` -> -1, anything else -> 0."""
+    for side, sign in (("_lag", 1), ("_lead", -1)):
+        if side in regressor:
+            return sign * int(regressor.rsplit(side, 1)[1])
+    return 0
+
+
+def _time_align(panel: np.ndarray, names: Sequence[str], prices: Mapping[str, pd.DataFrame],
+                calendars: ExchangeCalendars, calendar: str, return_kind: str,
+                rule: FactorAlignment) -> np.ndarray:
+    """``panel`` with the returns of series from another exchange replaced by time-aligned ones."""
+    foreign = [(j, name) for j, name in enumerate(names) if get_instrument(name).calendar != calendar]
+    if not foreign:
+        return panel
+    panel = panel.copy()
+    target = calendars.schedule(calendar)
+    for j, name in foreign:
+        source = calendars.schedule(get_instrument(name).calendar)
+        levels = aligned_levels(prices[name]["close"], source, target, rule)
+        panel[:, j] = session_returns(levels, target.index, return_kind).to_numpy()  # type: ignore[arg-type]
+    return panel
 
 
 def _gaps_hit(calendars: ExchangeCalendars, symbols: Sequence[str], dates: np.ndarray) -> str:

@@ -175,9 +175,12 @@ def assemble(panel: Panel, *, model: str, estimation: Window, event: Window,
         "beta": fit.beta[:, 0] if fit.beta.shape[1] else np.nan, "sigma2": fit.sigma2,
         "warning": notes,
     })
-    if model == "factor":
+    if model == "factor" or len(panel.regressors) > 1:  # factors, or Dimson lags and leads
         for j, name in enumerate(panel.regressors):
             fits[f"beta_{name}"] = fit.beta[:, j]
+        market = [j for j, name in enumerate(panel.regressors) if name.startswith("market")]
+        if len(market) > 1:  # Dimson (1979): the sum of the lag, current and lead slopes
+            fits["beta_dimson"] = fit.beta[:, market].sum(axis=1)
 
     ar_se = np.sqrt(out.ar_var)
     car_running = np.cumsum(out.ar, axis=1)  # NaN from the first missing day on
