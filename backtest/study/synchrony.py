@@ -7,11 +7,12 @@ same date, which closes ~14 hours *after* it: the factor then "predicts" news th
 stock could not yet see, and misses the US session the stock actually reacted to.
 
 Rule (``"close"``, the default): the factor's level at instrument session ``s`` is
-its close of the last factor session whose close is strictly before ``close(s)``;
+its close of the last factor session that closed at or before ``close(s)`` (so two
+exchanges that close together, NYSE and NASDAQ, pair their same-date sessions);
 its return at ``s`` is the change of that level from session ``s-1`` to ``s`` (the
 factor's move between the instrument's two closes, or zero when the factor did
-not trade in between). Intraday variant (``"open"``): the last factor close before
-``open(s)`` (what was known when the instrument opened). ``"date"`` is the naive
+not trade in between). Intraday variant (``"open"``): the last factor close at or
+before ``open(s)`` (what was known when the instrument opened). ``"date"`` is the naive
 join on the session date. Instants come from the reconciled calendars' UTC close
 and open times, not from dates. A factor session without a price row gives a
 missing level, so the returns that use it are missing (the missing-price rule of
@@ -74,7 +75,7 @@ def aligned_levels(close: pd.Series, source: pd.DataFrame, target: pd.DataFrame,
     values = close.reindex(source.index).to_numpy(dtype=float)
     closes = pd.DatetimeIndex(source["market_close"])
     instants = pd.DatetimeIndex(target["market_close" if rule == "close" else "market_open"])
-    pos = closes.searchsorted(instants, side="left") - 1  # last factor close strictly before
+    pos = closes.searchsorted(instants, side="right") - 1  # last factor close at or before
     out = np.where(pos >= 0, values[np.clip(pos, 0, max(len(values) - 1, 0))], np.nan) if len(values) \
         else np.full(len(target), np.nan)
     return pd.Series(out, index=target.index, name=close.name)
