@@ -109,7 +109,8 @@ def event_study(prices: Mapping[str, pd.DataFrame], alignment: pd.DataFrame,
                 return_kind: Literal["simple", "log"] = "simple",
                 exclude_events: Window | str | None = dg.DEFAULT_EXCLUDE,
                 other_events: pd.DataFrame | None = None,
-                factor_alignment: FactorAlignment = "close", dimson: int = 0) -> EventStudyResult:
+                factor_alignment: FactorAlignment = "close", dimson: int = 0,
+                robustness: bool = False) -> EventStudyResult:
     """Abnormal returns, CARs and cross-sectional tests for every event x symbol.
 
     Parameters
@@ -145,6 +146,9 @@ def event_study(prices: Mapping[str, pd.DataFrame], alignment: pd.DataFrame,
     dimson : int
         Market lags and leads for Dimson (1979) betas (0 = none; market and factor models):
         regressors ``R_m,t-j .. R_m,t+j``; ``fits.beta_dimson`` is the sum of their slopes.
+    robustness : bool
+        Also run the study under each normal-return model (market, market-adjusted,
+        constant-mean, + factor when ``factors``) into ``result.robustness``.
 
     Returns
     -------
@@ -327,9 +331,18 @@ def event_study(prices: Mapping[str, pd.DataFrame], alignment: pd.DataFrame,
                 "exclude_events": around, "factor_alignment": factor_alignment, "dimson": dimson}
     result = assemble(panel, model=model, estimation=est, event=evt, car_windows=cars,
                       min_estimation=min_estimation, return_kind=return_kind, settings=settings)
-    gaps = _gap_counts(calendars, panel, align["calendar"].to_numpy()[keep], cars, evt)
-    return with_diagnostics(result, panel, pos0_all[keep], excluded[keep],
-                            [excluded_events[i] for i in keep], gaps, evt, cars, return_kind)
+    gaps = _gap_counts(calendars, panel, cars, evt)
+    result = with_diagnostics(result, panel, pos0_all[keep], excluded[keep],
+                              [excluded_events[i] for i in keep], gaps, evt, cars, return_kind)
+    if not robustness:
+        return result
+    from backtest.study.robustness import model_robustness
+
+    view = model_robustness(prices, alignment, calendars, estimation_window=est, event_window=evt,
+                            car_windows=cars, min_estimation=min_estimation, benchmarks=benchmarks,
+                            factors=factors, return_kind=return_kind, exclude_events=around,
+                            other_events=other_events, factor_alignment=factor_alignment)
+    return replace(result, robustness=view)
 
 
 def _lag(regressor: str) -> int:
@@ -380,8 +393,8 @@ def _near_other_events(others: pd.DataFrame, calendar: str, sessions: pd.Datetim
         other_pos[ok], around)
 
 
-def _gap_counts(calendars: ExchangeCalendars, panel: Panel, calendar: np.ndarray,
-                cars: Sequence[Window], evt: Window) -> tuple[np.ndarray, np.ndarray]:
+def _gap_counts(calendars: ExchangeCalendars, panel: Panel, cars: Sequence[Window],
+                evt: Window) -> tuple[np.ndarray, np.ndarray]:
     """Sessions of each pair's estimation window and CAR windows inside a data gap of the
     symbol or its benchmark (``calendars.gaps``): ``(n,)`` and ``(n, W)``."""
     n = len(panel.symbol)
@@ -401,7 +414,6 @@ def _gap_counts(calendars: ExchangeCalendars, panel: Panel, calendar: np.ndarray
         n_est[i] = int(pd.DatetimeIndex(panel.est_dates[i]).isin(gap_days).sum())
         in_evt = pd.DatetimeIndex(panel.evt_dates[i]).isin(gap_days)
         n_car[i] = [int(in_evt[a - evt[0] : b - evt[0] + 1].sum()) for a, b in cars]
-    del calendar
     return n_est, n_car
 
 

@@ -48,6 +48,16 @@ class EventStudyResult:
         day without any AR on).
     settings : dict
         The parameters the study ran with.
+    robustness : DataFrame or None
+        The CARs under each normal-return model (``event_study(..., robustness=True)``):
+        event_id, symbol, window, model, model_used, car, t_stat, p_value, drift,
+        model_dependent (:mod:`backtest.study.robustness`).
+
+    The trap diagnostics (:mod:`backtest.study.diagnostics`) are columns of ``car``
+    (drift, drift_share, car_drift_free, drift_dominates, bhar_drift, benchmark_car,
+    benchmark_z, benchmark_moved, overlap_events, n_gap) and ``fits`` (n_excluded,
+    excluded_events, n_gap_estimation, benchmark_day0_return, benchmark_day0_z,
+    overlap_events); :meth:`trap_notes` says them in one line each.
     """
 
     abnormal_returns: pd.DataFrame
@@ -56,6 +66,13 @@ class EventStudyResult:
     fits: pd.DataFrame
     aar: pd.DataFrame
     settings: dict = field(default_factory=dict)
+    robustness: pd.DataFrame | None = None
+
+    def trap_notes(self) -> list[str]:
+        """One line per trap the result flags (drift, benchmark moved, overlap, data gaps)."""
+        from backtest.study.engine import trap_notes
+
+        return trap_notes(self)
 
     def car_table(self) -> pd.DataFrame:
         """CARs for display: percent strings with significance marks (one row per pair x window)."""
@@ -71,6 +88,7 @@ class EventStudyResult:
             "BHAR": [format_percent(v, signed=True) for v in c["bhar"]],
             "model": c["model_used"],
             "n_est": c["n_estimation"],
+            **({"drift": [percent(v) for v in c["drift"]]} if "drift" in c else {}),
         })
 
     def test_table(self) -> pd.DataFrame:
@@ -109,7 +127,12 @@ class EventStudyResult:
             "Cross-sectional tests",
             self.test_table().to_string(index=False),
         ]
-        notes = [w for w in self.fits["warning"] if isinstance(w, str) and w]
+        if self.robustness is not None:
+            from backtest.study.robustness import robustness_table
+
+            lines += ["", "CARs under each normal-return model (does the conclusion depend on it?)",
+                      robustness_table(self.robustness).to_string(index=False)]
+        notes = [w for w in self.fits["warning"] if isinstance(w, str) and w] + self.trap_notes()
         if notes:
             lines += ["", "Notes", *(f"- {w}" for w in notes)]
         return "\n".join(lines)
