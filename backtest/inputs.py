@@ -33,6 +33,9 @@ class Inputs:
     prices: dict[str, pd.DataFrame]  # targets, their benchmarks and extra series
     calendars: ExchangeCalendars
     alignment: pd.DataFrame  # align_symbols(): one row per event x symbol
+    #: align_symbols() of every event of the file (also those --event leaves out): the other
+    #: events whose days are kept out of the estimation windows.
+    all_alignment: pd.DataFrame | None = None
 
 
 def targets(events: pd.DataFrame, symbols: Sequence[str] | None = None) -> list[str]:
@@ -153,9 +156,11 @@ def load_inputs(
     path = Path(events) if events is not None else default_events_path()
     # --symbols replaces every event's own symbols: only those need prices, not the file's.
     available = None if symbols else offline_symbols(price_source)
-    table = select_events(load_events(path, available=available), event_ids, path)
+    every = load_events(path, available=available)
+    table = select_events(every, event_ids, path)
     wanted = list(symbols) if symbols else None
     prices = load_prices(symbols_to_load(table, wanted, benchmarks=benchmarks, extra=extra), price_source)
     calendars = ExchangeCalendars.from_prices(prices, overrides=closures)
     alignment = align_symbols(table, calendars, wanted)
-    return Inputs(path, table, wanted, prices, calendars, alignment)
+    everything = alignment if len(every) == len(table) else align_symbols(every, calendars, wanted)
+    return Inputs(path, table, wanted, prices, calendars, alignment, everything)

@@ -71,6 +71,9 @@ class RunSettings:
     event_window: tuple[int, int] = (-5, 20)
     car_windows: tuple[tuple[int, int], ...] = DEFAULT_CAR_WINDOWS
     min_estimation: int = 60
+    exclude_events: tuple[int, int] | None = (-5, 5)  # None keeps other events' days in the fit
+    factor_alignment: Literal["close", "open", "date"] = "close"
+    dimson: int = 0
     horizon: int = 60
     strategy: str = "buy_the_dip"
     grid: tuple[tuple[str, tuple[Any, ...]], ...] | None = None
@@ -127,6 +130,7 @@ class RunResult:
             "car": self.study.car,
             "tests": self.study.tests,
             "fits": self.study.fits,
+            **({"robustness": self.study.robustness} if self.study.robustness is not None else {}),
             "recovery": self.recovery.table,
             "recovery_summary": self.recovery.summary,
             "recovery_paths": self.recovery.paths,
@@ -263,7 +267,8 @@ def run_all(
                 seen.append(text)
         else:
             warnings.warn_explicit(item.message, item.category, item.filename, item.lineno)
-    result.warnings = seen
+    # the traps the study flags (columns of its tables) are stated with the warnings
+    result.warnings = seen + [f"EventStudyNote: {note}" for note in result.study.trap_notes()]
     return result
 
 
@@ -282,8 +287,8 @@ def _run(settings: RunSettings, step: Progress, max_memory: int | None) -> RunRe
     events_path = _events_path(settings)
     source = open_source(settings.source, csv_dir=settings.csv_dir, cache_dir=settings.cache_dir)
     # --symbols replaces every event's own symbols: only those need prices, not the file's.
-    events = load_events(events_path, available=None if settings.symbols else offline_symbols(source))
-    events = select_events(events, settings.event_ids, events_path)
+    every = load_events(events_path, available=None if settings.symbols else offline_symbols(source))
+    events = select_events(every, settings.event_ids, events_path)
     grid = _resolve_grid(settings)
 
     step("prices")
@@ -300,6 +305,8 @@ def _run(settings: RunSettings, step: Progress, max_memory: int | None) -> RunRe
     alignment = align_events(events, calendars, symbols)
     symbol_alignment = align_symbols(events, calendars, symbols)
     _check_size(settings, len(symbol_alignment), grid, max_memory)
+    every_alignment = (symbol_alignment if len(every) == len(events)
+                       else align_symbols(every, calendars, symbols))
 
     step("event study")
     study_options: dict[str, Any] = {
@@ -310,10 +317,15 @@ def _run(settings: RunSettings, step: Progress, max_memory: int | None) -> RunRe
         "min_estimation": settings.min_estimation,
         "benchmarks": benchmarks or None,
         "return_kind": settings.return_kind,
+        "exclude_events": settings.exclude_events,
+        "other_events": every_alignment,
+        "factor_alignment": settings.factor_alignment,
+        "dimson": settings.dimson,
     }
     with _recorded() as first_warnings:
         study = event_study(
-            prices, symbol_alignment, calendars, event_window=settings.event_window, **study_options
+            prices, symbol_alignment, calendars, event_window=settings.event_window, robustness=True,
+            **study_options
         )
     _reemit(first_warnings)
 

@@ -229,6 +229,22 @@ def add_study_options(parser: argparse.ArgumentParser) -> None:
                         help="override a symbol's market benchmark, e.g. NVDA=QQQ (repeatable)")
     parser.add_argument("--returns", choices=("simple", "log"), default="simple",
                         help="return kind (default: simple)")
+    parser.add_argument("--exclude-events", type=window, default=(-5, 5), metavar="A:B",
+                        help="sessions around the symbol's other events left out of the estimation "
+                             "window (default -5:5)")
+    parser.add_argument("--keep-event-days", action="store_true",
+                        help="keep the other events' days in the estimation window")
+    parser.add_argument("--factor-alignment", choices=("close", "open", "date"), default="close",
+                        help="a benchmark/factor from another exchange enters with its last close before "
+                             "the session's close (default), before its open, or by date")
+    parser.add_argument("--dimson", type=int, choices=range(0, 6), default=0, metavar="K",
+                        help="Dimson (1979) betas on K market lags and leads (default 0: none)")
+
+
+def trap_options(args: argparse.Namespace) -> dict:
+    """The trap-guard keyword arguments of ``event_study`` from :func:`add_study_options`' options."""
+    return {"exclude_events": None if args.keep_event_days else tuple(args.exclude_events),
+            "factor_alignment": args.factor_alignment, "dimson": args.dimson}
 
 
 def benchmark_overrides(items: Sequence[str] | None) -> dict[str, str]:

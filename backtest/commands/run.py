@@ -21,6 +21,7 @@ from backtest.commands._options import (
     benchmark_overrides,
     check_symbols,
     subparser,
+    trap_options,
 )
 from backtest.errors import ParameterError
 
@@ -110,6 +111,7 @@ def settings_from_args(args: argparse.Namespace) -> Any:
         event_window=args.event_window,
         car_windows=args.car_windows,
         min_estimation=args.min_estimation,
+        **trap_options(args),
         horizon=args.horizon,
         strategy=strategy.name,
         grid=grid,

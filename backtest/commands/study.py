@@ -25,6 +25,7 @@ from backtest.commands._options import (
     benchmark_overrides,
     inputs_from_args,
     subparser,
+    trap_options,
     write_out,
 )
 from backtest.events import event_names
@@ -77,7 +78,8 @@ def run(args: argparse.Namespace) -> int:
     result = event_study(inputs.prices, inputs.alignment, inputs.calendars, model=args.model,
                          estimation_window=args.estimation_window, event_window=args.event_window,
                          car_windows=args.car_windows, min_estimation=args.min_estimation,
-                         benchmarks=benchmarks or None, factors=args.factors, return_kind=args.returns)
+                         benchmarks=benchmarks or None, factors=args.factors, return_kind=args.returns,
+                         other_events=inputs.all_alignment, robustness=True, **trap_options(args))
     render(result, args.wide, event_names(inputs.events))
     if args.csv:  # single named files: each written atomically (temp file beside it, os.replace)
         write_file(args.csv, to_csv(result.car), "--csv")
@@ -85,7 +87,9 @@ def run(args: argparse.Namespace) -> int:
         write_file(args.json, json.dumps(to_json(result), indent=2), "--json")
     if args.out:
         write_out(args.out, {"car": result.car, "tests": result.tests, "fits": result.fits,
-                             "abnormal_returns": result.abnormal_returns, "aar": result.aar}, result.settings)
+                             "abnormal_returns": result.abnormal_returns, "aar": result.aar,
+                             **({"robustness": result.robustness} if result.robustness is not None else {})},
+                  result.settings)
     return 0
 
 
@@ -105,8 +109,11 @@ def to_json(result: EventStudyResult) -> dict:
                 for row in frame.to_dict("records")]
 
     settings = {k: (list(v) if isinstance(v, tuple) else v) for k, v in result.settings.items()}
-    return {"settings": json.loads(json.dumps(settings, default=str)), "car": records(result.car),
-            "tests": records(result.tests), "fits": records(result.fits)}
+    out = {"settings": json.loads(json.dumps(settings, default=str)), "car": records(result.car),
+           "tests": records(result.tests), "fits": records(result.fits), "notes": result.trap_notes()}
+    if result.robustness is not None:
+        out["robustness"] = records(result.robustness)
+    return out
 
 
 def study_tables(result: EventStudyResult) -> list[Table]:
@@ -149,7 +156,27 @@ def study_tables(result: EventStudyResult) -> list[Table]:
                                           "bhar": "BHAR", "n_missing": "missing"},
         keys=("event_id", "symbol", "name", "window"), right=("n_missing",), note=note,
     )  # fmt: skip
-    return [fit_table, car_table, *_test_tables(result)]
+    tables = [fit_table, car_table, *_test_tables(result)]
+    if result.robustness is not None:
+        tables.append(robustness_display(result.robustness))
+    return tables
+
+
+def robustness_display(robustness: pd.DataFrame) -> Table:
+    """The CARs under each normal-return model, one column per model (``depends``: sign or 5 %
+    significance differs across them)."""
+    from backtest.report.tables import Table
+    from backtest.study.robustness import robustness_table
+
+    wide = robustness_table(robustness)
+    models = [c for c in wide.columns if c not in ("event_id", "symbol", "window")]
+    return Table(
+        "robustness", "CARs under each normal-return model", wide, {},
+        labels={"event_id": "event", "market_adjusted": "mkt-adj", "constant_mean": "const-mean",
+                "depends on model": "depends"},
+        keys=("event_id", "symbol", "window"), right=tuple(models),
+        note="depends: the CAR's sign or its 5 % significance differs across the models.",
+    )  # fmt: skip
 
 
 def _test_tables(result: EventStudyResult) -> list[Table]:
@@ -202,3 +229,5 @@ def render(result: EventStudyResult, wide: bool = False, names: Mapping[str, str
     for note in result.fits["warning"]:
         if isinstance(note, str) and note:
             console.print(Text(f"note: {note}"))
+    for note in result.trap_notes():
+        console.print(Text(f"note: {note}"))

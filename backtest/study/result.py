@@ -88,7 +88,7 @@ class EventStudyResult:
             "BHAR": [format_percent(v, signed=True) for v in c["bhar"]],
             "model": c["model_used"],
             "n_est": c["n_estimation"],
-            **({"drift": [percent(v) for v in c["drift"]]} if "drift" in c else {}),
+            **({"drift": [format_percent(v, signed=True) for v in c["drift"]]} if "drift" in c else {}),
         })
 
     def test_table(self) -> pd.DataFrame:

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from backtest.errors import BacktestWarning
-from backtest.study.result import percent, significance
+from backtest.formatting import format_marked
 
 ROBUSTNESS_COLUMNS: tuple[str, ...] = (
     "event_id", "symbol", "window", "model", "model_used", "car", "t_stat", "p_value", "drift",
@@ -81,8 +81,8 @@ def flag_model_dependence(tidy: pd.DataFrame) -> pd.DataFrame:
 
 def robustness_table(tidy: pd.DataFrame) -> pd.DataFrame:
     """Wide display: one row per pair x window, one ``CAR <model>`` column each (percent, marks)."""
-    cell = tidy.assign(text=[f"{percent(c)}{significance(p)}" for c, p in zip(tidy["car"], tidy["p_value"],
-                                                                           strict=True)])
+    pairs = zip(tidy["car"], tidy["p_value"], strict=True)
+    cell = tidy.assign(text=[format_marked(c, p, "signed_percent") for c, p in pairs])
     wide = cell.pivot_table(index=["event_id", "symbol", "window"], columns="model", values="text",
                             aggfunc="first", sort=False)
     wide = wide[list(dict.fromkeys(tidy["model"]))]
