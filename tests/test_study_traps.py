@@ -110,6 +110,19 @@ def test_drift_share_of_a_car_is_the_extrapolated_intercept(sessions):
     # BHAR analogue by hand: prod(1 + NR - alpha) - prod(1 + NR), NR = 0.01 + 1.5 m
     nr = 0.01 + 1.5 * m[day0 : day0 + 21]
     assert row["bhar_drift"] == pytest.approx(np.prod(1 + nr - 0.01) - np.prod(1 + nr), abs=1e-12)
+    # recovery's abnormal path: the fitted one falls 1 % a day (the intercept alone), the
+    # drift-free one (R - beta m = 0 by construction) stays flat
+    from backtest.recovery import recovery
+
+    cals = ExchangeCalendars.from_prices(prices)
+    rows = _rows(sessions, ("e", day0))
+    path = event_study(prices, rows, cals, event_window=(-1, 20), car_windows=[(0, 0)])
+    fitted = recovery(prices, rows, cals, horizon=20, study=path).table.set_index("path")
+    free = recovery(prices, rows, cals, horizon=20, study=path, drift_free=True).table.set_index("path")
+    assert fitted.loc["abnormal", "max_drawdown"] == pytest.approx(-0.21, abs=1e-10)
+    assert free.loc["abnormal", "max_drawdown"] == pytest.approx(0.0, abs=1e-10)
+    assert (fitted.loc["abnormal", "ar_model"], free.loc["abnormal", "ar_model"]) == (
+        "market", "market, drift-free")
     # market-adjusted has no intercept: no drift
     adj = event_study(prices, _rows(sessions, ("e", day0)), ExchangeCalendars.from_prices(prices),
                       model="market_adjusted", car_windows=[(0, 20)])

@@ -59,6 +59,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="normal-return model of the abnormal path (default: market)")
     parser.add_argument("--factors", nargs="+", metavar="SYMBOL",
                         help="--model factor: regressors after each symbol's benchmark, e.g. SOXX")
+    parser.add_argument("--drift-free", action="store_true",
+                        help="abnormal path without the fitted intercept (R - beta x R_m): a run-up "
+                             "in the estimation window does not pass for an abnormal fall")
     add_wide_option(parser)
     add_out_option(parser)
     parser.set_defaults(func=run)
@@ -82,11 +85,11 @@ def run(args: argparse.Namespace) -> int:
         try:
             study = event_study(inputs.prices, inputs.alignment, inputs.calendars, model=args.model,
                                 factors=args.factors, event_window=(-1, reach if capped else args.horizon),
-                                car_windows=((0, 0),))
+                                car_windows=((0, 0),), other_events=inputs.all_alignment)
         except StudyError as exc:
             study, study_error = None, exc
         result = recovery(inputs.prices, inputs.alignment, inputs.calendars, horizon=args.horizon,
-                          study=study)
+                          study=study, drift_free=args.drift_free and study is not None)
     if not result.table["measurable"].any():
         raise DataError(_nothing_measurable(result.table))
     for item in caught:

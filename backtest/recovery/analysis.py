@@ -61,7 +61,8 @@ class RecoveryResult:
     table : pandas.DataFrame
         One row per event x symbol x path (``"price"`` | ``"abnormal"``): identifiers
         (event_id, symbol, path, kind, direction, calendar, reaction_session,
-        benchmark, ar_source) and the :class:`PathMetrics` fields (pre_event_close,
+        benchmark, ar_source, ar_model: the model the abnormal path follows, e.g. ``market`` or
+        ``market, drift-free``) and the :class:`PathMetrics` fields (pre_event_close,
         reaction_return, trough_date, trough_rel_day, trough_close, max_drawdown,
         moved, recovered, recovery_sessions, recovery_days, recovery_date, censored_by, relapsed,
         recovered_after_trough, recovery_from_trough_sessions, trough_censored_by,
@@ -161,7 +162,8 @@ def _market_adjusted(
     return level
 
 
-def _study_level(study_ars: pd.DataFrame, dates: pd.DatetimeIndex) -> tuple[np.ndarray, str]:
+def _study_level(study_ars: pd.DataFrame, dates: pd.DatetimeIndex,
+                 column: str = "ar") -> tuple[np.ndarray, str]:
     """``1 + CAR(0, k)`` from a study's ARs on the window, and why it ends before the window does.
 
     Missing ARs inside the path are carried forward (NaN level); a trailing run of
@@ -172,7 +174,7 @@ def _study_level(study_ars: pd.DataFrame, dates: pd.DatetimeIndex) -> tuple[np.n
     n_post = len(dates) - 1
     keep = min(n_post, last + 1)
     reason = "study_window" if keep < n_post else "end_of_data"
-    ar = rows["ar"].astype(float).reindex(range(keep))
+    ar = rows[column].astype(float).reindex(range(keep))
     missing = ar.isna().to_numpy()
     if "missing" in rows.columns:
         missing = missing | rows["missing"].reindex(range(keep)).fillna(True).astype(bool).to_numpy()
@@ -214,6 +216,7 @@ def recovery(
     study: Any | None = None,
     benchmarks: Mapping[str, str] | None = None,
     ratio_days: tuple[int, ...] = RATIO_DAYS,
+    drift_free: bool = False,
 ) -> RecoveryResult:
     """Depth and speed of recovery after each event, on prices and on abnormal returns.
 
@@ -235,6 +238,10 @@ def recovery(
         Overrides the registry benchmark for the market-adjusted path.
     ratio_days : tuple of int
         Days of the recovery ratios (columns ``ratio_<k>``).
+    drift_free : bool
+        With a study: follow its ARs without the extrapolated intercept (``ar_drift_free``,
+        ``R - beta'x``), so a run-up fitted as alpha in the estimation window does not
+        pass for an abnormal fall. The ``ar_model`` column says which path was followed.
 
     Returns
     -------
@@ -281,6 +288,11 @@ def recovery(
     _check_alignment(alignment)
     ar_source = "study" if study is not None else "market_adjusted"
     study_ars = study.abnormal_returns if study is not None else None
+    if drift_free and (study_ars is None or "ar_drift_free" not in study_ars.columns):
+        raise ParameterError("drift_free needs an event study with drift-free ARs: "
+                             "pass study=event_study(...)")
+    models = {} if study is None else {(str(e), str(s)): str(m) for e, s, m in zip(
+        study.fits["event_id"], study.fits["symbol"], study.fits["model_used"], strict=True)}
     rows: list[dict[str, object]] = []
     path_frames: list[pd.DataFrame] = []
     for item in alignment.itertuples(index=False):
@@ -295,7 +307,8 @@ def recovery(
         bench = benchmark_of(symbol, benchmarks)
         ident = {"event_id": event_id, "symbol": symbol, "kind": str(item.kind),
                  "calendar": str(item.calendar), "reaction_session": reaction,
-                 "benchmark": bench if study is None else "", "ar_source": ar_source}
+                 "benchmark": bench if study is None else "", "ar_source": ar_source,
+                 "ar_model": "market_adjusted" if study is None else ""}
         if not has_day0:
             warnings.warn(
                 f"event {event_id}: {symbol} prices end on {last_date.date()}, before the reaction "
@@ -337,9 +350,11 @@ def recovery(
             mine = study_ars[(study_ars["event_id"].astype(str) == event_id)
                              & (study_ars["symbol"] == symbol)]
             if len(mine):
-                level, truncated = _study_level(mine, dates)
+                level, truncated = _study_level(mine, dates, "ar_drift_free" if drift_free else "ar")
                 if "benchmark" in mine.columns:
                     ident["benchmark"] = str(mine["benchmark"].iloc[0])
+                suffix = ", drift-free" if drift_free else ""
+                ident["ar_model"] = models.get((event_id, symbol), "") + suffix
             else:
                 warnings.warn(f"event {event_id}: the event study has no abnormal returns for {symbol}; "
                               "abnormal path skipped", DataWarning, stacklevel=2)
@@ -409,7 +424,7 @@ _DATE_COLUMNS = ("reaction_session", "pre_event_date", "trough_date", "recovery_
 
 def _tidy_table(rows: list[dict[str, object]], ratio_days: tuple[int, ...]) -> pd.DataFrame:
     head = ["event_id", "symbol", "path", "kind", "direction", "calendar", "reaction_session",
-            "benchmark", "ar_source"]
+            "benchmark", "ar_source", "ar_model"]
     body = ["pre_event_date", "pre_event_close", "reaction_return", "trough_date", "trough_rel_day",
             "trough_close", "max_drawdown", "moved", "recovered", "recovery_sessions", "recovery_days",
             "recovery_date", "censored_by", "relapsed", "recovered_after_trough",

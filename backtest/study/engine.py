@@ -467,7 +467,11 @@ def with_diagnostics(result: EventStudyResult, panel: Panel, pos0: np.ndarray, e
     fits["overlap_events"] = dg.overlapping_events(panel.symbol.astype(str), panel.event_id.astype(str),
                                                    pos0, [evt])
     fits["overlap_events"] = [row[0] for row in fits["overlap_events"]]
-    return replace(result, car=car, fits=fits, tests=_overlap_notes(result.tests, car, panel.kind))
+    abnormal = result.abnormal_returns.copy()
+    # the AR without the extrapolated intercept: R - beta'x (recovery's drift-free abnormal path)
+    abnormal["ar_drift_free"] = (ar + alpha[:, None]).ravel()
+    return replace(result, car=car, fits=fits, abnormal_returns=abnormal,
+                   tests=_overlap_notes(result.tests, car, panel.kind))
 
 
 def _overlap_notes(tests: pd.DataFrame, car: pd.DataFrame, kind: np.ndarray | None) -> pd.DataFrame:
