@@ -291,8 +291,9 @@ def recovery(
     if drift_free and (study_ars is None or "ar_drift_free" not in study_ars.columns):
         raise ParameterError("drift_free needs an event study with drift-free ARs: "
                              "pass study=event_study(...)")
-    models = {} if study is None else {(str(e), str(s)): str(m) for e, s, m in zip(
-        study.fits["event_id"], study.fits["symbol"], study.fits["model_used"], strict=True)}
+    fits = getattr(study, "fits", None)  # any object with abnormal_returns serves; fits name the model
+    models = {} if fits is None else {(str(e), str(s)): str(m) for e, s, m in zip(
+        fits["event_id"], fits["symbol"], fits["model_used"], strict=True)}
     rows: list[dict[str, object]] = []
     path_frames: list[pd.DataFrame] = []
     for item in alignment.itertuples(index=False):
