@@ -156,16 +156,23 @@ def test_events_sharing_a_reaction_session_warn(prices, calendars, deepseek):
         event_study(prices, twice[twice.symbol.isin(["NVDA"])], calendars, car_windows=[(0, 0)])
 
 
-def test_a_factor_from_another_market_warns(prices, calendars, deepseek):
-    # SOXX trades in New York; SK Hynix in Seoul: its returns are matched on Seoul's dates
+def test_a_factor_from_another_market_warns_only_when_joined_by_date(prices, calendars, deepseek):
+    # SOXX trades in New York; SK Hynix in Seoul. Joined by date (factor_alignment="date") a Seoul
+    # session meets the New York session that closes after it: warned. Time-aligned (the default)
+    # it meets the last New York close before it: no warning.
     import warnings
 
+    hynix = deepseek[deepseek.symbol == "000660.KS"]
     with warnings.catch_warnings(record=True) as caught:  # US holidays also leave missing days
         warnings.simplefilter("always")
-        event_study(prices, deepseek[deepseek.symbol == "000660.KS"], calendars, model="factor",
-                    factors=["SOXX"], car_windows=[(0, 0)])
+        event_study(prices, hynix, calendars, model="factor", factors=["SOXX"], car_windows=[(0, 0)],
+                    factor_alignment="date")
     messages = [str(w.message) for w in caught if issubclass(w.category, DataWarning)]
     assert any("not synchronous" in m and "SOXX for 000660.KS" in m for m in messages)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        event_study(prices, hynix, calendars, model="factor", factors=["SOXX"], car_windows=[(0, 0)])
+    assert not [w for w in caught if "not synchronous" in str(w.message)]
 
 
 def test_missing_price_rule_and_count(prices, calendars, deepseek):

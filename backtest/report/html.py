@@ -233,7 +233,8 @@ def render_html(
             table_html(tables["tests"]),
         ),
         _section("paths", "Price paths around each event", fig("price_paths", "rebased price paths")),
-        _section("car", "Cumulative abnormal returns", fig("car_paths", "CAR paths with confidence bands")),
+        _section("car", "Cumulative abnormal returns", fig("car_paths", "CAR paths with confidence bands"),
+                 robustness_html(run.study)),
         _section(
             "recovery",
             tables["recovery"].title,
@@ -258,6 +259,22 @@ def render_html(
         "<title>backtest report</title>\n"
         f"<style>{STYLE}</style>\n</head>\n<body>\n" + "\n".join(body) + "\n</body>\n</html>\n"
     )
+
+
+def robustness_html(study: Any) -> str:
+    """The headline CARs under each normal-return model (empty when the study has none)."""
+    robust = getattr(study, "robustness", None)
+    if robust is None:
+        return ""
+    from backtest.report.tables import generic_table
+    from backtest.study.robustness import robustness_table
+
+    wide = robustness_table(robust)
+    table = generic_table("robustness", "CARs under each normal-return model", wide)
+    note = ("Does the conclusion depend on the model? 'yes' where the CAR's sign or its 5 % "
+            "significance differs across the models (the market model extrapolates the "
+            "estimation window's intercept; market-adjusted assumes alpha 0, beta 1).")
+    return f"<h3>{_e(table.title)}</h3>" + table_html(table) + f'<p class="note">{_e(note)}</p>'
 
 
 def build_figures(run: Any) -> dict[str, tuple[str, str]]:
