@@ -322,7 +322,8 @@ def test_cli_tables_rebuilds_from_results_json(results_file, capsys) -> None:
                  "0.05", "--test", "bmp"])  # fmt: skip
     out = capsys.readouterr()
     assert code == 0, out.err
-    folder = results_file.parent
+    folder = results_file.parent / "tables"  # beside the run's files, which stay
+    assert (results_file.parent / "results.json").exists()
     for name in ("raw_returns.csv", "abnormal_window_returns.csv", "scoreboard.csv", "return_tables.xlsx",
                  "return_tables.tex"):  # fmt: skip
         assert (folder / name).exists(), name
@@ -346,6 +347,13 @@ def test_cli_tables_bad_options_are_one_line(results_file, capsys, options, mess
     code = main(["tables", str(results_file), *options])
     err = capsys.readouterr().err
     assert code == 2 and message in err and err.count("\n") == 1
+
+
+def test_cli_tables_never_replaces_the_run_folder(results_file, capsys) -> None:
+    code = main(["tables", str(results_file), "--out", str(results_file.parent), "--quiet"])
+    err = capsys.readouterr().err
+    assert code == 2 and "writing there would replace the run's files" in err
+    assert sorted(p.name for p in results_file.parent.iterdir()) == ["results.json"]  # left as it was
 
 
 def test_cli_tables_old_results_say_rerun(run_tables, tmp_path, capsys) -> None:

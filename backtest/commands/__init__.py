@@ -15,5 +15,6 @@ SUMMARIES: dict[str, str] = {
     "recovery": "drawdown and recovery time after each event (prices and abnormal returns)",
     "run": "run the event study, recovery and strategy backtest; write tables and an HTML report",
     "study": "event study: abnormal returns, CARs and significance tests",
+    "tables": "return tables (raw, excess, abnormal, scoreboard) as Excel and LaTeX from a results.json",
     "trade": "backtest a trading rule (buy_the_dip, short_the_shock, ...) around each event",
 }

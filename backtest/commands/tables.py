@@ -13,10 +13,14 @@ import sys
 from pathlib import Path
 
 from backtest.commands._options import add_wide_option, subparser, windows
+from backtest.errors import ParameterError
+
+#: Where the tables go without --out: a folder beside the results file (not the run's folder itself).
+DEFAULT_DIR = "tables"
 
 EPILOG = """\
 examples:
-  backtest tables                                  # out/results.json -> out/return_tables.xlsx, .tex, CSVs
+  backtest tables                      # out/results.json -> out/tables/: return_tables.xlsx, .tex, CSVs
   backtest tables out/results.json --windows 0:0,0:1,0:5,0:20,0:60
   backtest tables --stat se --stars 0.01,0.05 --out paper/
   backtest tables --test bmp_kp                    # the per-event mean row's test
@@ -49,7 +53,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="significance levels of ***, **, * (default: 0.01,0.05,0.1)")
     add("--test", default="cross_sectional_t", metavar="NAME",
         help="cross-sectional test of each event's mean row (default: cross_sectional_t)")
-    add("--out", metavar="DIR", help="output directory (default: the results file's directory)")
+    add("--out", metavar="DIR",
+        help="output directory, replaced as one set (default: tables/ beside the results file)")
     add("--quiet", action="store_true", help="write the files, print nothing")
     add_wide_option(parser)
     parser.set_defaults(func=run)  # fmt: skip
@@ -59,6 +64,7 @@ def run(args: argparse.Namespace) -> int:
     """Handler of ``backtest tables``."""
     from backtest.report import load_results
     from backtest.report.export import write_files
+    from backtest.report.output import open_output
     from backtest.report.terminal import make_console, print_table
     from backtest.return_tables import build_return_tables
     from backtest.return_tables.display import raw_table, scoreboard_table
@@ -66,19 +72,30 @@ def run(args: argparse.Namespace) -> int:
     from backtest.return_tables.result import parse_stars
 
     levels = parse_stars(args.stars)
+    run_folder = Path(args.results).parent
+    # The writer replaces its target as one set, so never the run's own folder: its files stay.
+    if args.out is None:  # an explicit --out arrives opened (checked and locked) by the CLI
+        with open_output(run_folder / DEFAULT_DIR, "--out") as args.out:
+            return run(args)
+    if Path(str(args.out)).resolve() == run_folder.resolve():
+        raise ParameterError(
+            f"--out {args.out} holds {Path(args.results).name}: writing there would replace the run's "
+            f"files; use another folder (default {run_folder / DEFAULT_DIR})"
+        )
     results = load_results(args.results)
     tables = build_return_tables(
         results.tables, results.settings, windows=args.windows, statistic=args.stat, stars=levels,
         test=args.test,
     )  # fmt: skip
-    out = Path(args.out) if args.out else Path(args.results).parent
+    out = args.out
     written = write_files(out, return_table_files(tables))
     if args.quiet:
         return 0
     console = make_console(args.wide)
     print_table(console, raw_table(tables), group_titles=tables.names)
     print_table(console, scoreboard_table(tables), group="symbol", group_columns=("name",))
-    console.print(f"Wrote {len(written)} files to {out}/: {', '.join(p.name for p in written)}")
+    folder = written[0].parent if written else out
+    console.print(f"Wrote {len(written)} files to {folder}/: {', '.join(p.name for p in written)}")
     sys.stdout.flush()
     return 0
 
