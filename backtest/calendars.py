@@ -59,6 +59,7 @@ from backtest.errors import (
     where,
 )
 from backtest.instruments import get_instrument
+from backtest.schedule_cache import cached_schedule, is_cached
 
 CALENDAR_START = pd.Timestamp("2000-01-01")
 CALENDAR_END = pd.Timestamp("2035-12-31")
@@ -89,7 +90,7 @@ def _calendar_names() -> tuple[str, ...]:
 
 
 def _check_name(calendar: str, context: str = "calendar") -> str:
-    if calendar in _calendar_names():
+    if _is_cached(calendar) or calendar in _calendar_names():  # a cached schedule was checked
         return calendar
     close = closest_match(str(calendar), _calendar_names())
     hint = f"; did you mean {close!r}?" if close else "; use e.g. NASDAQ, NYSE, XKRX or JPX"
@@ -97,8 +98,20 @@ def _check_name(calendar: str, context: str = "calendar") -> str:
 
 
 @cache
+def _is_cached(calendar: str) -> bool:
+    return is_cached(calendar)
+
+
+@cache
 def _library(calendar: str, years: Years = FULL_YEARS) -> tuple[pd.DataFrame, str]:
-    """Library schedule for the whole ``years`` (first, last) and the exchange's time zone (cached)."""
+    """Library schedule for the whole ``years`` (first, last) and the exchange's time zone.
+
+    Cached per process, and on disk between runs (:mod:`backtest.schedule_cache`).
+    """
+    return cached_schedule(calendar, years, lambda: _build_library(calendar, years))
+
+
+def _build_library(calendar: str, years: Years) -> tuple[pd.DataFrame, str]:
     import pandas_market_calendars as mcal
 
     with warnings.catch_warnings():
