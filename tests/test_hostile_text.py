@@ -77,9 +77,10 @@ def test_formula_cells_are_neutralized_in_csv():
 
 
 def test_markdown_escapes_html():
-    text = to_markdown(pd.DataFrame({"name": ["<img src=x onerror=alert(1)>", "S&P 500"]}))
-    assert "&lt;img src=x onerror=alert(1)&gt;" in text and "S&amp;P 500" in text
-    assert "<img" not in text
+    text = to_markdown(pd.DataFrame({"name": ["<img src=x onerror=alert(1)>", "</td><!-- x", "p < 0.01"]}))
+    assert "&lt;img src=x onerror=alert(1)>" in text and "&lt;/td>&lt;!-- x" in text
+    assert "<img" not in text and "</td>" not in text and "<!--" not in text
+    assert "p < 0.01" in text  # not a tag: left readable
 
 
 MARKUP = ["Crash [/]", "[link=https://example.com]x[/link]", "[bold red]loud", ":smile:"]

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import sys
 
-from backtest.commands._cells import plain_console
 from backtest.errors import BacktestError, ParameterError
 
 LIST_EPILOG = """examples:
@@ -92,9 +91,10 @@ def _usage(parser: argparse.ArgumentParser) -> int:
 
 
 def _console():
+    from rich.console import Console
 
     # Wide enough for the table when stdout is a pipe or a file (rich assumes 80 columns then).
-    return plain_console(file=sys.stdout, width=None if sys.stdout.isatty() else 120)
+    return Console(file=sys.stdout, width=None if sys.stdout.isatty() else 120, markup=False, emoji=False)
 
 
 def _source(args: argparse.Namespace):
@@ -154,6 +154,7 @@ def run_list(args: argparse.Namespace) -> int:
 
 def run_fetch(args: argparse.Namespace) -> int:
     """Download each symbol (one at a time, with a progress bar) into the cache."""
+    from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
     from rich.table import Table
 
@@ -173,7 +174,7 @@ def run_fetch(args: argparse.Namespace) -> int:
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
-        console=plain_console(file=sys.stderr),
+        console=Console(file=sys.stderr, markup=False, emoji=False),
         transient=True,
     )
     with progress:

@@ -22,9 +22,9 @@ NVDA,-0.1697
 
 from __future__ import annotations
 
-import html
 import json
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -296,9 +296,14 @@ def to_csv(frame: pd.DataFrame) -> str:
     return _csv_ready(frame).to_csv(index=False, float_format=CSV_FLOAT_FORMAT, lineterminator="\n")
 
 
+#: What starts raw HTML in Markdown: "<" before a letter, "/", "!" or "?" (a tag, a comment).
+_HTML_START = re.compile(r"<(?=[A-Za-z/!?])")
+
+
 def _md_cell(text: str) -> str:
-    # Markdown renders raw HTML: a name like "<img src=x onerror=...>" is shown as text, not run.
-    text = html.escape(text, quote=False)
+    # Markdown renders raw HTML: a name like "<img src=x onerror=...>" is shown as text, not run;
+    # "p < 0.01" stays readable in the raw file.
+    text = _HTML_START.sub("&lt;", text)
     return text.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ").replace("\r", " ")
 
 
