@@ -189,3 +189,17 @@ def test_run_refuses_a_bad_out_before_any_work(tmp_path, monkeypatch, capsys):
         assert main(["run", "--quiet", "--out", str(out)]) == 2
         err = capsys.readouterr().err
         assert err.count("\n") == 1 and err.startswith("error: --out ") and "is a file" in err
+
+
+def test_every_commands_out_lands_as_one_set(tmp_path, capsys):
+    from backtest.cli import main
+
+    target = tmp_path / "out"
+    _write_set(target, "good")
+    before = _snapshot(target)
+    assert main(["study", "--model", "capm", "--out", str(target)]) == 2  # fails: previous set kept
+    assert capsys.readouterr().err.startswith("error: model 'capm' is unknown")
+    assert _snapshot(target) == before
+    assert main(["events", "--symbols", "NVDA", "--out", str(target)]) == 0  # succeeds: replaced whole
+    assert sorted(_snapshot(target)) == [MARKER, "alignment.csv", "alignment.parquet", "events.csv",
+                                         "events.parquet", "results.json"]
