@@ -67,6 +67,18 @@ def _command_of(argv: list[str]) -> str | None:
     return next((word for word in argv if not word.startswith("-")), None)
 
 
+def _run(args: argparse.Namespace) -> int:
+    out = getattr(args, "out", None)
+    if isinstance(out, str):
+        from backtest.report.output import open_output
+
+        # Every --out goes through the one writer: checked and locked before any work,
+        # swapped in whole when the command succeeds, left as it was when it fails.
+        with open_output(out, "--out") as args.out:
+            return int(args.func(args) or 0)
+    return int(args.func(args) or 0)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; returns the process exit code."""
     argv = sys.argv[1:] if argv is None else list(argv)
@@ -82,15 +94,10 @@ def main(argv: list[str] | None = None) -> int:
     with warnings.catch_warnings():
         warnings.showwarning = _show_warning
         try:
-            out = getattr(args, "out", None)
-            if isinstance(out, str):
-                from backtest.report.output import open_output
+            from backtest.instruments import user_names
 
-                # Every --out goes through the one writer: checked and locked before any work,
-                # swapped in whole when the command succeeds, left as it was when it fails.
-                with open_output(out, "--out") as args.out:
-                    return int(args.func(args) or 0)
-            return int(args.func(args) or 0)
+            with user_names(getattr(args, "instruments", None)):  # --instruments: names beside tickers
+                return _run(args)
         except BacktestError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2

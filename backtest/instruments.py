@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import csv
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
+from pathlib import Path
 
-from backtest.errors import UnknownSymbolError
+from backtest.errors import DataError, UnknownSymbolError, where
 
 
 @dataclass(frozen=True)
@@ -162,12 +165,65 @@ def get_instrument(symbol: str) -> Instrument:
     )
 
 
+#: Names from the user's registry file (``--instruments FILE``) while :func:`user_names` runs.
+_USER_NAMES: ContextVar[Mapping[str, str] | None] = ContextVar("backtest_user_names", default=None)
+
+
+def read_names(path: str | Path) -> dict[str, str]:
+    """``symbol -> name`` from a user's registry CSV: a ``symbol`` and a ``name`` column (the
+    packaged ``instruments.csv`` format; its other columns are not needed for names).
+
+    Raises
+    ------
+    DataError
+        Unreadable file, no ``symbol``/``name`` header, or a row without one; names file and line.
+    """
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except OSError as exc:
+        raise DataError(
+            f"{path}: cannot read the instruments file ({exc.strerror}); check --instruments"
+        ) from None
+    rows = list(csv.reader(text.splitlines()))
+    header = [cell.strip().lower() for cell in rows[0]] if rows else []
+    if "symbol" not in header or "name" not in header:
+        raise DataError(f"{where(path, 1)} the header needs symbol and name columns, e.g. symbol,name")
+    at_symbol, at_name = header.index("symbol"), header.index("name")
+    names: dict[str, str] = {}
+    for line, row in enumerate(rows[1:], start=2):
+        if not any(cell.strip() for cell in row):
+            continue
+        cells = [*row, *[""] * (len(header) - len(row))]
+        symbol, name = normalize_symbol(cells[at_symbol]), cells[at_name].strip()
+        if not symbol or not name:
+            column = "symbol" if not symbol else "name"
+            raise DataError(f"{where(path, line, column)} empty; give each row a symbol and its name")
+        names[symbol] = name
+    return names
+
+
+@contextmanager
+def user_names(path: str | Path | None) -> Iterator[None]:
+    """Show the names of a user's registry file beside tickers while the block runs (None: no file)."""
+    token = _USER_NAMES.set(read_names(path)) if path is not None else None
+    try:
+        yield
+    finally:
+        if token is not None:
+            _USER_NAMES.reset(token)
+
+
 def display_name(symbol: str) -> str:
-    """The company or index name the registry gives ``symbol``; ``""`` when it has none.
+    """The company or index name of ``symbol``: the user's registry file first, then the packaged
+    registry; ``""`` when neither has one.
 
     >>> display_name("000660.KS"), display_name("7203.T")
     ('SK Hynix', '')
     """
+    mine = _USER_NAMES.get()
+    if mine and symbol in mine:
+        return mine[symbol]
     entry = _registry().get(symbol)
     return entry.name if entry is not None and entry.name != symbol else ""
 

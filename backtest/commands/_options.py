@@ -47,6 +47,13 @@ def add_input_options(parser: argparse.ArgumentParser, *, events_option: bool = 
                         help="cache for --source yahoo (default: $BACKTEST_CACHE_DIR or the user cache)")
     parser.add_argument("--closures", metavar="FILE",
                         help="closures overrides CSV, applied on top of the packaged one")
+    add_instruments_option(parser)
+
+
+def add_instruments_option(parser: argparse.ArgumentParser) -> None:
+    """``--instruments FILE``: the user's registry CSV, whose names show beside tickers."""
+    parser.add_argument("--instruments", metavar="FILE",
+                        help="your registry CSV (symbol,name,...): company names shown beside the tickers")
 
 
 def check_symbols(option: str, symbols: Sequence[str] | None) -> list[str] | None:

@@ -6,7 +6,14 @@ import argparse
 import textwrap
 from typing import TYPE_CHECKING
 
-from backtest.commands._options import add_out_option, add_wide_option, check_symbols, subparser, write_out
+from backtest.commands._options import (
+    add_instruments_option,
+    add_out_option,
+    add_wide_option,
+    check_symbols,
+    subparser,
+    write_out,
+)
 from backtest.errors import UnknownSymbolError
 from backtest.sources import SOURCE_NAMES
 
@@ -58,6 +65,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--csv-dir", metavar="DIR", help="directory of SYMBOL.csv files for --source csv")
     parser.add_argument("--cache-dir", metavar="DIR", help="cache directory for --source yahoo")
     parser.add_argument("--check", action="store_true", help="only validate; print a one-line summary")
+    add_instruments_option(parser)
     add_wide_option(parser)
     add_out_option(parser)
     parser.set_defaults(func=run)
