@@ -21,7 +21,7 @@ from backtest.study.bootstrap import bootstrap_car
 from backtest.study.calendar_time import portfolio_test
 from backtest.study.history import PairHistory, gather, pair_history
 from backtest.study.panel import compute
-from backtest.study.placebo import draws_table, placebo_draws, placebo_table
+from backtest.study.placebo import draws_table, placebo_draws, placebo_table, select_event
 from backtest.study.result import EventStudyResult
 from backtest.study.windows import window_label
 
@@ -82,6 +82,18 @@ def _events_positions(history: PairHistory, rows: np.ndarray) -> list[np.ndarray
             for i in rows]
 
 
+def _same_pairs(history: PairHistory) -> list[tuple[list[str], list[np.ndarray]]]:
+    # events grouped by their (symbol, calendar) pairs in order: [(event ids, rows of each)]
+    groups: dict[tuple, tuple[list[str], list[np.ndarray]]] = {}
+    for event_id in pd.unique(history.event_id):
+        rows = np.flatnonzero(history.event_id == event_id)
+        key = tuple(zip(history.symbol[rows], history.calendar[rows], strict=True))
+        ids, members = groups.setdefault(key, ([], []))
+        ids.append(str(event_id))
+        members.append(rows)
+    return list(groups.values())
+
+
 def infer(result: EventStudyResult, prices: Mapping[str, pd.DataFrame], alignment: pd.DataFrame,
           calendars: ExchangeCalendars, *, placebo: bool = True, bootstrap: int = 0,
           level: float = 0.95, calendar_time: bool = True, garch: bool = False,
@@ -129,14 +141,18 @@ def infer(result: EventStudyResult, prices: Mapping[str, pd.DataFrame], alignmen
     common = {"model": s["model"], "min_estimation": int(s["min_estimation"]),
               "return_kind": s["return_kind"]}
     tables: dict[str, list[pd.DataFrame]] = {k: [] for k in ("placebo", "draws", "boot", "ct", "garch")}
+    if placebo:
+        for ids, rows in _same_pairs(history):  # events on the same instruments share their dates
+            joint = placebo_draws(history.take(rows[0]), estimation=est, event=evt, car_windows=cars,
+                                  other_events=_events_positions(history, rows[0]),
+                                  events_day0=np.column_stack([history.day0[r] for r in rows]), **common)
+            for e, event_id in enumerate(ids):
+                draws = select_event(joint, e)
+                tables["placebo"].append(placebo_table(event_id, draws, labels))
+                tables["draws"].append(draws_table(event_id, draws, labels))
     for event_id in pd.unique(history.event_id):  # one pass per event
         rows = np.flatnonzero(history.event_id == event_id)
         h = history.take(rows)
-        if placebo:
-            draws = placebo_draws(h, estimation=est, event=evt, car_windows=cars,
-                                  other_events=_events_positions(history, rows), **common)
-            tables["placebo"].append(placebo_table(str(event_id), draws, labels))
-            tables["draws"].append(draws_table(str(event_id), draws, labels))
         pos = h.day0[:, None]
         est_r, est_x = gather(h.returns, pos, *est)[:, 0], gather(h.regressors, pos, *est)[:, 0]
         evt_r, evt_x = gather(h.returns, pos, *evt)[:, 0], gather(h.regressors, pos, *evt)[:, 0]

@@ -45,6 +45,7 @@ class PlaceboDraws:
     ar0: np.ndarray
     car: np.ndarray
     tests: dict[str, np.ndarray]
+    n_events: int = 1  # leading columns that are events (a joint run of events sharing pairs)
 
 
 def candidate_positions(history: PairHistory, evt: Window) -> tuple[np.ndarray, np.ndarray]:
@@ -89,19 +90,25 @@ def _inside(history: PairHistory, pos: np.ndarray, evt: Window) -> np.ndarray:
 
 def placebo_draws(history: PairHistory, *, model: str, estimation: Window, event: Window,
                   car_windows: Sequence[Window], min_estimation: int, return_kind: str,
-                  other_events: list[np.ndarray]) -> PlaceboDraws:
+                  other_events: list[np.ndarray], events_day0: np.ndarray | None = None) -> PlaceboDraws:
     """Statistics of one event (the pairs of ``history``) on its date and every placebo date.
+
+    ``events_day0`` ``(n, E)``: the day-0 positions of ``E`` events sharing these pairs
+    (default: ``history.day0``, one event); their placebo dates are the same, so they run
+    together and :func:`select_event` takes one out.
 
     Eligibility of a date ``d``: (1) its event window overlaps no event window of the study
     for any of the pairs (``other_events``: each pair's day-0 positions of every study event
     with that symbol, its own included); (2) every pair has an AR on day 0 and a complete
-    CAR in every window (:func:`~backtest.study.models.window_complete`). The model follows
+    CAR in every window (:func:`~backtest.study.models.window_complete`) with a variance (a
+    model fitted on at least one estimation return). The model follows
     the study's rule on each date: the requested one, market-adjusted below ``min_estimation``
     estimation returns (as on the event date).
     """
     pos, _ = candidate_positions(history, event)
     pos = pos[:, ~_blocked(history, pos, event, other_events) & _inside(history, pos, event)]
-    pos = np.concatenate([history.day0[:, None], pos], axis=1)  # column 0: the event itself
+    own = history.day0[:, None] if events_day0 is None else np.asarray(events_day0)
+    pos = np.concatenate([own, pos], axis=1)  # first columns: the events themselves
     n, d = pos.shape
     est_r = gather(history.returns, pos, *estimation).reshape(n * d, -1)
     est_x = gather(history.regressors, pos, *estimation).reshape(n * d, est_r.shape[1], -1)
@@ -113,13 +120,27 @@ def placebo_draws(history: PairHistory, *, model: str, estimation: Window, event
                   car_cols=car_cols, return_kind=return_kind, day0_col=day0)
     car = out.car.reshape(n, d, -1)
     ok = np.isfinite(car).all(axis=(0, 2)) & np.isfinite(out.ar[:, day0].reshape(n, d)).all(axis=0)
-    ok[0] = True
+    ok &= np.isfinite(out.car_var.reshape(n, d, -1)).all(axis=(0, 2))  # a fitted model, not none
+    ok[: own.shape[1]] = True
     keep = np.flatnonzero(ok)
-    stats = date_statistics(out, n, d, car_cols, est_r.shape[1])
+    rows = (np.arange(n)[:, None] * d + keep[None, :]).ravel()  # pair-major, eligible dates only
+    stats = date_statistics(_take(out, rows), n, len(keep), car_cols, est_r.shape[1])
     t = history.dates.shape[1]
     day0_dates = history.dates[0, np.clip(pos[0], 0, t - 1)]
     return PlaceboDraws(history.symbol, day0_dates[keep], out.ar[:, day0].reshape(n, d)[:, keep],
-                        car[:, keep], {k: v[keep] for k, v in stats.items()})
+                        car[:, keep], stats, own.shape[1])
+
+
+def select_event(draws: PlaceboDraws, e: int) -> PlaceboDraws:
+    """The draws of event ``e`` of a joint run: its own column first, then the placebo dates."""
+    cols = np.r_[e, draws.n_events : len(draws.dates)]
+    return PlaceboDraws(draws.symbols, draws.dates[cols], draws.ar0[:, cols], draws.car[:, cols],
+                        {k: v[cols] for k, v in draws.tests.items()})
+
+
+def _take(out: Computed, rows: np.ndarray) -> Computed:
+    fit = type(out.fit)(**{f: getattr(out.fit, f)[rows] for f in out.fit.__dataclass_fields__})
+    return Computed(fit, **{f: getattr(out, f)[rows] for f in Computed.__dataclass_fields__ if f != "fit"})
 
 
 def date_statistics(out: Computed, n: int, d: int, car_cols: Sequence[tuple[int, int]],
@@ -218,23 +239,23 @@ def empirical_p(observed: np.ndarray, draws: np.ndarray) -> tuple[np.ndarray, np
 def placebo_table(event_id: str, draws: PlaceboDraws, labels: Sequence[str]) -> pd.DataFrame:
     """Tidy rows: event_id, symbol ("" for event-level), statistic, window, value, rank,
     n_placebo, p_value (:func:`empirical_p`)."""
-    frames = []
-    p, rank, m = empirical_p(draws.ar0[:, 0], draws.ar0[:, 1:].T)
-    frames.append(pd.DataFrame({"symbol": draws.symbols, "statistic": "ar", "window": window_label((0, 0)),
-                                "value": draws.ar0[:, 0], "rank": rank, "n_placebo": m, "p_value": p}))
-    w = len(labels)
-    p, rank, m = empirical_p(draws.car[:, 0], np.moveaxis(draws.car[:, 1:], 1, 0))
-    frames.append(pd.DataFrame({"symbol": np.repeat(draws.symbols, w), "statistic": "car",
-                                "window": np.tile(labels, len(draws.symbols)),
-                                "value": draws.car[:, 0].ravel(), "rank": rank.ravel(),
-                                "n_placebo": m.ravel(), "p_value": p.ravel()}))
-    for name, values in draws.tests.items():
-        p, rank, m = empirical_p(values[0], values[1:])
-        frames.append(pd.DataFrame({"symbol": "", "statistic": name, "window": list(labels),
-                                    "value": values[0], "rank": rank, "n_placebo": m, "p_value": p}))
-    out = pd.concat(frames, ignore_index=True)
-    out.insert(0, "event_id", event_id)
-    return out
+    n, w = len(draws.symbols), len(labels)
+    blocks = [(np.asarray(draws.symbols, dtype=object), "ar", [window_label((0, 0))] * n,
+               draws.ar0[:, 0], draws.ar0[:, 1:].T),
+              (np.repeat(draws.symbols, w), "car", list(labels) * n, draws.car[:, 0].ravel(),
+               np.moveaxis(draws.car[:, 1:], 1, 0).reshape(-1, n * w))]
+    blocks += [(np.full(w, "", dtype=object), name, list(labels), values[0], values[1:])
+               for name, values in draws.tests.items()]
+    cols: dict[str, list] = {k: [] for k in ("symbol", "statistic", "window", "value", "rank",
+                                             "n_placebo", "p_value")}
+    for symbols, name, windows, observed, placebo in blocks:
+        p, rank, m = empirical_p(observed, placebo)
+        for key, part in (("symbol", symbols), ("statistic", np.full(len(observed), name, dtype=object)),
+                          ("window", np.asarray(windows, dtype=object)), ("value", observed),
+                          ("rank", rank), ("n_placebo", m), ("p_value", p)):
+            cols[key].append(part)
+    out = {k: np.concatenate(v) for k, v in cols.items()}
+    return pd.DataFrame({"event_id": np.full(len(out["value"]), event_id, dtype=object), **out})
 
 
 def draws_table(event_id: str, draws: PlaceboDraws, labels: Sequence[str],
