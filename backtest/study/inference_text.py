@@ -39,8 +39,8 @@ def summary_text(res) -> str:
     """Plain-text summary of an InferenceResult."""
     out = []
     if not res.placebo.empty:
-        out += ["Placebo inference (the event's rank among its instruments' own eligible dates; "
-                "p two-sided, (1 + #|S_j| >= |S_0|) / (1 + M))", *placebo_lines(res.placebo), "",
+        out += ["Placebo inference: rank among the instruments' own eligible dates "
+                "(p = (1 + #|S_j| >= |S_0|) / (1 + M))", *placebo_lines(res.placebo), "",
                 "Placebo p-values of the event-level statistics",
                 placebo_wide(res.placebo).to_string(), ""]
     if not res.bootstrap.empty:
@@ -49,7 +49,8 @@ def summary_text(res) -> str:
         out += [f"Stationary bootstrap of dates ({int(b['n_boot'].iloc[0])} draws, seed "
                 f"{res.settings.get('seed')}): CAAR {level} % intervals"]
         out += [f"{r.event_id} {r.window}: CAAR {percent(r.estimate)} [{percent(r.ci_low)}, "
-                f"{percent(r.ci_high)}] p {number(r.p_value, 3)} (block {r.block:.1f} days)"
+                f"{percent(r.ci_high)}] p {number(r.p_value, 3)} "
+                f"({r.n_pairs} pairs, block {r.block:.1f} days)"
                 for r in b.itertuples(index=False)]
         out.append("")
     if not res.calendar_time.empty:
