@@ -8,7 +8,12 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from backtest.commands._options import at_least
+
+def draws(text: str) -> int:
+    """argparse type: a whole number of bootstrap draws, 0 for none."""
+    if not text.strip().isdigit():
+        raise argparse.ArgumentTypeError(f"{text!r}: give a whole number of draws (0 = none), e.g. 999")
+    return int(text)
 
 
 def add_inference_options(parser: argparse.ArgumentParser) -> None:
@@ -16,7 +21,7 @@ def add_inference_options(parser: argparse.ArgumentParser) -> None:
     g = parser.add_argument_group("inference beyond the cross-sectional tests")
     g.add_argument("--placebo", action="store_true",
                    help="rank each statistic among the instruments' own non-event dates (placebo p-values)")
-    g.add_argument("--bootstrap", type=at_least(0), default=0, metavar="B",
+    g.add_argument("--bootstrap", type=draws, default=0, metavar="B",
                    help="stationary-bootstrap draws of dates for CAR/CAAR intervals, e.g. 999 "
                         "(default: none)")
     g.add_argument("--calendar-time", action="store_true",
