@@ -3,8 +3,12 @@ the terminal, ``summary()`` and the report)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+import numpy as np
 import pandas as pd
 
+from backtest.study.placebo import empirical_p
 from backtest.study.result import number, percent, significance
 
 #: placebo statistics shown in the summary (the others stay in the table)
@@ -67,22 +71,26 @@ def summary_text(res) -> str:
     return "\n".join(out).rstrip()
 
 
-def placebo_figure(draws: pd.DataFrame, event_id: str, window: str = "[0,0]"):
-    """Histogram of the placebo CAARs of ``event_id`` over ``window``, the event as a red line."""
+def placebo_figure(draws: pd.DataFrame, event_ids: str | Sequence[str], window: str = "[0,0]"):
+    """Histograms of the placebo CAARs over ``window``, one panel per event, the event in red."""
     from matplotlib.figure import Figure
 
-    block = draws[(draws["event_id"] == event_id) & (draws["window"] == window)]
-    fig = Figure(figsize=(6.4, 3.2))
-    ax = fig.add_subplot()
-    placebo = block.loc[~block["is_event"], "value"].dropna() * 100
-    ax.hist(placebo, bins=40, color="#8a9bb0")
-    event = block.loc[block["is_event"], "value"]
-    if len(event):
-        ax.axvline(float(event.iloc[0]) * 100, color="#c0392b", linewidth=2,
-                   label=f"{event_id}: {percent(float(event.iloc[0]))}")
-        ax.legend(loc="upper left", fontsize=8)
-    ax.set_xlabel(f"CAAR {window} on placebo dates (%)")
-    ax.set_ylabel("dates")
-    ax.set_title(f"{event_id}: {len(placebo)} placebo dates", fontsize=10)
+    ids = [event_ids] if isinstance(event_ids, str) else list(event_ids)
+    ncols = min(2, max(1, len(ids)))
+    nrows = -(-max(1, len(ids)) // ncols)
+    fig = Figure(figsize=(6.4 * ncols / 1.4, 2.8 * nrows))
+    for k, event_id in enumerate(ids):
+        ax = fig.add_subplot(nrows, ncols, k + 1)
+        block = draws[(draws["event_id"] == event_id) & (draws["window"] == window)]
+        placebo = block.loc[~block["is_event"], "value"].dropna() * 100
+        ax.hist(placebo, bins=40, color="#8a9bb0")
+        event = block.loc[block["is_event"], "value"]
+        if len(event):
+            value = float(event.iloc[0])
+            rank = int(empirical_p(np.array([value]), placebo.to_numpy()[:, None] / 100)[1][0])
+            ax.axvline(value * 100, color="#c0392b", linewidth=2)
+            ax.set_title(f"{event_id}: {percent(value)}, rank {rank} of {len(placebo) + 1}", fontsize=9)
+        ax.set_xlabel(f"CAAR {window} (%)", fontsize=8)
+        ax.tick_params(labelsize=7)
     fig.tight_layout()
     return fig
