@@ -333,7 +333,8 @@ def _run(settings: RunSettings, step: Progress, max_memory: int | None) -> RunRe
     from backtest.study.inference import infer
 
     # how unusual day 0 was for these instruments: their own history, about a second
-    inference = infer(study, prices, symbol_alignment, calendars, placebo=True, calendar_time=True)
+    inference = infer(study, prices, symbol_alignment, calendars, placebo=True, calendar_time=True,
+                      other_events=every_alignment)
 
     step("recovery")
     recovery_study, window = None, recovery_event_window(settings)

@@ -45,7 +45,7 @@ def test_sign_test_hand_and_exact_binomial_p():
     stat, _, n = classics.sign_test(car)
     assert stat[0] == pytest.approx((1 - 2) / 1.0, abs=TOL) and n[0] == 4
     u = st.rank_u(EST[[0, 1, 0, 1]], car)
-    out = st.run_tests(car, car / 0.02, np.full(4, 30), EST[[0, 1, 0, 1]], u, [(0, 0)], 4)
+    out = classics.classic_results(car, EST[[0, 1, 0, 1]], u, [(0, 0)], 4)
     assert out["sign"].p_value[0] == pytest.approx(stats.binomtest(1, 4, 0.5).pvalue, abs=1e-12)
     assert out["sign"].null == ["Binomial(4, 0.5)"]
 
@@ -60,13 +60,33 @@ def test_rank_sign_hand():
     ar = col(-0.05, -0.03)
     u = st.rank_u(est, ar)
     np.testing.assert_allclose(classics.rank_sign_u(u) - 0.5, [[1, -1, 1, -1], [1, 1, -1, -1]])
-    out = st.run_tests(ar, ar / 0.02, np.full(2, 30), est, u, [(0, 0)], 3)
+    out = classics.classic_results(ar, est, u, [(0, 0)], 3)
     assert out["rank_sign"].statistic[0] == pytest.approx(-math.sqrt(2.0), abs=TOL)
     assert out["rank_sign"].p_value[0] == pytest.approx(2 * stats.norm.sf(math.sqrt(2.0)), abs=1e-12)
 
 
-def test_run_tests_registers_the_classics():
-    assert {"brown_warner_1980", "lamb", "sign", "rank_sign"} <= set(st.TESTS)
+def test_study_tests_table_has_the_classics_and_adjusted_p():
+    # two events x three pairs of synthetic returns through the study's own panel
+    from backtest.study.panel import Panel, assemble
+
+    rng = np.random.default_rng(4)
+    n, l1, l2 = 6, 80, 3
+    m = rng.normal(0, 0.01, (n, l1 + l2))
+    r = 0.5 * m + rng.normal(0, 0.01, (n, l1 + l2))
+    dates = np.full((n, l2), np.datetime64("2025-01-02", "ns"))
+    panel = Panel(np.array(["a"] * 3 + ["b"] * 3, dtype=object), np.array(list("xyzxyz"), dtype=object),
+                  np.array(["M"] * n, dtype=object), r[:, :l1], m[:, :l1, None], r[:, l1:], m[:, l1:, None],
+                  dates, ("market",))
+    res = assemble(panel, model="market", estimation=(-83, -4), event=(-1, 1), car_windows=[(0, 0)],
+                   min_estimation=30, return_kind="simple", settings={})
+    t = res.tests
+    assert set(classics.CLASSIC_TESTS) <= set(t["test"])
+    a = t[(t["scope"] == "a") & (t["test"] == "sign")]
+    car = res.car[res.car["event_id"] == "a"]["car"].to_numpy()
+    w = int((car > 0).sum())
+    assert a["p_value"].iloc[0] == pytest.approx(stats.binomtest(w, 3, 0.5).pvalue, abs=1e-12)
+    family = t[(t["scope"] == "a") & (t["window"] == "[0,0]")]
+    assert (family["p_holm"].dropna() >= family["p_value"][family["p_holm"].notna()] - 1e-15).all()
 
 
 def test_holm_and_bh_by_hand():

@@ -42,6 +42,7 @@ def run_inference(args: argparse.Namespace, result, inputs):
     from backtest.study.inference import infer
 
     res = infer(result, inputs.prices, inputs.alignment, inputs.calendars, placebo=args.placebo,
+                other_events=inputs.all_alignment,
                 bootstrap=args.bootstrap, calendar_time=args.calendar_time, garch=args.garch,
                 seed=args.seed)
     console = Console(width=None if "COLUMNS" in os.environ else 100, highlight=False)

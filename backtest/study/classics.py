@@ -147,7 +147,8 @@ def classic_results(car: np.ndarray, est_resid: np.ndarray, u: np.ndarray,
         "brown_warner_1980": st._result("brown_warner_1980", *brown_warner_1980(car, lengths, est_resid),
                                         "t(M-1)"),
         "lamb": st._result("lamb", *lamb(car, pe_factor, est_resid), "N(0,1)"),
-        "sign": st._result("sign", stat, df, n, "Binomial(N, 0.5)", p, [f"Binomial({int(k)}, 0.5)" for k in n]),
+        "sign": st._result("sign", stat, df, n, "Binomial(N, 0.5)", p,
+                           [f"Binomial({int(k)}, 0.5)" for k in n]),
         "rank_sign": st._result("rank_sign", *st.corrado_rank(rank_sign_u(u), shifted, include), "N(0,1)"),
     }
 

@@ -32,6 +32,9 @@ class PairHistory:
     regressors : (n, T, k) float — market (the pair's benchmark) first, then the factors
     dates : (n, T) datetime64[ns] — the sessions (NaT past the pair's calendar)
     day0 : (n,) int — position of the event's reaction session
+    est_returns : (n, T) float — ``returns`` with the sessions near any event of the symbol
+        left out (NaN), as the study leaves them out of every estimation window
+        (``exclude_events``); estimation windows read this one
     """
 
     event_id: np.ndarray
@@ -41,6 +44,7 @@ class PairHistory:
     regressors: np.ndarray
     dates: np.ndarray
     day0: np.ndarray
+    est_returns: np.ndarray
 
     def take(self, rows: np.ndarray) -> PairHistory:
         """The pairs at ``rows``."""
@@ -48,11 +52,15 @@ class PairHistory:
 
 
 def pair_history(prices: Mapping[str, pd.DataFrame], alignment: pd.DataFrame,
-                 calendars: ExchangeCalendars, settings: Mapping) -> PairHistory:
+                 calendars: ExchangeCalendars, settings: Mapping,
+                 other_events: pd.DataFrame | None = None) -> PairHistory:
     """Whole-history arrays of the pairs in ``alignment`` under a study's ``settings``.
 
     ``settings`` is :attr:`EventStudyResult.settings` of a prices-level study (model,
-    benchmarks, factors, return_kind); the regressors follow the study's (market first).
+    benchmarks, factors, return_kind, exclude_events); the regressors follow the study's
+    (market first), read on the instrument's own session dates. ``other_events``: every
+    event x symbol of the events file (default ``alignment``), whose neighbourhoods
+    (``exclude_events``) are left out of estimation windows.
     """
     if settings.get("source", "prices") != "prices":
         raise StudyError("placebo, bootstrap and calendar-time inference need a prices-level study "
@@ -85,12 +93,24 @@ def pair_history(prices: Mapping[str, pd.DataFrame], alignment: pd.DataFrame,
                 x[i, :t, 0] = panel[bench[i]].to_numpy()
             for j, f in enumerate(factors, start=1):
                 x[i, :t, j] = panel[f].to_numpy()
+    est_returns = r.copy()
+    around = settings.get("exclude_events")
+    if around is not None:
+        others = align if other_events is None else other_events
+        for i in range(n):  # per pair: a handful
+            days = sessions[str(align.loc[i, "calendar"])]
+            mine = others[(others["symbol"].astype(str) == symbols[i])
+                          & (others["calendar"].astype(str) == str(align.loc[i, "calendar"]))]
+            for q in days.get_indexer(pd.DatetimeIndex(pd.to_datetime(mine["reaction_session"]))):
+                if q >= 0:
+                    est_returns[i, max(0, q + around[0]) : max(0, q + around[1] + 1)] = np.nan
     if (day0 < 0).any():
         raise StudyError("a reaction session is not a session of its calendar; rebuild the alignment "
                          "with the same calendars")
     return PairHistory(align["event_id"].astype(str).to_numpy(dtype=object),
                        np.array(symbols, dtype=object),
-                       align["calendar"].astype(str).to_numpy(dtype=object), r, x, dates, day0)
+                       align["calendar"].astype(str).to_numpy(dtype=object), r, x, dates, day0,
+                       est_returns)
 
 
 def gather(values: np.ndarray, pos: np.ndarray, first: int, last: int) -> np.ndarray:

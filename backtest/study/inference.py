@@ -97,7 +97,7 @@ def _same_pairs(history: PairHistory) -> list[tuple[list[str], list[np.ndarray]]
 def infer(result: EventStudyResult, prices: Mapping[str, pd.DataFrame], alignment: pd.DataFrame,
           calendars: ExchangeCalendars, *, placebo: bool = True, bootstrap: int = 0,
           level: float = 0.95, calendar_time: bool = True, garch: bool = False,
-          seed: int = 0) -> InferenceResult:
+          seed: int = 0, other_events: pd.DataFrame | None = None) -> InferenceResult:
     """Placebo, bootstrap, calendar-time (and GARCH) inference for each event of ``result``.
 
     Parameters
@@ -116,6 +116,10 @@ def infer(result: EventStudyResult, prices: Mapping[str, pd.DataFrame], alignmen
         GARCH(1,1) market model per pair (``arch``).
     seed : int
         Seed of the bootstrap (deterministic for a given seed).
+    other_events : DataFrame, optional
+        Every event x symbol of the events file (``align_symbols`` rows; default
+        ``alignment``): their windows are kept out of the placebo dates and their
+        neighbourhoods out of the estimation windows, as in the study.
 
     Raises
     ------
@@ -137,7 +141,7 @@ def infer(result: EventStudyResult, prices: Mapping[str, pd.DataFrame], alignmen
     align = alignment.reset_index(drop=True)
     keep = set(zip(result.fits["event_id"].astype(str), result.fits["symbol"].astype(str), strict=True))
     align = align[[(str(e), str(y)) in keep for e, y in zip(align["event_id"], align["symbol"], strict=True)]]
-    history = pair_history(prices, align, calendars, s)
+    history = pair_history(prices, align, calendars, s, other_events)
     common = {"model": s["model"], "min_estimation": int(s["min_estimation"]),
               "return_kind": s["return_kind"]}
     tables: dict[str, list[pd.DataFrame]] = {k: [] for k in ("placebo", "draws", "boot", "ct", "garch")}
@@ -154,7 +158,7 @@ def infer(result: EventStudyResult, prices: Mapping[str, pd.DataFrame], alignmen
         rows = np.flatnonzero(history.event_id == event_id)
         h = history.take(rows)
         pos = h.day0[:, None]
-        est_r, est_x = gather(h.returns, pos, *est)[:, 0], gather(h.regressors, pos, *est)[:, 0]
+        est_r, est_x = gather(h.est_returns, pos, *est)[:, 0], gather(h.regressors, pos, *est)[:, 0]
         evt_r, evt_x = gather(h.returns, pos, *evt)[:, 0], gather(h.regressors, pos, *evt)[:, 0]
         if bootstrap:
             out = compute(est_r, est_x, evt_r, evt_x, car_cols=car_cols, day0_col=day0_col, **common)
@@ -171,7 +175,7 @@ def infer(result: EventStudyResult, prices: Mapping[str, pd.DataFrame], alignmen
         if garch:
             from backtest.study.garch import garch_table
 
-            span_r = gather(h.returns, pos, est[0], evt[1])[:, 0]
+            span_r = gather(h.returns, pos, est[0], evt[1])[:, 0]  # GARCH: a gap-free recursion
             span_m = gather(h.regressors, pos, est[0], evt[1])[:, 0, :, 0]
             tables["garch"].append(garch_table(list(zip(h.event_id, h.symbol, strict=True)), span_r, span_m,
                                                est[1] - est[0] + 1, evt[0] - est[0], car_cols, labels,

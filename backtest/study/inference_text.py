@@ -8,8 +8,15 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from backtest.formatting import format_number, format_percent, significance_marks
 from backtest.study.placebo import empirical_p
-from backtest.study.result import number, percent, significance
+
+
+def percent(value: float) -> str:
+    return format_percent(value, signed=True)
+
+
+number, significance = format_number, significance_marks
 
 #: placebo statistics shown in the summary (the others stay in the table)
 SHOWN_PLACEBO: tuple[str, ...] = ("caar", "cross_sectional_t", "bmp", "patell_z", "corrado_rank")

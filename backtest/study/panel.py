@@ -139,6 +139,12 @@ def _aar_table(scopes: Sequence[str], stats: ScopeStats, rel_days: np.ndarray) -
                          "caar": np.cumsum(aar, axis=1).ravel(), "n": n.ravel()})
 
 
+def _with_residuals(block) -> Computed:
+    # the classic tests (backtest.study.classics) still read estimation residuals and ranks
+    # per scope: keep them (O(n L) memory) instead of table_arrays' empty ones
+    return block.computed
+
+
 def assemble(panel: Panel, *, model: str, estimation: Window, event: Window,
              car_windows: Sequence[Window], min_estimation: int, return_kind: str,
              settings: dict, block_size: int = BLOCK_SIZE) -> EventStudyResult:
@@ -157,7 +163,7 @@ def assemble(panel: Panel, *, model: str, estimation: Window, event: Window,
     est_days = None if panel.est_dates is None else day_numbers(panel.est_dates)
     stats, parts = run_blocks((BlockInput(panel.est_r[b], panel.est_x[b], panel.evt_r[b], panel.evt_x[b],
                                           codes[b], None if est_days is None else est_days[b])
-                               for b in slices(len(codes), block_size)), spec, table_arrays)
+                               for b in slices(len(codes), block_size)), spec, _with_residuals)
     out = concat_computed(parts)
     n, l2 = panel.evt_r.shape
     l1 = panel.est_r.shape[1]

@@ -110,7 +110,7 @@ def placebo_draws(history: PairHistory, *, model: str, estimation: Window, event
     own = history.day0[:, None] if events_day0 is None else np.asarray(events_day0)
     pos = np.concatenate([own, pos], axis=1)  # first columns: the events themselves
     n, d = pos.shape
-    est_r = gather(history.returns, pos, *estimation).reshape(n * d, -1)
+    est_r = gather(history.est_returns, pos, *estimation).reshape(n * d, -1)
     est_x = gather(history.regressors, pos, *estimation).reshape(n * d, est_r.shape[1], -1)
     evt_r = gather(history.returns, pos, *event).reshape(n * d, -1)
     evt_x = gather(history.regressors, pos, *event).reshape(n * d, evt_r.shape[1], -1)

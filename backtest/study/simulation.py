@@ -19,6 +19,7 @@ import pandas as pd
 from backtest.study import statistics as st
 from backtest.study.bootstrap import bootstrap_car
 from backtest.study.calendar_time import portfolio_test
+from backtest.study.classics import classic_results
 from backtest.study.history import PairHistory
 from backtest.study.panel import compute
 from backtest.study.placebo import empirical_p, placebo_draws
@@ -51,7 +52,7 @@ def simulate_event(rng: np.random.Generator, n_pairs: int, n_placebo: int, *, rh
     names = np.array([f"S{i}" for i in range(n_pairs)], dtype=object)
     return PairHistory(np.full(n_pairs, "sim", dtype=object), names, np.full(n_pairs, "SIM", dtype=object),
                        returns, np.repeat(market[None, :, None], n_pairs, axis=0),
-                       np.repeat(dates[None, :], n_pairs, axis=0), np.full(n_pairs, day0))
+                       np.repeat(dates[None, :], n_pairs, axis=0), np.full(n_pairs, day0), returns)
 
 
 def event_p_values(h: PairHistory, *, n_boot: int = 199, seed: int = 0) -> dict[str, float]:
@@ -67,8 +68,8 @@ def event_p_values(h: PairHistory, *, n_boot: int = 199, seed: int = 0) -> dict[
     with np.errstate(invalid="ignore", divide="ignore"):
         scar = out.car / np.sqrt(out.car_var)
         pe = out.car_var / out.fit.sigma2[:, None]
-    tests = st.run_tests(out.car, scar, out.fit.df, out.fit.est_resid, out.u, [(col, col)], l1,
-                         pe_factor=pe)
+    tests = st.run_tests(out.car, scar, out.fit.df, out.fit.est_resid, out.u, [(col, col)], l1)
+    tests |= classic_results(out.car, out.fit.est_resid, out.u, [(col, col)], l1, pe_factor=pe)
     p = {name: float(res.p_value[0]) for name, res in tests.items()}
     draws = placebo_draws(h, model="market", estimation=ESTIMATION, event=EVENT, car_windows=[WINDOW],
                           min_estimation=60, return_kind="simple",
