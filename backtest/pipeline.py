@@ -119,6 +119,8 @@ class RunResult:
     #: before the event window (or an earlier CAR window) to the horizon (what ``backtest tables``
     #: cuts windows from).
     session_closes: pd.DataFrame | None = None
+    #: Placebo ranks and the calendar-time test of each event (backtest.study.inference).
+    inference: Any = None
 
     def tables(self) -> dict[str, pd.DataFrame]:
         """All result tables by name, in a fixed order (what the JSON and CSV files hold)."""
@@ -328,6 +330,11 @@ def _run(settings: RunSettings, step: Progress, max_memory: int | None) -> RunRe
             **study_options
         )
     _reemit(first_warnings)
+    from backtest.study.inference import infer
+
+    # how unusual day 0 was for these instruments: their own history, about a second
+    inference = infer(study, prices, symbol_alignment, calendars, placebo=True, calendar_time=True,
+                      other_events=every_alignment)
 
     step("recovery")
     recovery_study, window = None, recovery_event_window(settings)
@@ -397,6 +404,7 @@ def _run(settings: RunSettings, step: Progress, max_memory: int | None) -> RunRe
         alignment=alignment,
         symbol_alignment=symbol_alignment,
         study=study,
+        inference=inference,
         recovery=recovered,
         trade=trade,
         grid=grid,

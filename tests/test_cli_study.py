@@ -31,7 +31,7 @@ def test_study_prints_car_table_and_tests(capsys, tmp_path):
     data = json.loads(js.read_text())
     assert {"settings", "car", "tests", "fits"} <= set(data)
     assert data["settings"]["estimation_window"] == [-250, -11]
-    assert len(data["tests"]) == 2 * 2 * 8  # scopes (event, all) x windows x tests
+    assert len(data["tests"]) == 2 * 2 * 12  # scopes (event, all) x windows x tests
 
 
 def test_study_reports_short_history(capsys):

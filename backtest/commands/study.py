@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 from rich.text import Text
 
+from backtest.commands._inference import add_inference_options, run_inference
 from backtest.commands._options import (
     add_budget_option,
     add_input_options,
@@ -41,6 +42,7 @@ EXAMPLES = """examples:
   backtest study --symbols NVDA 000660.KS --model market --estimation -250:-11 --window -5:20
   backtest study --event deepseek_r1 --car 0:0,0:5 --csv car.csv --json study.json
   backtest study --model factor --factors SOXX --symbols NVDA MU
+  backtest study --placebo --bootstrap 999 --calendar-time --json study.json
 """
 
 
@@ -59,6 +61,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--json", metavar="FILE", help="write CARs, tests and fits to JSON")
     add_out_option(p)
     add_wide_option(p)
+    add_inference_options(p)
     p.set_defaults(func=run)
 
 
@@ -81,10 +84,15 @@ def run(args: argparse.Namespace) -> int:
                          benchmarks=benchmarks or None, factors=args.factors, return_kind=args.returns,
                          other_events=inputs.all_alignment, robustness=True, **trap_options(args))
     render(result, args.wide, event_names(inputs.events))
+    inference = run_inference(args, result, inputs)
     if args.csv:  # single named files: each written atomically (temp file beside it, os.replace)
         write_file(args.csv, to_csv(result.car), "--csv")
     if args.json:
-        write_file(args.json, json.dumps(to_json(result), indent=2), "--json")
+        payload = to_json(result)
+        if inference is not None:
+            payload["inference"] = {name: records(getattr(inference, name)) for name in INFERENCE_TABLES}
+            payload["inference"]["settings"] = inference.settings
+        write_file(args.json, json.dumps(payload, indent=2), "--json")
     if args.out:
         write_out(args.out, {"car": result.car, "tests": result.tests, "fits": result.fits,
                              "abnormal_returns": result.abnormal_returns, "aar": result.aar,
@@ -101,12 +109,18 @@ def _clean(value: object) -> object:
     return value
 
 
+#: InferenceResult tables written to JSON (the placebo draws go to the CSV directory only)
+INFERENCE_TABLES: tuple[str, ...] = ("placebo", "bootstrap", "calendar_time", "garch")
+
+
+def records(frame: pd.DataFrame) -> list[dict]:
+    """JSON-ready rows of a tidy table (NaN -> null, dates as ISO strings)."""
+    return [{k: _clean(v.item() if hasattr(v, "item") else v) for k, v in row.items()}
+            for row in frame.to_dict("records")]
+
+
 def to_json(result: EventStudyResult) -> dict:
     """CARs, tests, fits and settings as JSON-ready records (NaN -> null)."""
-
-    def records(frame: pd.DataFrame) -> list[dict]:
-        return [{k: _clean(v.item() if hasattr(v, "item") else v) for k, v in row.items()}
-                for row in frame.to_dict("records")]
 
     settings = {k: (list(v) if isinstance(v, tuple) else v) for k, v in result.settings.items()}
     out = {"settings": json.loads(json.dumps(settings, default=str)), "car": records(result.car),

@@ -36,6 +36,7 @@ NAV: tuple[tuple[str, str], ...] = (
     ("reactions", "Reactions"),
     ("paths", "Price paths"),
     ("car", "CAR paths"),
+    ("placebo", "Placebo"),
     ("recovery", "Recovery"),
     ("strategy", "Strategy"),
 )
@@ -170,6 +171,17 @@ def _section(anchor: str, title: str, *parts: str) -> str:
     return f'<section id="{_e(anchor)}"><h2>{_e(title)}</h2>\n' + "\n".join(parts) + "\n</section>"
 
 
+def _placebo_parts(run: Any, fig: Any) -> list[str]:
+    inference = getattr(run, "inference", None)
+    if inference is None or inference.placebo.empty:
+        return ['<p class="note">No placebo inference in this run.</p>']
+    from backtest.study.inference_text import placebo_lines
+
+    lines = "".join(f"<li>{_e(line.strip())}</li>" for line in placebo_lines(inference.placebo))
+    return [fig("placebo", "placebo distribution of the day-0 CAAR with the event marked"),
+            f"<ul>{lines}</ul>"]
+
+
 def render_html(
     run: Any,
     tables: Mapping[str, Table],
@@ -235,6 +247,7 @@ def render_html(
         _section("paths", "Price paths around each event", fig("price_paths", "rebased price paths")),
         _section("car", "Cumulative abnormal returns", fig("car_paths", "CAR paths with confidence bands"),
                  robustness_html(run.study)),
+        _section("placebo", "How unusual was day 0? Placebo inference", *_placebo_parts(run, fig)),
         _section(
             "recovery",
             tables["recovery"].title,
@@ -302,6 +315,20 @@ def build_figures(run: Any) -> dict[str, tuple[str, str]]:
             "recovered within the data seen.",
         ),
     }
+    inference = getattr(run, "inference", None)
+    if inference is not None and not inference.placebo_draws.empty:
+        from backtest.study.inference_text import placebo_figure
+
+        ids = [e for e in names if e in set(inference.placebo_draws["event_id"])]
+        figures["placebo"] = (
+            charts.to_svg(placebo_figure(inference.placebo_draws, ids, "[0,0]")),
+            "Day-0 CAAR of the same instruments on every eligible non-event date of their history "
+            "(model re-fitted on each date's own estimation window; other events' windows left out); "
+            "red: the event. Its rank among them is the placebo p-value, which needs no independence "
+            "or normality across instruments.",
+        )
+    else:
+        figures["placebo"] = ("", "No placebo inference in this run.")
     combo, label, why = _equity_combo(trade.aggregate, list(run.grid))
     equity = trade.equity if combo is None else trade.equity[trade.equity["combo"] == combo]
     figures["equity"] = (

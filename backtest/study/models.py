@@ -25,10 +25,10 @@ from typing import Literal
 
 import numpy as np
 
-Model = Literal["market", "market_adjusted", "constant_mean", "factor"]
-MODELS: tuple[str, ...] = ("market", "market_adjusted", "constant_mean", "factor")
+Model = Literal["market", "market_adjusted", "constant_mean", "factor", "scholes_williams"]
+MODELS: tuple[str, ...] = ("market", "market_adjusted", "constant_mean", "factor", "scholes_williams")
 # Models whose normal return needs a market (benchmark) series.
-NEEDS_MARKET: frozenset[str] = frozenset({"market", "market_adjusted", "factor"})
+NEEDS_MARKET: frozenset[str] = frozenset({"market", "market_adjusted", "factor", "scholes_williams"})
 
 
 @dataclass(frozen=True)
@@ -138,6 +138,11 @@ def fit_model(model: str, est_r: np.ndarray, est_x: np.ndarray) -> NormalFit:
             inv_n = np.where(n > 0, 1.0 / np.maximum(n, 1), np.nan)
         return NormalFit(y_mean, zeros_k, zeros_k, zeros_kk, inv_n, sigma2, n, df, resid,
                          np.zeros(n_pairs, dtype=bool))
+
+    if model == "scholes_williams":  # thin trading: lead/lag betas (backtest.study.scholes_williams)
+        from backtest.study.scholes_williams import scholes_williams_fit
+
+        return scholes_williams_fit(est_r, est_x)
 
     if model not in ("market", "factor"):
         raise ValueError(f"unknown model {model!r}")  # parsed at the edge; a bug if reached

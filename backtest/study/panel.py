@@ -29,7 +29,9 @@ from backtest.study.block import (  # noqa: F401  (compute and Computed re-expor
     slices,
     table_arrays,
 )
+from backtest.study.classics import classic_table
 from backtest.study.crosscorr import day_numbers
+from backtest.study.multiple import add_adjusted
 from backtest.study.result import EventStudyResult
 from backtest.study.scope_tests import tests_table
 from backtest.study.sufficient import ScopeStats, scope_stats
@@ -106,9 +108,17 @@ def scope_tests(event_id: np.ndarray, out: Computed, car_cols: Sequence[tuple[in
     """
     codes, uniques = pd.factorize(np.asarray(event_id))
     stats = scope_stats(out, codes, car_cols, est_dates)
-    table, _ = tests_table(stats, list(uniques), event_pools(codes, len(uniques), kind), out.car, codes,
-                           car_cols, labels)
-    return table
+    scopes = event_pools(codes, len(uniques), kind)
+    table, _ = tests_table(stats, list(uniques), scopes, out.car, codes, car_cols, labels)
+    return with_classics(table, out, codes, list(uniques), scopes, car_cols, labels)
+
+
+def with_classics(table: pd.DataFrame, out: Computed, codes: np.ndarray, names: list,
+                  scopes: list[tuple[str, np.ndarray]], car_cols: Sequence[tuple[int, int]],
+                  labels: Sequence[str]) -> pd.DataFrame:
+    """The tests table with the rows of :mod:`backtest.study.classics` and the Holm/BH columns."""
+    extra = classic_table(out, codes, names, scopes, car_cols, labels)
+    return add_adjusted(pd.concat([table, extra], ignore_index=True))
 
 
 def _repeat(labels: np.ndarray, each: int, times: int = 1) -> pd.api.extensions.ExtensionArray:
@@ -129,6 +139,12 @@ def _aar_table(scopes: Sequence[str], stats: ScopeStats, rel_days: np.ndarray) -
                          "caar": np.cumsum(aar, axis=1).ravel(), "n": n.ravel()})
 
 
+def _with_residuals(block) -> Computed:
+    # the classic tests (backtest.study.classics) still read estimation residuals and ranks
+    # per scope: keep them (O(n L) memory) instead of table_arrays' empty ones
+    return block.computed
+
+
 def assemble(panel: Panel, *, model: str, estimation: Window, event: Window,
              car_windows: Sequence[Window], min_estimation: int, return_kind: str,
              settings: dict, block_size: int = BLOCK_SIZE) -> EventStudyResult:
@@ -147,7 +163,7 @@ def assemble(panel: Panel, *, model: str, estimation: Window, event: Window,
     est_days = None if panel.est_dates is None else day_numbers(panel.est_dates)
     stats, parts = run_blocks((BlockInput(panel.est_r[b], panel.est_x[b], panel.evt_r[b], panel.evt_x[b],
                                           codes[b], None if est_days is None else est_days[b])
-                               for b in slices(len(codes), block_size)), spec, table_arrays)
+                               for b in slices(len(codes), block_size)), spec, _with_residuals)
     out = concat_computed(parts)
     n, l2 = panel.evt_r.shape
     l1 = panel.est_r.shape[1]
@@ -213,7 +229,8 @@ def assemble(panel: Panel, *, model: str, estimation: Window, event: Window,
         "n_missing": (lengths[None, :] - out.n_days).ravel(), "complete": out.complete.ravel(),
         "model_used": _repeat(used.astype(object), w), "n_estimation": np.repeat(fit.n_est.astype(int), w),
     })
-    tests, scope_sums = tests_table(stats, list(uniques), event_pools(codes, len(uniques), panel.kind),
-                                    out.car, codes, car_cols, labels)
+    scopes = event_pools(codes, len(uniques), panel.kind)
+    tests, scope_sums = tests_table(stats, list(uniques), scopes, out.car, codes, car_cols, labels)
+    tests = with_classics(tests, out, codes, list(uniques), scopes, car_cols, labels)
     aar = _aar_table(list(dict.fromkeys(tests["scope"])), scope_sums, rel_days)
     return EventStudyResult(abnormal, car, tests, fits, aar, dict(settings))

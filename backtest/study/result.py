@@ -37,7 +37,8 @@ class EventStudyResult:
         ``"exact Wilcoxon(N)"``; the family, e.g. ``"t(N-1)"``, when N is below the
         test's minimum), df, n, caar (mean CAR of the scope), rbar (Kolari-Pynnönen
         ``r̄`` on the ``bmp_kp`` rows, NaN elsewhere), note (why a statistic is NaN or
-        its p-value approximate).
+        its p-value approximate), p_holm and p_bh (Holm and Benjamini-Hochberg adjusted
+        p-values over the tests of the same scope and window: :mod:`backtest.study.multiple`).
     fits : DataFrame
         One row per event x symbol: event_id, symbol, benchmark, model_requested,
         model_used, n_estimation, df, alpha, beta, sigma2, warning (+ ``beta_<factor>``

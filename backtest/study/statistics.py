@@ -40,6 +40,8 @@ Stat = tuple[np.ndarray, np.ndarray, np.ndarray]  # statistic, df, n — each (W
 MIN_N: dict[str, int] = {
     "cross_sectional_t": 2, "brown_warner": 1, "patell_z": 1, "bmp": 2, "bmp_kp": 2,
     "corrado_rank": 1, "generalized_sign": 1, "wilcoxon": 1,
+    # backtest.study.classics (rows after these, see classics.CLASSIC_TESTS)
+    "brown_warner_1980": 1, "lamb": 1, "sign": 1, "rank_sign": 1,
 }
 
 
