@@ -82,20 +82,29 @@ def select_events(
 
 
 def open_source(
-    source: str = "snapshot", *, csv_dir: str | Path | None = None, cache_dir: str | Path | None = None
+    source: str = "snapshot",
+    *,
+    csv_dir: str | Path | None = None,
+    cache_dir: str | Path | None = None,
+    path: str | Path | None = None,
 ) -> PriceSource:
     """Build a price source from command-line style options.
 
     Raises
     ------
     ParameterError
-        ``source="csv"`` without ``csv_dir``, a directory option for another source,
+        ``source="csv"`` without ``csv_dir``, ``source="parquet"`` without ``path``,
+        a directory option for another source,
         or an unknown source name.
     """
     if csv_dir and source != "csv":
         raise ParameterError(f"--csv-dir applies to --source csv, not --source {source}; add --source csv")
     if cache_dir and source != "yahoo":
         raise ParameterError(f"--cache-dir applies to --source yahoo, not --source {source}; drop it")
+    if path and source != "parquet":
+        raise ParameterError(f"--path applies to --source parquet, not --source {source}; add that")
+    if source == "parquet":
+        return get_source("parquet", path=path)
     if source == "csv":
         if not csv_dir:
             raise ParameterError("--source csv needs --csv-dir DIR (a directory of SYMBOL.csv files)")
@@ -117,6 +126,7 @@ def load_inputs(
     source: str | PriceSource = "snapshot",
     csv_dir: str | Path | None = None,
     cache_dir: str | Path | None = None,
+    path: str | Path | None = None,
     closures: str | Path | None = None,
     event_ids: Sequence[str] | None = None,
     benchmarks: Mapping[str, str] | None = None,
@@ -130,7 +140,7 @@ def load_inputs(
         Events CSV; default ``./events.csv``, else the packaged copy.
     symbols : list of str, optional
         Symbols for every event; default each event's own ``symbols``, else the four targets.
-    source, csv_dir, cache_dir : price source and its options (see :func:`open_source`).
+    source, csv_dir, cache_dir, path : price source and its options (see :func:`open_source`).
     closures : path, optional
         Closures overrides applied on top of the packaged ``closures.csv``.
     event_ids : list of str, optional
@@ -151,7 +161,7 @@ def load_inputs(
     for symbol in symbols or ():
         get_instrument(symbol)  # an unknown suffix fails here, before any loading
     price_source = source if not isinstance(source, str) else open_source(
-        source, csv_dir=csv_dir, cache_dir=cache_dir
+        source, csv_dir=csv_dir, cache_dir=cache_dir, path=path
     )
     path = Path(events) if events is not None else default_events_path()
     # --symbols replaces every event's own symbols: only those need prices, not the file's.

@@ -62,6 +62,7 @@ class RunSettings:
     source: str = "snapshot"
     csv_dir: str | None = None
     cache_dir: str | None = None
+    path: str | None = None  # --source parquet: the dataset's directory or fsspec URL
     closures: str | None = None
     model: str = "market"
     benchmarks: tuple[tuple[str, str], ...] | None = None  # (symbol, benchmark) overrides
@@ -287,7 +288,8 @@ def _run(settings: RunSettings, step: Progress, max_memory: int | None) -> RunRe
 
     step("events")
     events_path = _events_path(settings)
-    source = open_source(settings.source, csv_dir=settings.csv_dir, cache_dir=settings.cache_dir)
+    source = open_source(settings.source, csv_dir=settings.csv_dir, cache_dir=settings.cache_dir,
+                         path=settings.path)
     # --symbols replaces every event's own symbols: only those need prices, not the file's.
     every = load_events(events_path, available=None if settings.symbols else offline_symbols(source))
     events = select_events(every, settings.event_ids, events_path)
@@ -389,7 +391,9 @@ def _run(settings: RunSettings, step: Progress, max_memory: int | None) -> RunRe
     last = max(bars.index.max() for bars in prices.values())
     packaged = "data" in events_path.parts and events_path.parent.name == "data" and settings.events is None
     provenance = {
-        "source": settings.source if settings.source != "csv" else f"csv ({settings.csv_dir})",
+        "source": {"csv": f"csv ({settings.csv_dir})", "parquet": f"parquet ({settings.path})"}.get(
+            settings.source, settings.source
+        ),
         "symbols_loaded": sorted(prices),
         "date_range": [first.strftime("%Y-%m-%d"), last.strftime("%Y-%m-%d")],
         "price_sha256": price_sha256(prices),

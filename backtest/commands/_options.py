@@ -45,6 +45,8 @@ def add_input_options(parser: argparse.ArgumentParser, *, events_option: bool = 
     parser.add_argument("--csv-dir", metavar="DIR", help="directory of SYMBOL.csv files for --source csv")
     parser.add_argument("--cache-dir", metavar="DIR",
                         help="cache for --source yahoo (default: $BACKTEST_CACHE_DIR or the user cache)")
+    parser.add_argument("--path", metavar="DIR",
+                        help="partitioned parquet dataset for --source parquet (a directory or fsspec URL)")
     parser.add_argument("--closures", metavar="FILE",
                         help="closures overrides CSV, applied on top of the packaged one")
     add_instruments_option(parser)
@@ -88,6 +90,7 @@ def inputs_from_args(
         source=args.source,
         csv_dir=args.csv_dir,
         cache_dir=args.cache_dir,
+        path=args.path,
         closures=args.closures,
         event_ids=args.event,
         benchmarks=benchmarks,

@@ -1,4 +1,4 @@
-"""``backtest data``: list the available price data and fetch prices from Yahoo."""
+"""``backtest data``: list the available price data, fetch prices from Yahoo, export a dataset."""
 
 from __future__ import annotations
 
@@ -11,12 +11,23 @@ LIST_EPILOG = """examples:
   backtest data list                                   # the embedded snapshot (default)
   backtest data list --source csv --csv-dir my_prices  # your files: my_prices/NVDA.csv, ...
   backtest data list --source yahoo                    # what is in the download cache
+  backtest data list --source parquet --path prices    # a partitioned parquet dataset
+"""
+
+EXPORT_EPILOG = """examples:
+  backtest data export --to prices                     # the embedded snapshot as a parquet dataset
+  backtest data export NVDA SPY --source yahoo --to s3://bucket/prices
+  backtest data export --source csv --csv-dir my_prices --to prices
+
+The dataset has one partition per symbol (prices/symbol=NVDA/part-0.parquet); read it with
+--source parquet --path prices. A local target is replaced as one set; a failure keeps the old one.
 """
 
 FETCH_EPILOG = """examples:
   backtest data fetch NVDA 000660.KS 285A.T --source yahoo
   backtest data fetch SPY --start 2020-01-01 --end 2026-06-30
   backtest data fetch ^N225 --cache-dir ./cache    # or set BACKTEST_CACHE_DIR
+  backtest data fetch NVDA SPY --to prices         # also write each download into a parquet dataset
 
 A fetch replaces the symbol's cached series; a failed or empty download keeps the old one.
 """
@@ -44,25 +55,22 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         epilog=LIST_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    listing.add_argument(
-        "--source",
-        default="snapshot",
-        choices=("snapshot", "csv", "yahoo"),
-        help="price source (default: snapshot, the embedded data)",
-    )
-    listing.add_argument(
-        "--csv-dir",
-        "--dir",  # the option's first name, kept as an alias
-        dest="directory",
-        metavar="DIR",
-        help="directory of SYMBOL.csv files for --source csv (alias: --dir)",
-    )
-    listing.add_argument(
-        "--cache-dir",
-        metavar="DIR",
-        help="download cache (with --source yahoo; default $BACKTEST_CACHE_DIR or user cache)",
-    )
+    _add_source_options(listing)
     listing.set_defaults(func=run_list)
+
+    export = actions.add_parser(
+        "export",
+        help="write prices from any source as a partitioned parquet dataset",
+        description="Write adjusted daily bars from a price source as a hive-partitioned parquet dataset "
+        "(one partition per symbol), for --source parquet and for Dask workers.",
+        epilog=EXPORT_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    export.add_argument("symbols", nargs="*", metavar="SYMBOL",
+                        help="symbols to export (default: every symbol the source holds)")
+    _add_source_options(export)
+    export.add_argument("--to", required=True, metavar="DIR", help="target directory or fsspec URL")
+    export.set_defaults(func=run_export)
 
     fetch = actions.add_parser(
         "fetch",
@@ -82,7 +90,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="DIR",
         help="cache directory (default $BACKTEST_CACHE_DIR or the user cache dir)",
     )
+    fetch.add_argument("--to", metavar="DIR",
+                       help="also write each download into this parquet dataset (directory or fsspec URL)")
     fetch.set_defaults(func=run_fetch)
+
+
+def _add_source_options(parser: argparse.ArgumentParser) -> None:
+    from backtest.sources import SOURCE_NAMES
+
+    parser.add_argument("--source", default="snapshot", choices=SOURCE_NAMES,
+                        help="price source (default: snapshot, the embedded data)")
+    parser.add_argument("--csv-dir", "--dir", dest="directory", metavar="DIR",  # --dir: the first name
+                        help="directory of SYMBOL.csv files for --source csv (alias: --dir)")
+    parser.add_argument("--cache-dir", metavar="DIR",
+                        help="download cache (--source yahoo; default $BACKTEST_CACHE_DIR or user cache)")
+    parser.add_argument("--path", metavar="DIR", help="parquet dataset for --source parquet (dir or URL)")
 
 
 def _usage(parser: argparse.ArgumentParser) -> int:
@@ -98,19 +120,30 @@ def _console():
 
 
 def _source(args: argparse.Namespace):
-    from backtest.sources import get_source
+    from backtest.inputs import open_source
 
-    if args.directory and args.source != "csv":
-        raise ParameterError(f"--csv-dir applies to --source csv only, not --source {args.source}")
-    if args.cache_dir and args.source != "yahoo":
-        raise ParameterError(f"--cache-dir applies to --source yahoo only, not --source {args.source}")
-    if args.source == "csv":
-        if not args.directory:
-            raise ParameterError("--source csv needs --csv-dir DIR (a directory of SYMBOL.csv files)")
-        return get_source("csv", directory=args.directory)
-    if args.source == "yahoo":
-        return get_source("yahoo", cache_dir=args.cache_dir)
-    return get_source("snapshot")
+    return open_source(args.source, csv_dir=args.directory, cache_dir=args.cache_dir, path=args.path)
+
+
+def run_export(args: argparse.Namespace) -> int:
+    """Write the source's symbols (or the given ones) as a parquet dataset at ``--to``."""
+    from backtest.commands._options import check_symbols
+    from backtest.sources.parquet import export_symbols, write_dataset
+
+    source = _source(args)
+    symbols = check_symbols("SYMBOL", args.symbols)
+    if not symbols and source.name == "yahoo" and not source.symbols():
+        raise ParameterError("--source yahoo: the download cache is empty; name the symbols to export")
+    written: list[str] = []
+
+    def counted():
+        for symbol, bars in export_symbols(source, symbols):
+            written.append(symbol)
+            yield symbol, bars
+
+    target = write_dataset(counted(), args.to)
+    print(f"wrote {len(written)} symbol(s) from {args.source} to {target}", file=sys.stderr)
+    return 0
 
 
 def run_list(args: argparse.Namespace) -> int:
@@ -165,8 +198,12 @@ def run_fetch(args: argparse.Namespace) -> int:
     for symbol in symbols:  # every bad symbol is reported before anything is downloaded
         get_instrument(symbol)
     source = get_source("yahoo", cache_dir=args.cache_dir, start=args.start or None, end=args.end or None)
+    if args.to:
+        from backtest.sources.parquet import write_partition
     errors: dict[str, BacktestError] = {}
     table = Table(title=f"cache: {source.cache.directory}")
+    if args.to:
+        table.caption = f"also written to the parquet dataset {args.to}"
     for name in ("symbol", "first date", "last date", "rows", "file"):
         table.add_column(name, justify="right" if name == "rows" else "left", no_wrap=True)
     progress = Progress(
@@ -189,6 +226,8 @@ def run_fetch(args: argparse.Namespace) -> int:
             if result is not None:
                 errors.update(result.errors)
                 for name, bars in result.bars.items():
+                    if args.to:
+                        write_partition(args.to, name, bars)
                     table.add_row(
                         name,
                         str(bars.index[0].date()),

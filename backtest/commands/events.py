@@ -64,6 +64,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="price source whose symbols are checked and whose data reconcile the calendars")
     parser.add_argument("--csv-dir", metavar="DIR", help="directory of SYMBOL.csv files for --source csv")
     parser.add_argument("--cache-dir", metavar="DIR", help="cache directory for --source yahoo")
+    parser.add_argument("--path", metavar="DIR", help="parquet dataset for --source parquet (dir or URL)")
     parser.add_argument("--check", action="store_true", help="only validate; print a one-line summary")
     add_instruments_option(parser)
     add_wide_option(parser)
@@ -80,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
     from backtest.sources import load_prices
 
     symbols = check_symbols("--symbols", args.symbols)
-    source = open_source(args.source, csv_dir=args.csv_dir, cache_dir=args.cache_dir)
+    source = open_source(args.source, csv_dir=args.csv_dir, cache_dir=args.cache_dir, path=args.path)
     available = offline_symbols(source)
     for symbol in symbols or ():
         if available is not None and symbol not in available:

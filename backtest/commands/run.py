@@ -85,7 +85,8 @@ def settings_from_args(args: argparse.Namespace) -> Any:
     from backtest.inputs import open_source
     from backtest.study.windows import parse_model
 
-    open_source(args.source, csv_dir=args.csv_dir, cache_dir=args.cache_dir)  # fails before any work
+    # fails before any work
+    open_source(args.source, csv_dir=args.csv_dir, cache_dir=args.cache_dir, path=args.path)
     try:
         parse_model(args.model)
     except ParameterError as exc:
@@ -102,6 +103,7 @@ def settings_from_args(args: argparse.Namespace) -> Any:
         source=args.source,
         csv_dir=args.csv_dir,
         cache_dir=args.cache_dir,
+        path=args.path,
         closures=args.closures,
         model=args.model,
         benchmarks=tuple(sorted(benchmark_overrides(args.benchmark).items())) or None,

@@ -20,8 +20,8 @@ import pandas as pd
 
 from backtest.errors import ParameterError
 
-SourceName = Literal["snapshot", "csv", "yahoo"]
-SOURCE_NAMES: tuple[str, ...] = ("snapshot", "csv", "yahoo")
+SourceName = Literal["snapshot", "csv", "yahoo", "parquet"]
+SOURCE_NAMES: tuple[str, ...] = ("snapshot", "csv", "yahoo", "parquet")
 BAR_COLUMNS: tuple[str, ...] = ("open", "high", "low", "close", "volume")
 
 
@@ -40,7 +40,7 @@ class PriceSource(Protocol):
 
 
 def get_source(name: str = "snapshot", **options: object) -> PriceSource:
-    """Build the price source called ``name`` (``snapshot``, ``csv`` or ``yahoo``).
+    """Build the price source called ``name`` (``snapshot``, ``csv``, ``yahoo`` or ``parquet``).
 
     ``options`` go to the source's constructor, e.g. ``get_source("csv",
     directory="my_prices")`` or ``get_source("yahoo", cache_dir=...)``.
@@ -57,6 +57,10 @@ def get_source(name: str = "snapshot", **options: object) -> PriceSource:
         from backtest.sources.yahoo import YahooSource
 
         return YahooSource(**options)
+    if name == "parquet":
+        from backtest.sources.parquet import ParquetSource
+
+        return ParquetSource(**options)
     raise ParameterError(
         f"--source {name!r}: unknown price source; use one of {', '.join(SOURCE_NAMES)}"
     )

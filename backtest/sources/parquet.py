@@ -1,0 +1,241 @@
+"""A partitioned Parquet dataset of daily bars (``--source parquet --path DIR``).
+
+Layout (hive partitioning, one partition per symbol, the symbol percent-encoded
+the way pyarrow writes it, so ``^N225`` is ``symbol=%5EN225``)::
+
+    DIR/symbol=NVDA/part-0.parquet
+    DIR/symbol=000660.KS/part-0.parquet
+    DIR/symbol=%5EN225/part-0.parquet
+
+Each file holds the columns ``date, open, high, low, close, volume`` (adjusted
+bars, as every source returns them). ``DIR`` is a local directory or any fsspec
+URL (``s3://bucket/prices``, ``gs://...``, ``memory://...``): a worker of a Dask
+cluster opens the source itself and reads only the partitions of the symbols its
+unit of work needs, so the client never ships the price panel.
+
+``pyarrow.dataset.dataset(DIR, partitioning="hive")`` and Dask's
+``dd.read_parquet(DIR)`` read the same directory as one table with a ``symbol``
+column.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import uuid
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from urllib.parse import quote, unquote
+
+import pandas as pd
+
+from backtest.errors import DataError, ParameterError, UnknownSymbolError, did_you_mean, where
+from backtest.sources import BAR_COLUMNS
+from backtest.validate import check_calendar, validate_bars
+
+PARTITION = "symbol="
+PART_FILE = "part-0.parquet"
+
+
+def partition_name(symbol: str) -> str:
+    """Hive directory name of ``symbol``, percent-encoded like pyarrow's writer.
+
+    >>> partition_name("NVDA"), partition_name("^N225")
+    ('symbol=NVDA', 'symbol=%5EN225')
+    """
+    return PARTITION + quote(symbol, safe="")
+
+
+def _filesystem(path: str | Path):
+    """``(fsspec filesystem, root path inside it)`` for a local path or an fsspec URL."""
+    import fsspec
+
+    text = str(path)
+    if "://" not in text:
+        text = str(Path(text).expanduser().absolute())
+    fs, root = fsspec.core.url_to_fs(text)
+    return fs, root.rstrip("/")
+
+
+class ParquetSource:
+    """Bars from a hive-partitioned Parquet dataset, one partition per symbol.
+
+    Parameters
+    ----------
+    path : str or Path
+        Local directory or fsspec URL of the dataset.
+
+    Raises
+    ------
+    ParameterError
+        When no ``path`` is given.
+    DataError
+        When ``path`` is not a directory holding ``symbol=...`` partitions.
+
+    Example
+    -------
+    >>> import tempfile
+    >>> from backtest.sources import load_prices
+    >>> target = write_dataset(load_prices(["NVDA"]), tempfile.mkdtemp() + "/prices")
+    >>> ParquetSource(target).load("NVDA").loc["2025-01-27", "close"].round(2)
+    np.float64(118.11)
+    """
+
+    name = "parquet"
+
+    def __init__(self, path: str | Path | None = None) -> None:
+        if path is None:
+            raise ParameterError("--source parquet needs --path DIR (a dataset from: backtest data export)")
+        self.path = str(path)
+        self.fs, self.root = _filesystem(path)
+        if not self.fs.isdir(self.root):
+            raise DataError(f"{self.path}: parquet dataset not found; "
+                            f"write one with: backtest data export --to {self.path}")
+
+    @property
+    def directory(self) -> str:
+        """Where the dataset lives (shown by ``backtest data list``)."""
+        return self.path
+
+    def __reduce__(self):  # ship the location to a worker, not an open filesystem handle
+        return (ParquetSource, (self.path,))
+
+    def symbols(self) -> list[str]:
+        """Symbols with a partition, sorted."""
+        names = (entry.rstrip("/").rsplit("/", 1)[-1] for entry in self.fs.ls(self.root, detail=False))
+        return sorted(unquote(n[len(PARTITION):]) for n in names if n.startswith(PARTITION))
+
+    def load(self, symbol: str) -> pd.DataFrame:
+        """Validated bars of ``symbol``, read from its partition only."""
+        import pyarrow.parquet as pq
+
+        folder = f"{self.root}/{partition_name(symbol)}"
+        if not self.fs.isdir(folder):
+            known = self.symbols()
+            raise UnknownSymbolError(
+                f"symbol {symbol!r} has no partition in {self.path}{did_you_mean(symbol, known)}; "
+                f"add it with: backtest data export {symbol} --to {self.path}"
+            )
+        origin = f"{self.path}/{partition_name(symbol)}"
+        try:
+            table = pq.read_table(folder, filesystem=self.fs)
+        except Exception as exc:  # pyarrow raises ArrowInvalid, OSError, ... for damaged files
+            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise DataError(f"{where(origin)} unreadable parquet ({reason}); re-export the symbol") from None
+        frame = table.to_pandas()
+        missing = [c for c in ("date", *BAR_COLUMNS) if c not in frame.columns]
+        if missing:
+            raise DataError(f"{where(origin)} missing column(s) {', '.join(missing)}; "
+                            f"expected date,{','.join(BAR_COLUMNS)}")
+        index = pd.DatetimeIndex(frame["date"], name="date").as_unit("us")
+        bars = frame.set_index(index)[list(BAR_COLUMNS)].astype(float)
+        bars = validate_bars(bars.sort_index(), symbol, origin)
+        check_calendar(bars, symbol, origin)
+        return bars
+
+
+def _bars_table(bars: pd.DataFrame):
+    import pyarrow as pa
+
+    frame = bars[list(BAR_COLUMNS)].astype(float).reset_index()
+    frame["date"] = pd.to_datetime(frame["date"]).astype("datetime64[us]")
+    return pa.Table.from_pandas(frame, preserve_index=False)
+
+
+def write_partition(target: str | Path, symbol: str, bars: pd.DataFrame) -> str:
+    """Write (replace) one symbol's partition of the dataset at ``target``; return its path.
+
+    Locally the file is written beside its final name and renamed into place, so a
+    reader never sees half a file; on an object store each file is one atomic put.
+    """
+    import pyarrow.parquet as pq
+
+    if bars is None or len(bars) == 0:
+        raise DataError(f"{target}: refusing to write an empty series for {symbol}; kept the old partition")
+    validate_bars(bars, symbol, f"bars of {symbol}")
+    fs, root = _filesystem(target)
+    folder = f"{root}/{partition_name(symbol)}"
+    fs.makedirs(folder, exist_ok=True)
+    final = f"{folder}/{PART_FILE}"
+    from fsspec.implementations.local import LocalFileSystem
+
+    if isinstance(fs, LocalFileSystem):
+        temp = f"{folder}/.{PART_FILE}.{uuid.uuid4().hex}.tmp"
+        try:
+            pq.write_table(_bars_table(bars), temp)
+            os.replace(temp, final)
+        finally:
+            Path(temp).unlink(missing_ok=True)
+    else:
+        with fs.open(final, "wb") as handle:
+            pq.write_table(_bars_table(bars), handle)
+    return final
+
+
+def write_dataset(
+    prices: Mapping[str, pd.DataFrame] | Iterable[tuple[str, pd.DataFrame]],
+    target: str | Path,
+    *,
+    replace: bool = True,
+) -> str:
+    """Write ``{symbol: bars}`` (or ``(symbol, bars)`` pairs, streamed) as a dataset at ``target``.
+
+    Returns ``target``.
+
+    A local target lands as one set: everything goes to a temporary directory beside
+    it, which is then swapped in (the old dataset renamed aside, the new one renamed
+    in, the old one removed), so a failure leaves the previous dataset whole. An
+    fsspec URL gets one put per partition.
+
+    Raises
+    ------
+    DataError
+        When ``target`` exists and is not a dataset (a file, or a directory with other
+        content), or holds a dataset and ``replace`` is False.
+    """
+    items = prices.items() if isinstance(prices, Mapping) else prices
+    text = str(target)
+    if "://" in text and not text.startswith("file://"):
+        for symbol, bars in items:
+            write_partition(text, symbol, bars)
+        return text
+    final = Path(text.removeprefix("file://")).expanduser()
+    _check_target(final, replace)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{final.name}.", dir=final.parent))
+    try:
+        for symbol, bars in items:
+            write_partition(staging, symbol, bars)
+        _swap_in(staging, final)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return text
+
+
+def _check_target(final: Path, replace: bool) -> None:
+    if not final.exists():
+        return
+    if not final.is_dir():
+        raise DataError(f"{final}: exists and is not a directory; choose another --to")
+    foreign = [p.name for p in final.iterdir() if not p.name.startswith(PARTITION)]
+    if foreign:
+        raise DataError(
+            f"{final}: not a price dataset (holds {foreign[0]}); choose an empty or new directory for --to"
+        )
+    if not replace and any(final.iterdir()):
+        raise DataError(f"{final}: a dataset is already there; remove it or choose another --to")
+
+
+def _swap_in(staging: Path, final: Path) -> None:
+    aside = final.parent / f".{final.name}.old-{uuid.uuid4().hex}"
+    if final.exists():
+        final.rename(aside)
+    staging.rename(final)
+    shutil.rmtree(aside, ignore_errors=True)
+
+
+def export_symbols(source, symbols: Iterable[str] | None = None) -> Iterable[tuple[str, pd.DataFrame]]:
+    """``(symbol, bars)`` of every symbol ``source`` holds (or of ``symbols``), loaded one at a time."""
+    wanted = list(dict.fromkeys(symbols)) if symbols else source.symbols()
+    return ((symbol, source.load(symbol)) for symbol in wanted)

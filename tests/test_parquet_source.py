@@ -1,0 +1,118 @@
+"""The partitioned Parquet price dataset: layout, round trip, fsspec URLs, export and fetch --to."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.dataset as ds
+import pytest
+from test_yahoo import history, yf_download_like
+
+import backtest.sources.yahoo as yahoo
+from backtest.cli import main
+from backtest.errors import DataError, ParameterError, UnknownSymbolError
+from backtest.sources import get_source, load_prices
+from backtest.sources.parquet import ParquetSource, partition_name, write_dataset
+
+SYMBOLS = ["NVDA", "SPY", "^N225", "285A.T"]
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory):
+    target = tmp_path_factory.mktemp("ds") / "prices"
+    write_dataset(load_prices(SYMBOLS), target)
+    return target
+
+
+def test_round_trip_equals_the_snapshot_files(dataset):
+    source = ParquetSource(dataset)
+    assert source.symbols() == sorted(SYMBOLS)
+    for symbol in SYMBOLS:
+        expected = get_source("snapshot").load(symbol)
+        pd.testing.assert_frame_equal(source.load(symbol), expected, check_freq=False)
+
+
+def test_layout_is_what_pyarrow_hive_partitioning_reads(dataset):
+    # An outside reader (pyarrow's own hive discovery) sees one table with a symbol column.
+    table = ds.dataset(dataset, partitioning="hive").to_table().to_pandas()
+    assert sorted(table["symbol"].unique()) == sorted(SYMBOLS)
+    nvda = table[table["symbol"] == "NVDA"].set_index("date")
+    assert nvda.loc[pd.Timestamp("2025-01-27"), "close"] == pytest.approx(118.11, abs=0.005)
+
+
+def test_partition_names_match_pyarrows_writer(tmp_path):
+    ds.write_dataset(pa.table({"symbol": ["^N225", "285A.T"], "x": [1, 2]}), tmp_path, format="parquet",
+                     partitioning=["symbol"], partitioning_flavor="hive")
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(map(partition_name, ["^N225", "285A.T"]))
+
+
+def test_fsspec_url_reads_and_writes():
+    url = "memory://backtest-test/prices"
+    write_dataset(load_prices(["SPY"]), url)
+    source = get_source("parquet", path=url)
+    assert source.symbols() == ["SPY"]
+    assert len(source.load("SPY")) == len(get_source("snapshot").load("SPY"))
+
+
+def test_unknown_symbol_and_missing_dataset_say_the_fix(dataset, tmp_path):
+    with pytest.raises(UnknownSymbolError, match=r"did you mean 'NVDA'.*backtest data export"):
+        ParquetSource(dataset).load("NVDX")
+    with pytest.raises(DataError, match="backtest data export --to"):
+        ParquetSource(tmp_path / "nope")
+    with pytest.raises(ParameterError, match="--path"):
+        get_source("parquet")
+
+
+def test_export_refuses_a_directory_that_is_not_a_dataset(tmp_path, capsys):
+    (tmp_path / "notes.txt").write_text("mine")
+    assert main(["data", "export", "SPY", "--to", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "not a price dataset" in err
+    assert (tmp_path / "notes.txt").read_text() == "mine"
+
+
+def test_export_replaces_a_dataset_as_one_set(tmp_path, capsys):
+    target = tmp_path / "prices"
+    assert main(["data", "export", "SPY", "NVDA", "--to", str(target)]) == 0
+    assert main(["data", "export", "QQQ", "--to", str(target)]) == 0
+    assert ParquetSource(target).symbols() == ["QQQ"]
+    assert [p.name for p in tmp_path.iterdir()] == ["prices"]  # no staging or old set left behind
+
+
+def test_export_failure_keeps_the_previous_dataset(tmp_path, monkeypatch):
+    target = tmp_path / "prices"
+    write_dataset(load_prices(["SPY"]), target)
+    import backtest.sources.parquet as parquet
+
+    def broken(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(parquet, "_swap_in", broken)
+    with pytest.raises(OSError):
+        write_dataset(load_prices(["NVDA"]), target)
+    assert ParquetSource(target).symbols() == ["SPY"]
+    assert [p.name for p in tmp_path.iterdir()] == ["prices"]
+
+
+def test_study_on_the_dataset_writes_the_snapshot_studys_bytes(dataset, tmp_path, capsys):
+    args = ["study", "--symbols", "NVDA", "--event", "deepseek_r1"]
+    assert main([*args, "--csv", str(tmp_path / "a.csv")]) == 0
+    assert main([*args, "--source", "parquet", "--path", str(dataset), "--csv", str(tmp_path / "b.csv")]) == 0
+    assert (tmp_path / "a.csv").read_bytes() == (tmp_path / "b.csv").read_bytes()
+
+
+def test_path_applies_to_parquet_only(capsys):
+    assert main(["study", "--path", "x"]) == 2
+    assert "--path applies to --source parquet" in capsys.readouterr().err
+
+
+def test_fetch_to_writes_each_download_into_the_dataset(tmp_path, monkeypatch):
+    monkeypatch.setattr(yahoo, "yfinance_download", lambda symbols, start, end: yf_download_like(
+        {"NVDA": history("NVDA")}))
+    target = tmp_path / "prices"
+    code = main(["data", "fetch", "NVDA", "--cache-dir", str(tmp_path / "cache"), "--to", str(target)])
+    assert code == 0
+    cached = get_source("yahoo", cache_dir=tmp_path / "cache").cache.read("NVDA")
+    written = ParquetSource(target).load("NVDA")
+    pd.testing.assert_frame_equal(written, cached, check_freq=False)
+    assert written.index[0] == pd.Timestamp("2025-01-22") and written.index[-1] == pd.Timestamp("2025-02-04")
