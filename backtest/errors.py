@@ -72,6 +72,10 @@ def os_error(
     return (error or BacktestError)(f"{path}: {what} ({reason}); {fix}")
 
 
+class SchedulerError(BacktestError):
+    """A Dask scheduler (``--scheduler tcp://...``) that cannot be reached."""
+
+
 class BacktestWarning(UserWarning):
     """Base class of the tool's warnings: something worth knowing, results still valid."""
 

@@ -20,7 +20,7 @@ from backtest.alignment import align_symbols, event_symbols
 from backtest.calendars import ExchangeCalendars
 from backtest.errors import ParameterError
 from backtest.instruments import benchmark_of, get_instrument
-from backtest.sources import PriceSource, get_source, load_prices
+from backtest.sources import PriceSource, get_source, load_prices, unit_prices
 
 
 @dataclass(frozen=True)
@@ -36,6 +36,11 @@ class Inputs:
     #: align_symbols() of every event of the file (also those --event leaves out): the other
     #: events whose days are kept out of the estimation windows.
     all_alignment: pd.DataFrame | None = None
+    source: PriceSource | None = None  # where the prices came from
+
+    def unit_prices(self, remote: bool) -> Mapping[str, pd.DataFrame]:
+        """The prices as units of work get them (:func:`backtest.sources.unit_prices`)."""
+        return unit_prices(self.prices, self.source, remote)
 
 
 def targets(events: pd.DataFrame, symbols: Sequence[str] | None = None) -> list[str]:
@@ -173,4 +178,4 @@ def load_inputs(
     calendars = ExchangeCalendars.from_prices(prices, overrides=closures)
     alignment = align_symbols(table, calendars, wanted)
     everything = alignment if len(every) == len(table) else align_symbols(every, calendars, wanted)
-    return Inputs(path, table, wanted, prices, calendars, alignment, everything)
+    return Inputs(path, table, wanted, prices, calendars, alignment, everything, price_source)

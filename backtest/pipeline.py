@@ -33,6 +33,7 @@ import pandas as pd
 
 from backtest import __version__
 from backtest.errors import BacktestWarning
+from backtest.scheduler import Mapper, open_scheduler
 from backtest.study.engine import DEFAULT_CAR_WINDOWS
 
 Fill = Literal["next_open", "close"]
@@ -245,12 +246,18 @@ def _events_path(settings: RunSettings) -> Path:
 
 
 def run_all(
-    settings: RunSettings | None = None, progress: Progress | None = None, max_memory: int | None = None
+    settings: RunSettings | None = None,
+    progress: Progress | None = None,
+    max_memory: int | None = None,
+    scheduler: Any = None,
 ) -> RunResult:
     """Run the whole job; ``progress(step)`` is called before each step of :data:`STEPS`.
 
     ``max_memory`` (bytes; default :data:`backtest.budget.DEFAULT_BUDGET`) bounds the
     estimated size of the job, checked once the events are aligned and before the numerics.
+    ``scheduler`` says where the units of work run (:mod:`backtest.scheduler`: ``"inline"``,
+    ``"local:N"``, ``"tcp://HOST:PORT"`` or a ``dask.distributed.Client``); the result is the
+    same on every scheduler.
 
     Raises
     ------
@@ -261,7 +268,8 @@ def run_all(
     step = progress or (lambda _name: None)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", BacktestWarning)
-        result = _run(settings, step, max_memory)
+        with open_scheduler(scheduler, progress=False) as mapper:
+            result = _run(settings, step, max_memory, mapper)
     seen: list[str] = []
     for item in caught:
         if issubclass(item.category, BacktestWarning):
@@ -275,14 +283,14 @@ def run_all(
     return result
 
 
-def _run(settings: RunSettings, step: Progress, max_memory: int | None) -> RunResult:
+def _run(settings: RunSettings, step: Progress, max_memory: int | None, mapper: Mapper) -> RunResult:
     from backtest.alignment import align_events, align_symbols
     from backtest.calendars import ExchangeCalendars
     from backtest.events import load_events
     from backtest.inputs import offline_symbols, open_source, select_events, symbols_to_load
     from backtest.recovery import data_horizon, recovery
     from backtest.return_tables.closes import session_closes
-    from backtest.sources import load_prices
+    from backtest.sources import load_prices, unit_prices
     from backtest.study import event_study
     from backtest.trade import run_strategy
 
@@ -356,12 +364,13 @@ def _run(settings: RunSettings, step: Progress, max_memory: int | None) -> RunRe
         new = [w for w in second_warnings if (w.category, str(w.message)) not in given]
         _reemit(new, prefix=f"abnormal path for recovery (event window {window[0]}:+{window[1]}): ")
     recovered = recovery(
-        prices,
+        unit_prices(prices, source, mapper.client is not None),
         symbol_alignment,
         calendars,
         horizon=settings.horizon,
         study=study if recovery_study is None else recovery_study,
         benchmarks=benchmarks or None,
+        scheduler=mapper,
     )
 
     closes = session_closes(
@@ -385,6 +394,7 @@ def _run(settings: RunSettings, step: Progress, max_memory: int | None) -> RunRe
         fill=settings.fill,
         horizon=settings.horizon,
         benchmarks=benchmarks or None,
+        scheduler=mapper,
     )
 
     first = min(bars.index.min() for bars in prices.values())

@@ -103,6 +103,7 @@ def run_strategy(
     fill: Literal["next_open", "close"] = "next_open",
     horizon: int = 60,
     benchmarks: Mapping[str, str] | None = None,
+    scheduler: object = None,
 ) -> TradeResult:
     """Backtest ``strategy`` on every event x symbol of ``alignment`` and every grid combination.
 
@@ -127,6 +128,9 @@ def run_strategy(
         Sessions after the reaction session in each window.
     benchmarks : mapping, optional
         Benchmark per symbol (hedge leg, "vs benchmark"), overriding the registry.
+    scheduler : str or dask.distributed.Client, optional
+        Where the grid slices run (:func:`backtest.trading.slices.run_grid`): ``"inline"``
+        (default), ``"local:N"``, ``"tcp://HOST:PORT"`` or a client; same result everywhere.
 
     Returns
     -------
@@ -152,7 +156,9 @@ def run_strategy(
         raise DataError(
             "no event x symbol pair has prices around its reaction session; check --events/--symbols"
         )
-    return run_units(strat, units, combos, fees=fees, slippage=slippage, fill=fill)
+    from backtest.trading.slices import run_grid
+
+    return run_grid(strat, units, combos, fees=fees, slippage=slippage, fill=fill, scheduler=scheduler)
 
 
 def _check_ohlc(name: str, prices: Mapping[str, pd.DataFrame], alignment: pd.DataFrame) -> None:

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import argparse
 import re
-from collections.abc import Mapping, Sequence
+import sys
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 from backtest.errors import BacktestError, UnknownSymbolError
@@ -18,6 +20,7 @@ from backtest.sources import SOURCE_NAMES
 
 if TYPE_CHECKING:
     from backtest.inputs import Inputs
+    from backtest.scheduler import Mapper
 
 # Lets values such as "-250:-11" or "-5,20" through as option values, not as options.
 NEGATIVE_VALUE = re.compile(r"^-\d+([:,][-+]?\d+)*$|^-\d*\.\d+$")
@@ -56,6 +59,24 @@ def add_instruments_option(parser: argparse.ArgumentParser) -> None:
     """``--instruments FILE``: the user's registry CSV, whose names show beside tickers."""
     parser.add_argument("--instruments", metavar="FILE",
                         help="your registry CSV (symbol,name,...): company names shown beside the tickers")
+
+
+def add_scheduler_option(parser: argparse.ArgumentParser) -> None:
+    """Add ``--scheduler`` (where the units of work run)."""
+    parser.add_argument("--scheduler", default="inline", metavar="WHERE",
+                        help="where the work runs: inline (default, this process), local:N (a Dask cluster "
+                        "of N worker processes) or tcp://HOST:PORT (a running Dask scheduler); needs the "
+                        "dask extra")
+
+
+@contextmanager
+def scheduler_from_args(args: argparse.Namespace, progress: bool = True) -> Iterator[Mapper]:
+    """Open ``--scheduler`` for a command; the cluster's dashboard address goes to stderr."""
+    from backtest.scheduler import open_scheduler
+
+    announce = lambda line: print(line, file=sys.stderr)  # noqa: E731
+    with open_scheduler(args.scheduler, announce=announce, progress=progress) as mapper:
+        yield mapper
 
 
 def check_symbols(option: str, symbols: Sequence[str] | None) -> list[str] | None:

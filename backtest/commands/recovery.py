@@ -4,20 +4,26 @@ from __future__ import annotations
 
 import argparse
 import warnings
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from backtest.commands._options import (
     add_input_options,
     add_out_option,
+    add_scheduler_option,
     add_wide_option,
     inputs_from_args,
     positive_int,
+    scheduler_from_args,
     subparser,
     write_out,
 )
 from backtest.errors import DataError, DataWarning, StudyError
 from backtest.events import event_names
+
+if TYPE_CHECKING:
+    from backtest.scheduler import Mapper
 
 EPILOG = """\
 examples:
@@ -53,6 +59,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         epilog=EPILOG,
     )
     add_input_options(parser)
+    add_scheduler_option(parser)
     parser.add_argument("--horizon", type=positive_int, default=60, metavar="N",
                         help="sessions after the reaction session to follow (default 60)")
     parser.add_argument("--model", default="market",
@@ -68,6 +75,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    with scheduler_from_args(args) as mapper:
+        return _run(args, mapper)
+
+
+def _run(args: argparse.Namespace, mapper: Mapper) -> int:
     from backtest.recovery import data_horizon, recovery
     from backtest.study import event_study
 
@@ -88,8 +100,9 @@ def run(args: argparse.Namespace) -> int:
                                 car_windows=((0, 0),), other_events=inputs.all_alignment)
         except StudyError as exc:
             study, study_error = None, exc
-        result = recovery(inputs.prices, inputs.alignment, inputs.calendars, horizon=args.horizon,
-                          study=study, drift_free=args.drift_free and study is not None)
+        result = recovery(inputs.unit_prices(mapper.client is not None), inputs.alignment,
+                          inputs.calendars, horizon=args.horizon, study=study,
+                          drift_free=args.drift_free and study is not None, scheduler=mapper)
     if not result.table["measurable"].any():
         raise DataError(_nothing_measurable(result.table))
     for item in caught:

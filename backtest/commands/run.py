@@ -16,6 +16,7 @@ from backtest.commands._options import (
     add_budget_option,
     add_execution_options,
     add_input_options,
+    add_scheduler_option,
     add_study_options,
     add_wide_option,
     benchmark_overrides,
@@ -62,6 +63,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_study_options(parser)
     add_execution_options(parser)
     add_budget_option(parser)
+    add_scheduler_option(parser)
     add = parser.add_argument
     add("--out", default="out", metavar="DIR", help="output directory (default: ./out)")
     add("--strategy", default="buy_the_dip", metavar="NAME", help="strategy (default: buy_the_dip)")
@@ -154,6 +156,7 @@ def run(args: argparse.Namespace) -> int:
     the files are swapped in when this returns.
     """
     from backtest.budget import budget_from
+    from backtest.commands._options import scheduler_from_args
     from backtest.pipeline import run_all
     from backtest.report import REPORT_FILE, write_report
     from backtest.report.terminal import make_console
@@ -161,11 +164,13 @@ def run(args: argparse.Namespace) -> int:
     settings = settings_from_args(args)
     budget = budget_from(args.max_memory)
     err = make_console(stderr=True)
-    if args.quiet or not err.is_terminal:  # progress only for a human watching a terminal
-        result = run_all(settings, max_memory=budget)
-        written = write_report(result, args.out)
-    else:
-        result, written = _run_with_progress(settings, args.out, err, budget)
+    watched = not args.quiet and err.is_terminal  # progress only for a human watching a terminal
+    with scheduler_from_args(args, progress=False) as mapper:  # one bar: the steps'
+        if not watched:
+            result = run_all(settings, max_memory=budget, scheduler=mapper)
+            written = write_report(result, args.out)
+        else:
+            result, written = _run_with_progress(settings, args.out, err, budget, mapper)
     _warn(result.warnings)
     if args.quiet:
         return 0
@@ -179,7 +184,8 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _run_with_progress(settings: Any, out: Any, err: Console, budget: int) -> tuple[Any, list[Any]]:
+def _run_with_progress(settings: Any, out: Any, err: Console, budget: int,
+                       mapper: Any) -> tuple[Any, list[Any]]:
     """Run and write the report under a transient rich progress bar on stderr."""
     from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
@@ -193,7 +199,7 @@ def _run_with_progress(settings: Any, out: Any, err: Console, budget: int) -> tu
         def step(name: str) -> None:
             progress.update(task, description=name, completed=STEPS.index(name))
 
-        result = run_all(settings, progress=step, max_memory=budget)
+        result = run_all(settings, progress=step, max_memory=budget, scheduler=mapper)
         progress.update(task, description="report (tables, charts, HTML)", completed=len(STEPS))
         written = write_report(result, out)
     return result, written

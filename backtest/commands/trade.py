@@ -10,8 +10,10 @@ from backtest.commands._options import (
     add_execution_options,
     add_input_options,
     add_out_option,
+    add_scheduler_option,
     add_wide_option,
     inputs_from_args,
+    scheduler_from_args,
     subparser,
     write_out,
 )
@@ -60,6 +62,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--trades", action="store_true", help="also print the trade log")
     add_wide_option(parser)
     add_out_option(parser)
+    add_scheduler_option(parser)
     parser.set_defaults(func=run)
 
 
@@ -86,22 +89,24 @@ def run(args: argparse.Namespace) -> int:
     from backtest.budget import budget_from, check_job
     from backtest.trade import run_strategy
 
-    inputs = inputs_from_args(args)
-    check_job(
-        pairs=len(inputs.alignment), budget=budget_from(args.max_memory), horizon=args.horizon,
-        combos=math.prod(len(values) for values in grid.values()),
-    )  # fmt: skip
-    result = run_strategy(
-        strategy,
-        inputs.prices,
-        inputs.alignment,
-        inputs.calendars,
-        grid=grid,
-        fees=args.fees,
-        slippage=args.slippage,
-        fill=args.fill,
-        horizon=args.horizon,
-    )
+    with scheduler_from_args(args) as mapper:
+        inputs = inputs_from_args(args)
+        check_job(
+            pairs=len(inputs.alignment), budget=budget_from(args.max_memory), horizon=args.horizon,
+            combos=math.prod(len(values) for values in grid.values()),
+        )  # fmt: skip
+        result = run_strategy(
+            strategy,
+            inputs.prices,
+            inputs.alignment,
+            inputs.calendars,
+            grid=grid,
+            fees=args.fees,
+            slippage=args.slippage,
+            fill=args.fill,
+            horizon=args.horizon,
+            scheduler=mapper,
+        )
     _print(result, show_trades=args.trades, wide=args.wide, names=event_names(inputs.events))
     if args.out:
         write_out(args.out, _tables_to_write(result), result.settings)

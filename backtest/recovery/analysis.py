@@ -46,6 +46,8 @@ from backtest.instruments import benchmark_of
 from backtest.recovery.paths import RATIO_DAYS, check_horizon, path_metrics
 from backtest.recovery.status import recovery_statuses
 from backtest.recovery.survival import summarize
+from backtest.scheduler import open_scheduler, split
+from backtest.sources import subset_prices
 
 ALIGNMENT_COLUMNS: tuple[str, ...] = ("event_id", "symbol", "calendar", "reaction_session", "kind")
 KIND_DIRECTION: dict[str, str] = {"shock": "drawdown", "relief": "give_back"}
@@ -207,93 +209,36 @@ def _abnormal_reason(metrics: Any, day_before: pd.Timestamp, bench: str, prices:
     return f"nothing after the event for the benchmark: {bench} prices end {close.index.max().date()}"
 
 
-def recovery(
-    prices: Mapping[str, pd.DataFrame],
-    alignment: pd.DataFrame,
-    calendars: Any,
+def _pair_blocks(alignment: pd.DataFrame, prices: Mapping[str, pd.DataFrame], study_ars: pd.DataFrame | None,
+                 benchmarks: Mapping[str, str] | None, n_blocks: int) -> list[tuple]:
+    """Blocks of event x symbol rows, each with only the prices (and study ARs) it reads."""
+    blocks = []
+    for rows in split(len(alignment), n_blocks):
+        block = alignment.iloc[rows]
+        symbols = list(dict.fromkeys(map(str, block["symbol"])))
+        wanted = [*symbols, *(b for b in (benchmark_of(s, benchmarks) for s in symbols) if b)]
+        ars = None if study_ars is None else study_ars[study_ars["symbol"].isin(symbols)]
+        blocks.append((block, subset_prices(prices, wanted), ars))
+    return blocks
+
+
+def measure_pairs(
+    block: tuple[pd.DataFrame, Mapping[str, pd.DataFrame], pd.DataFrame | None],
     *,
-    horizon: int = 60,
-    study: Any | None = None,
-    benchmarks: Mapping[str, str] | None = None,
-    ratio_days: tuple[int, ...] = RATIO_DAYS,
-    drift_free: bool = False,
-) -> RecoveryResult:
-    """Depth and speed of recovery after each event, on prices and on abnormal returns.
+    calendars: Any,
+    horizon: int,
+    benchmarks: Mapping[str, str] | None,
+    ratio_days: tuple[int, ...],
+    drift_free: bool,
+    models: Mapping[tuple[str, str], str],
+) -> tuple[list[dict[str, object]], list[pd.DataFrame]]:
+    """Recovery rows and day-by-day paths of a block of pairs: the mappable unit of :func:`recovery`.
 
-    Parameters
-    ----------
-    prices : mapping of symbol to bars
-        Adjusted daily bars (``close`` column, session-date index). Without an event
-        study, the benchmarks must be included for the abnormal path.
-    alignment : pandas.DataFrame
-        ``backtest.alignment.align_symbols`` output (event_id, symbol, calendar,
-        reaction_session, kind).
-    calendars : ExchangeCalendars
-        Reconciled calendars; relative days count their sessions.
-    horizon : int
-        Last relative day examined, >= 1 (default 60 sessions).
-    study : EventStudyResult, optional
-        Source of the abnormal returns; market-adjusted returns when None.
-    benchmarks : mapping of symbol to benchmark symbol, optional
-        Overrides the registry benchmark for the market-adjusted path.
-    ratio_days : tuple of int
-        Days of the recovery ratios (columns ``ratio_<k>``).
-    drift_free : bool
-        With a study: follow its ARs without the extrapolated intercept (``ar_drift_free``,
-        ``R - beta'x``), so a run-up fitted as alpha in the estimation window does not
-        pass for an abnormal fall. The ``ar_model`` column says which path was followed.
-
-    Returns
-    -------
-    RecoveryResult
-
-    Raises
-    ------
-    ParameterError
-        A horizon < 1 or an alignment without the needed columns.
-    DataError
-        A symbol of the alignment that has no prices.
-    CalendarError
-        A reaction session that is not a session of its calendar.
-
-    Warns
-    -----
-    DataWarning
-        An event after the end of a symbol's data (kept as a censored row with no
-        observation), an event before its data start (kept as a row that is not
-        measurable), or a benchmark without prices (abnormal path skipped).
-
-    Notes
-    -----
-    Definitions of every measure: :func:`~backtest.recovery.paths.path_metrics`;
-    the abnormal level and the missing-price rule: module docstring.
-
-    Examples
-    --------
-    Samsung after DeepSeek (KRX reopened on 2025-01-31 after the Lunar New Year):
-
-    >>> from backtest.calendars import ExchangeCalendars
-    >>> from backtest.sources import load_prices
-    >>> prices = load_prices(["005930.KS", "^KS11"])
-    >>> alignment = pd.DataFrame({"event_id": ["deepseek_r1"], "symbol": ["005930.KS"],
-    ...     "calendar": ["XKRX"], "reaction_session": [pd.Timestamp("2025-01-31")], "kind": ["shock"]})
-    >>> res = recovery(prices, alignment, ExchangeCalendars.from_prices(prices), horizon=5)
-    >>> price = res.table.iloc[0]
-    >>> f"{price['max_drawdown']:.4f}", int(price["recovery_sessions"]), str(price["recovery_date"].date())
-    ('-0.0503', 4, '2025-02-06')
+    ``block`` is ``(alignment rows, their prices, the study's abnormal returns or None)``;
+    the output of consecutive blocks concatenates to the output of all rows at once.
     """
-    horizon = check_horizon(horizon)
-    if any(isinstance(k, bool) or not isinstance(k, int | np.integer) or k < 0 for k in ratio_days):
-        raise ParameterError(f"ratio_days {ratio_days!r}: use whole relative days >= 0, e.g. (1, 5, 20, 60)")
-    _check_alignment(alignment)
-    ar_source = "study" if study is not None else "market_adjusted"
-    study_ars = study.abnormal_returns if study is not None else None
-    if drift_free and (study_ars is None or "ar_drift_free" not in study_ars.columns):
-        raise ParameterError("drift_free needs an event study with drift-free ARs: "
-                             "pass study=event_study(...)")
-    fits = getattr(study, "fits", None)  # any object with abnormal_returns serves; fits name the model
-    models = {} if fits is None else {(str(e), str(s)): str(m) for e, s, m in zip(
-        fits["event_id"], fits["symbol"], fits["model_used"], strict=True)}
+    alignment, prices, study_ars = block
+    ar_source = "study" if study_ars is not None else "market_adjusted"
     rows: list[dict[str, object]] = []
     path_frames: list[pd.DataFrame] = []
     for item in alignment.itertuples(index=False):
@@ -308,8 +253,8 @@ def recovery(
         bench = benchmark_of(symbol, benchmarks)
         ident = {"event_id": event_id, "symbol": symbol, "kind": str(item.kind),
                  "calendar": str(item.calendar), "reaction_session": reaction,
-                 "benchmark": bench if study is None else "", "ar_source": ar_source,
-                 "ar_model": "market_adjusted" if study is None else ""}
+                 "benchmark": bench if study_ars is None else "", "ar_source": ar_source,
+                 "ar_model": "market_adjusted" if study_ars is None else ""}
         if not has_day0:
             warnings.warn(
                 f"event {event_id}: {symbol} prices end on {last_date.date()}, before the reaction "
@@ -380,6 +325,112 @@ def recovery(
             "date": dates, "close": close, "missing": ~np.isfinite(values),
             "rebased": close / price.pre_event_close * 100.0, "cum_ar": cum_ar,
         }))
+
+    return rows, path_frames
+
+
+def recovery(
+    prices: Mapping[str, pd.DataFrame],
+    alignment: pd.DataFrame,
+    calendars: Any,
+    *,
+    horizon: int = 60,
+    study: Any | None = None,
+    benchmarks: Mapping[str, str] | None = None,
+    ratio_days: tuple[int, ...] = RATIO_DAYS,
+    drift_free: bool = False,
+    scheduler: Any = None,
+) -> RecoveryResult:
+    """Depth and speed of recovery after each event, on prices and on abnormal returns.
+
+    Parameters
+    ----------
+    prices : mapping of symbol to bars
+        Adjusted daily bars (``close`` column, session-date index). Without an event
+        study, the benchmarks must be included for the abnormal path.
+    alignment : pandas.DataFrame
+        ``backtest.alignment.align_symbols`` output (event_id, symbol, calendar,
+        reaction_session, kind).
+    calendars : ExchangeCalendars
+        Reconciled calendars; relative days count their sessions.
+    horizon : int
+        Last relative day examined, >= 1 (default 60 sessions).
+    study : EventStudyResult, optional
+        Source of the abnormal returns; market-adjusted returns when None.
+    benchmarks : mapping of symbol to benchmark symbol, optional
+        Overrides the registry benchmark for the market-adjusted path.
+    ratio_days : tuple of int
+        Days of the recovery ratios (columns ``ratio_<k>``).
+    drift_free : bool
+        With a study: follow its ARs without the extrapolated intercept (``ar_drift_free``,
+        ``R - beta'x``), so a run-up fitted as alpha in the estimation window does not
+        pass for an abnormal fall. The ``ar_model`` column says which path was followed.
+    scheduler : str or dask.distributed.Client, optional
+        Where the blocks of pairs (:func:`measure_pairs`) run: ``"inline"`` (default),
+        ``"local:N"``, ``"tcp://HOST:PORT"`` or a client (:mod:`backtest.scheduler`).
+
+    Returns
+    -------
+    RecoveryResult
+
+    Raises
+    ------
+    ParameterError
+        A horizon < 1 or an alignment without the needed columns.
+    DataError
+        A symbol of the alignment that has no prices.
+    CalendarError
+        A reaction session that is not a session of its calendar.
+
+    Warns
+    -----
+    DataWarning
+        An event after the end of a symbol's data (kept as a censored row with no
+        observation), an event before its data start (kept as a row that is not
+        measurable), or a benchmark without prices (abnormal path skipped).
+
+    Notes
+    -----
+    Definitions of every measure: :func:`~backtest.recovery.paths.path_metrics`;
+    the abnormal level and the missing-price rule: module docstring.
+
+    Examples
+    --------
+    Samsung after DeepSeek (KRX reopened on 2025-01-31 after the Lunar New Year):
+
+    >>> from backtest.calendars import ExchangeCalendars
+    >>> from backtest.sources import load_prices
+    >>> prices = load_prices(["005930.KS", "^KS11"])
+    >>> alignment = pd.DataFrame({"event_id": ["deepseek_r1"], "symbol": ["005930.KS"],
+    ...     "calendar": ["XKRX"], "reaction_session": [pd.Timestamp("2025-01-31")], "kind": ["shock"]})
+    >>> res = recovery(prices, alignment, ExchangeCalendars.from_prices(prices), horizon=5)
+    >>> price = res.table.iloc[0]
+    >>> f"{price['max_drawdown']:.4f}", int(price["recovery_sessions"]), str(price["recovery_date"].date())
+    ('-0.0503', 4, '2025-02-06')
+    """
+    horizon = check_horizon(horizon)
+    if any(isinstance(k, bool) or not isinstance(k, int | np.integer) or k < 0 for k in ratio_days):
+        raise ParameterError(f"ratio_days {ratio_days!r}: use whole relative days >= 0, e.g. (1, 5, 20, 60)")
+    _check_alignment(alignment)
+    ar_source = "study" if study is not None else "market_adjusted"
+    study_ars = study.abnormal_returns if study is not None else None
+    if drift_free and (study_ars is None or "ar_drift_free" not in study_ars.columns):
+        raise ParameterError("drift_free needs an event study with drift-free ARs: "
+                             "pass study=event_study(...)")
+    fits = getattr(study, "fits", None)  # any object with abnormal_returns serves; fits name the model
+    models = {} if fits is None else {(str(e), str(s)): str(m) for e, s, m in zip(
+        fits["event_id"], fits["symbol"], fits["model_used"], strict=True)}
+    rows: list[dict[str, object]] = []
+    path_frames: list[pd.DataFrame] = []
+    with open_scheduler(scheduler) as mapper:
+        parts = mapper.map(measure_pairs, _pair_blocks(alignment, prices, study_ars, benchmarks,
+                                                       mapper.chunks(len(alignment))),
+                           label="recovery pairs", calendars=calendars, horizon=horizon,
+                           benchmarks=benchmarks, ratio_days=ratio_days, drift_free=drift_free,
+                           models=models)
+    for part_rows, part_paths in parts:
+        rows += part_rows
+        path_frames += part_paths
 
     table = _tidy_table(rows, ratio_days)
     paths = pd.concat(path_frames, ignore_index=True) if path_frames else pd.DataFrame(

@@ -1,0 +1,233 @@
+"""Where the units of work run: in this process, on a local Dask cluster, or on a remote one.
+
+One module owns the scale-out so that the numerics never see it:
+
+* :func:`parse_scheduler` reads ``--scheduler`` (``inline``, ``local:N``, ``tcp://HOST:PORT``);
+* :func:`open_scheduler` starts (``local:N``: a ``distributed.LocalCluster`` of N worker
+  processes, one thread each) or connects to (``tcp://``) a Dask scheduler and closes what it
+  started; a ``dask.distributed.Client`` passed from Python is used as is and left open;
+* :meth:`Mapper.map` runs a pure unit of work over a list of inputs and returns the outputs in
+  input order, with a rich progress bar fed from the futures. The warnings a unit raises on a
+  worker are recorded there and raised again here, in unit order, so a run on a cluster warns
+  exactly like the inline run.
+
+Every mapped unit is a task of the scheduler (its shared inputs too, never scattered data), so a
+worker that dies mid-run is replaced and its tasks recomputed elsewhere; the result is identical.
+
+Example
+-------
+>>> with open_scheduler("inline") as mapper:
+...     mapper.map(abs, [-1, 2, -3])
+[1, 2, 3]
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import re
+import sys
+import uuid
+import warnings
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from backtest.errors import ParameterError, SchedulerError
+
+INLINE = "inline"
+LOCAL = re.compile(r"^local:(\d+)$")
+REMOTE = re.compile(r"^(tcp|tls|ws|wss|ucx)://[^\s:/]+:\d+/?$")
+CONNECT_TIMEOUT = "10s"
+INSTALL_HINT = "install the extra: pip install 'backtest[dask]'"
+#: Units per worker: enough for the bar to move and for a replaced worker to catch up.
+UNITS_PER_WORKER = 4
+
+Scheduler = Any  # "inline" | "local:N" | "tcp://HOST:PORT" | dask.distributed.Client | Mapper | None
+
+
+def parse_scheduler(value: Any, option: str = "--scheduler") -> Any:
+    """Check a scheduler given as text (or pass a ``Client``/:class:`Mapper` through).
+
+    >>> parse_scheduler("local:2"), parse_scheduler(None)
+    ('local:2', 'inline')
+    >>> parse_scheduler("local:0")
+    Traceback (most recent call last):
+    ...
+    backtest.errors.ParameterError: --scheduler 'local:0': needs at least 1 worker, e.g. local:2
+    """
+    if value is None:
+        return INLINE
+    if not isinstance(value, str):
+        return value
+    text = value.strip()
+    match = LOCAL.match(text)
+    if match and int(match.group(1)) < 1:
+        raise ParameterError(f"{option} {value!r}: needs at least 1 worker, e.g. local:2")
+    if text == INLINE or match or REMOTE.match(text):
+        return text
+    raise ParameterError(
+        f"{option} {value!r}: use inline, local:N (N worker processes) or tcp://HOST:PORT of a Dask scheduler"
+    )
+
+
+def _call(func: Callable, item: Any, shared: dict[str, Any]) -> tuple[Any, list[tuple[type, str]]]:
+    """Run one unit on a worker; return its output and the warnings it raised."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        value = func(item, **shared)
+    return value, [(w.category, str(w.message)) for w in caught]
+
+
+def _identity(value: Any) -> Any:
+    return value
+
+
+@dataclass
+class Mapper:
+    """Maps pure units over the scheduler it was opened on (``client=None``: inline)."""
+
+    client: Any = None
+    progress: bool = True
+
+    @property
+    def workers(self) -> int:
+        """Worker processes behind the mapper (1 inline)."""
+        if self.client is None:
+            return 1
+        return max(1, len(self.client.scheduler_info(n_workers=-1).get("workers", {})))
+
+    def chunks(self, n_items: int) -> int:
+        """How many units to cut ``n_items`` into: 1 inline, a few per worker on a cluster."""
+        return 1 if self.client is None else max(1, min(n_items, UNITS_PER_WORKER * self.workers))
+
+    def map(self, func: Callable, items: Sequence[Any], *, label: str = "units", **shared: Any) -> list[Any]:
+        """``[func(item, **shared) for item in items]``, on the scheduler; outputs in input order.
+
+        ``shared`` inputs travel once per worker as tasks of their own. An exception raised
+        by a unit (a ``BacktestError``, say) is raised here, as inline.
+        """
+        if self.client is None:
+            return [func(item, **shared) for item in items]
+        from distributed import as_completed
+
+        token = uuid.uuid4().hex[:8]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # dask's "large object in graph" advice
+            shared_tasks = {
+                name: self.client.submit(_identity, value, key=f"{label}-{name}-{token}", pure=False)
+                for name, value in shared.items()
+            }
+            futures = [
+                self.client.submit(_call, func, item, shared_tasks, key=f"{label}-{i}-{token}", pure=False)
+                for i, item in enumerate(items)
+            ]
+        with self._bar(label, len(futures)) as advance:
+            for _ in as_completed(futures):
+                advance()
+        outputs = self.client.gather(futures)
+        del shared_tasks
+        values = []
+        for value, caught in outputs:
+            for category, message in caught:
+                warnings.warn(message, category, stacklevel=2)
+            values.append(value)
+        return values
+
+    @contextmanager
+    def _bar(self, label: str, total: int) -> Iterator[Callable[[], None]]:
+        if not self.progress:
+            yield lambda: None
+            return
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                       TimeElapsedColumn(), console=Console(file=sys.stderr), transient=True)
+        with bar:
+            task = bar.add_task(label, total=total)
+            yield lambda: bar.advance(task)
+
+
+def _distributed():
+    try:
+        import distributed
+    except ImportError:
+        raise ParameterError(f"--scheduler needs dask.distributed; {INSTALL_HINT}") from None
+    return distributed
+
+
+@contextmanager
+def open_scheduler(
+    scheduler: Scheduler = INLINE, *, announce: Callable[[str], None] | None = None, progress: bool = True
+) -> Iterator[Mapper]:
+    """A :class:`Mapper` on ``scheduler``; closes the cluster or connection it opened.
+
+    Parameters
+    ----------
+    scheduler : str, Client or Mapper
+        ``"inline"`` (default), ``"local:N"``, ``"tcp://HOST:PORT"``, a
+        ``dask.distributed.Client`` (left open) or a :class:`Mapper` (passed through).
+    announce : callable, optional
+        Receives one line with the dashboard address of a cluster this call starts or joins.
+    progress : bool
+        Show a progress bar (on stderr) while units run on a cluster.
+
+    Raises
+    ------
+    ParameterError
+        An unknown scheduler, or dask.distributed missing.
+    SchedulerError
+        A ``tcp://`` scheduler that cannot be reached.
+    """
+    scheduler = parse_scheduler(scheduler)
+    if isinstance(scheduler, Mapper):
+        yield scheduler
+        return
+    if scheduler == INLINE:
+        yield Mapper(None, progress)
+        return
+    dd = _distributed()
+    if isinstance(scheduler, dd.Client):
+        yield Mapper(scheduler, progress)
+        return
+    match = LOCAL.match(scheduler)
+    if match:
+        cluster = dd.LocalCluster(n_workers=int(match.group(1)), threads_per_worker=1, processes=True,
+                               dashboard_address=":0", silence_logs=logging.ERROR)
+        client = dd.Client(cluster)
+        where = f"local cluster of {match.group(1)} worker process(es)"
+    else:
+        cluster = None
+        try:
+            client = dd.Client(scheduler, timeout=CONNECT_TIMEOUT)
+        except (OSError, TimeoutError) as exc:
+            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise SchedulerError(
+                f"--scheduler {scheduler}: no Dask scheduler answers there ({reason[:120]}); start one with "
+                f"'dask scheduler' and workers with 'dask worker {scheduler}', or use --scheduler local:2"
+            ) from None
+        where = f"Dask scheduler {scheduler}"
+    try:
+        if announce is not None:
+            announce(f"{where}; dashboard: {client.dashboard_link}")
+        yield Mapper(client, progress)
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+
+
+def split(n_items: int, n_chunks: int) -> list[slice]:
+    """``n_chunks`` contiguous slices covering ``range(n_items)``, sizes differing by at most one.
+
+    >>> split(5, 2)
+    [slice(0, 3, None), slice(3, 5, None)]
+    """
+    n_chunks = max(1, min(n_chunks, n_items))
+    base, extra = divmod(n_items, n_chunks)
+    edges = [0]
+    for i in range(n_chunks):
+        edges.append(edges[-1] + base + (1 if i < extra else 0))
+    return [slice(a, b) for a, b in itertools.pairwise(edges)]

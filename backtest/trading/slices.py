@@ -1,0 +1,85 @@
+"""Grid slices: a strategy backtest cut into (event x symbol units) x (combinations) pieces.
+
+:func:`backtest.trade.run_units` is a pure function of its units and combinations, and every
+column (one unit x one combination) is simulated on its own. So the grid can be cut into
+rectangular slices, each slice run anywhere (:mod:`backtest.scheduler`), and the pieces put
+back in the inline column order (unit-major, then combination): :func:`combine` gives the
+same :class:`~backtest.trading.result.TradeResult`, bit for bit, as one call over everything.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from backtest.scheduler import open_scheduler, split
+from backtest.trading.result import TradeResult
+from backtest.trading.simulate import Fill
+from backtest.trading.windows import Unit
+from strategies.base import Strategy
+
+Slice = tuple[slice, slice]  # (units, combinations)
+
+
+def grid_slices(n_units: int, n_combos: int, n_slices: int) -> list[Slice]:
+    """About ``n_slices`` rectangles covering units x combinations: units first, then combinations.
+
+    >>> grid_slices(3, 4, 6)
+    [(slice(0, 1, None), slice(0, 2, None)), (slice(0, 1, None), slice(2, 4, None)), (slice(1, 2, None), slice(0, 2, None)), (slice(1, 2, None), slice(2, 4, None)), (slice(2, 3, None), slice(0, 2, None)), (slice(2, 3, None), slice(2, 4, None))]
+    """  # noqa: E501
+    unit_parts = split(n_units, n_slices)
+    combo_parts = split(n_combos, math.ceil(n_slices / len(unit_parts)))
+    return [(u, c) for u in unit_parts for c in combo_parts]
+
+
+def run_slice(piece: tuple[Sequence[Unit], pd.DataFrame], *, strategy: Strategy, fees: float,
+              slippage: float, fill: Fill) -> TradeResult:
+    """One slice: :func:`backtest.trade.run_units` on its units and combinations."""
+    from backtest.trade import run_units
+
+    units, combos = piece
+    return run_units(strategy, units, combos.reset_index(drop=True), fees=fees, slippage=slippage, fill=fill)
+
+
+def run_grid(strategy: Strategy, units: Sequence[Unit], combos: pd.DataFrame, *, fees: float,
+             slippage: float, fill: Fill, scheduler: Any = None) -> TradeResult:
+    """:func:`backtest.trade.run_units` over the whole grid, sliced over ``scheduler``'s workers."""
+    with open_scheduler(scheduler) as mapper:
+        slices = grid_slices(len(units), len(combos), mapper.chunks(len(units) * len(combos)))
+        if len(slices) == 1:
+            return run_slice((units, combos), strategy=strategy, fees=fees, slippage=slippage, fill=fill)
+        parts = mapper.map(run_slice, [(list(units[u]), combos.iloc[c]) for u, c in slices],
+                           label="grid slices", strategy=strategy, fees=fees, slippage=slippage, fill=fill)
+    return combine(parts, slices, list(units), combos)
+
+
+def combine(parts: Sequence[TradeResult], slices: Sequence[Slice], units: list[Unit],
+            combos: pd.DataFrame) -> TradeResult:
+    """Put the slices' results back in the inline order (unit-major, then combination)."""
+    n_c = len(combos)
+    # Global column of every local column of every part, in the parts' order.
+    columns = [
+        (np.arange(u.start, u.stop)[:, None] * n_c + np.arange(c.start, c.stop)[None, :]).ravel()
+        for u, c in slices
+    ]
+    global_col = np.concatenate(columns)
+    order = np.argsort(global_col, kind="stable")
+    results = pd.concat([p.results for p in parts], ignore_index=True).iloc[order].reset_index(drop=True)
+    value = np.concatenate([p.value for p in parts], axis=1)[:, order]
+    first_of_units = [p for p, (_, c) in zip(parts, slices, strict=True) if c.start == 0]
+    buy_hold = np.concatenate([p.buy_hold_value for p in first_of_units], axis=1)
+    legs = {}
+    for leg in parts[0].legs:
+        records = {
+            name: np.concatenate([p.legs[leg][name] for p in parts]) for name in parts[0].legs[leg]
+        }
+        local = [p.legs[leg]["col"] for p in parts]
+        records["col"] = np.concatenate([cols[c] for c, cols in zip(local, columns, strict=True)])
+        sort = np.argsort(records["col"], kind="stable")
+        legs[leg] = {name: values[sort] for name, values in records.items()}
+    return TradeResult(strategy=parts[0].strategy, results=results, units=units, combos=combos,
+                       value=value, buy_hold_value=buy_hold, legs=legs, settings=dict(parts[0].settings))
