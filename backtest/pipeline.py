@@ -337,7 +337,7 @@ def _run(settings: RunSettings, step: Progress, max_memory: int | None, mapper: 
     with _recorded() as first_warnings:
         study = event_study(
             prices, symbol_alignment, calendars, event_window=settings.event_window, robustness=True,
-            **study_options
+            scheduler=mapper, **study_options
         )
     _reemit(first_warnings)
     from backtest.study.inference import infer
@@ -358,7 +358,7 @@ def _run(settings: RunSettings, step: Progress, max_memory: int | None, mapper: 
         # are not repeated; new ones (e.g. data ending between the two windows' ends) are kept.
         with _recorded() as second_warnings:
             recovery_study = event_study(
-                prices, symbol_alignment, calendars, event_window=window, **study_options
+                prices, symbol_alignment, calendars, event_window=window, scheduler=mapper, **study_options
             )
         given = {(w.category, str(w.message)) for w in first_warnings}
         new = [w for w in second_warnings if (w.category, str(w.message)) not in given]

@@ -97,7 +97,7 @@ def _run(args: argparse.Namespace, mapper: Mapper) -> int:
         try:
             study = event_study(inputs.prices, inputs.alignment, inputs.calendars, model=args.model,
                                 factors=args.factors, event_window=(-1, reach if capped else args.horizon),
-                                car_windows=((0, 0),), other_events=inputs.all_alignment)
+                                car_windows=((0, 0),), other_events=inputs.all_alignment, scheduler=mapper)
         except StudyError as exc:
             study, study_error = None, exc
         result = recovery(inputs.unit_prices(mapper.client is not None), inputs.alignment,

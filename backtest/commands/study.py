@@ -21,10 +21,12 @@ from backtest.commands._options import (
     add_budget_option,
     add_input_options,
     add_out_option,
+    add_scheduler_option,
     add_study_options,
     add_wide_option,
     benchmark_overrides,
     inputs_from_args,
+    scheduler_from_args,
     subparser,
     trap_options,
     write_out,
@@ -57,6 +59,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_input_options(p)
     add_study_options(p)
     add_budget_option(p)
+    add_scheduler_option(p)
     p.add_argument("--csv", metavar="FILE", help="write the CAR table (tidy) to CSV")
     p.add_argument("--json", metavar="FILE", help="write CARs, tests and fits to JSON")
     add_out_option(p)
@@ -75,14 +78,16 @@ def run(args: argparse.Namespace) -> int:
         if path:
             check_file_target(path, option)  # a doomed output fails before the study runs
     benchmarks = benchmark_overrides(args.benchmark)
-    inputs = inputs_from_args(args, benchmarks=benchmarks, extra=args.factors or ())
-    check_job(pairs=len(inputs.alignment), budget=budget_from(args.max_memory),
-              estimation_window=args.estimation_window, event_window=args.event_window)
-    result = event_study(inputs.prices, inputs.alignment, inputs.calendars, model=args.model,
-                         estimation_window=args.estimation_window, event_window=args.event_window,
-                         car_windows=args.car_windows, min_estimation=args.min_estimation,
-                         benchmarks=benchmarks or None, factors=args.factors, return_kind=args.returns,
-                         other_events=inputs.all_alignment, robustness=True, **trap_options(args))
+    with scheduler_from_args(args) as mapper:
+        inputs = inputs_from_args(args, benchmarks=benchmarks, extra=args.factors or ())
+        check_job(pairs=len(inputs.alignment), budget=budget_from(args.max_memory),
+                  estimation_window=args.estimation_window, event_window=args.event_window)
+        result = event_study(inputs.prices, inputs.alignment, inputs.calendars, model=args.model,
+                             estimation_window=args.estimation_window, event_window=args.event_window,
+                             car_windows=args.car_windows, min_estimation=args.min_estimation,
+                             benchmarks=benchmarks or None, factors=args.factors, return_kind=args.returns,
+                             other_events=inputs.all_alignment, robustness=True, **trap_options(args),
+                             scheduler=mapper)
     render(result, args.wide, event_names(inputs.events))
     inference = run_inference(args, result, inputs)
     if args.csv:  # single named files: each written atomically (temp file beside it, os.replace)

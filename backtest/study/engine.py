@@ -13,7 +13,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -21,6 +21,7 @@ import pandas as pd
 from backtest.calendars import ExchangeCalendars
 from backtest.errors import DataWarning, ParameterError, StudyError
 from backtest.instruments import benchmark_of, get_instrument
+from backtest.scheduler import open_scheduler
 from backtest.study import diagnostics as dg
 from backtest.study.models import NEEDS_MARKET, Model
 from backtest.study.panel import Panel, assemble
@@ -110,7 +111,7 @@ def event_study(prices: Mapping[str, pd.DataFrame], alignment: pd.DataFrame,
                 exclude_events: Window | str | None = dg.DEFAULT_EXCLUDE,
                 other_events: pd.DataFrame | None = None,
                 factor_alignment: FactorAlignment = "close", dimson: int = 0,
-                robustness: bool = False) -> EventStudyResult:
+                robustness: bool = False, scheduler: Any = None) -> EventStudyResult:
     """Abnormal returns, CARs and cross-sectional tests for every event x symbol.
 
     Parameters
@@ -149,6 +150,9 @@ def event_study(prices: Mapping[str, pd.DataFrame], alignment: pd.DataFrame,
     robustness : bool
         Also run the study under each normal-return model (market, market-adjusted,
         constant-mean, + factor when ``factors``) into ``result.robustness``.
+    scheduler : str or dask.distributed.Client, optional
+        Where the blocks of pairs are computed (:func:`backtest.study.blocks.map_blocks`):
+        ``"inline"`` (default), ``"local:N"``, ``"tcp://HOST:PORT"`` or a client; same result.
 
     Returns
     -------
@@ -329,8 +333,10 @@ def event_study(prices: Mapping[str, pd.DataFrame], alignment: pd.DataFrame,
                 "min_estimation": min_estimation, "return_kind": return_kind,
                 "benchmarks": dict(benchmarks or {}), "factors": factor_list, "source": "prices",
                 "exclude_events": around, "factor_alignment": factor_alignment, "dimson": dimson}
-    result = assemble(panel, model=model, estimation=est, event=evt, car_windows=cars,
-                      min_estimation=min_estimation, return_kind=return_kind, settings=settings)
+    with open_scheduler(scheduler) as mapper:
+        result = assemble(panel, model=model, estimation=est, event=evt, car_windows=cars,
+                          min_estimation=min_estimation, return_kind=return_kind, settings=settings,
+                          mapper=mapper)
     gaps = _gap_counts(calendars, panel, cars, evt)
     result = with_diagnostics(result, panel, pos0_all[keep], excluded[keep],
                               [excluded_events[i] for i in keep], gaps, evt, cars, return_kind)

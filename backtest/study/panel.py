@@ -12,6 +12,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -147,23 +148,26 @@ def _with_residuals(block) -> Computed:
 
 def assemble(panel: Panel, *, model: str, estimation: Window, event: Window,
              car_windows: Sequence[Window], min_estimation: int, return_kind: str,
-             settings: dict, block_size: int = BLOCK_SIZE) -> EventStudyResult:
+             settings: dict, block_size: int = BLOCK_SIZE, mapper: Any = None) -> EventStudyResult:
     """Run the study block by block on ``panel`` and build the result tables.
 
     Pairs go through :func:`~backtest.study.block.study_block` ``block_size`` at a time;
     the per-event statistics reduce across blocks, so the result does not depend on
-    ``block_size``. Emits one ShortHistoryWarning naming every pair whose estimation window is
-    shorter than asked for (and the model actually used).
+    ``block_size``. ``mapper`` (:class:`backtest.scheduler.Mapper`) says where the blocks
+    run (:func:`backtest.study.blocks.map_blocks`). Emits one ShortHistoryWarning naming
+    every pair whose estimation window is shorter than asked for (and the model actually used).
     """
+    from backtest.study.blocks import map_blocks
+
     car_cols = [(a - event[0], b - event[0]) for a, b in car_windows]
     labels = [window_label(w) for w in car_windows]
     spec = BlockSpec(model, min_estimation, tuple(car_cols), return_kind,
                      -event[0] if event[0] <= 0 <= event[1] else None)
     codes, uniques = pd.factorize(np.asarray(panel.event_id))
     est_days = None if panel.est_dates is None else day_numbers(panel.est_dates)
-    stats, parts = run_blocks((BlockInput(panel.est_r[b], panel.est_x[b], panel.evt_r[b], panel.evt_x[b],
+    stats, parts = map_blocks([BlockInput(panel.est_r[b], panel.est_x[b], panel.evt_r[b], panel.evt_x[b],
                                           codes[b], None if est_days is None else est_days[b])
-                               for b in slices(len(codes), block_size)), spec, _with_residuals)
+                               for b in slices(len(codes), block_size)], spec, _with_residuals, mapper)
     out = concat_computed(parts)
     n, l2 = panel.evt_r.shape
     l1 = panel.est_r.shape[1]

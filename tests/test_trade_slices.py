@@ -1,0 +1,47 @@
+"""Grid slices put back together give the one-call TradeResult, whatever the cut."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import strategies
+from backtest.inputs import load_inputs
+from backtest.trade import run_strategy
+from backtest.trading.grid import expand_grid
+from backtest.trading.slices import combine, grid_slices, run_slice
+from backtest.trading.windows import build_units
+
+
+@pytest.fixture(scope="module")
+def inputs():
+    return load_inputs(symbols=["NVDA", "MU"], event_ids=["deepseek_r1", "us_tariffs_liberation_day"])
+
+
+@pytest.mark.parametrize(("name", "grid"), [
+    ("buy_the_dip", {"hold": [1, 5, 10], "threshold": [0.03, 0.05], "stop": [None, 0.08]}),
+    ("hedged_dip", {"hold": [1, 5]}),  # two legs: the hedge leg's trades are remapped too
+])
+@pytest.mark.parametrize("n_slices", [2, 5, 100])
+def test_slices_recombine_to_the_single_call(inputs, name, grid, n_slices):
+    args = (inputs.prices, inputs.alignment, inputs.calendars)
+    whole = run_strategy(name, *args, grid=grid, horizon=20)
+    strat = strategies.get(name)
+    combos = expand_grid(strat, grid)
+    units = build_units(*args, horizon=20, lookback=strat.lookback, hedge=strat.hedge)
+    slices = grid_slices(len(units), len(combos), n_slices)
+    assert len(slices) > 1
+    parts = [run_slice((units[u], combos.iloc[c]), strategy=strat, fees=0.001, slippage=0.0005,
+                       fill="next_open") for u, c in slices]
+    got = combine(parts, slices, units, combos)
+    for table in ("results", "aggregate", "trades", "equity"):
+        assert getattr(got, table).to_csv() == getattr(whole, table).to_csv(), table
+    assert len(whole.trades) > 0
+    np.testing.assert_array_equal(got.value, whole.value)
+
+
+def test_grid_slices_cover_every_column_once():
+    slices = grid_slices(3, 7, 5)
+    cells = sorted((u, c) for us, cs in slices
+                   for u in range(us.start, us.stop) for c in range(cs.start, cs.stop))
+    assert cells == [(u, c) for u in range(3) for c in range(7)]
