@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import warnings
 
+import numpy as np
 import pytest
 from distributed import Client, LocalCluster
 from distributed.diagnostics.plugin import WorkerPlugin
@@ -19,7 +20,9 @@ from backtest.errors import DataWarning, ParameterError
 from backtest.inputs import load_inputs
 from backtest.recovery import recovery
 from backtest.scheduler import open_scheduler, parse_scheduler, split
-from backtest.study import event_study
+from backtest.study.block import BlockInput, BlockSpec, concat_computed, run_blocks, slices
+from backtest.study.blocks import map_blocks
+from backtest.study.sufficient import ScopeStats
 
 # Four US symbols, two events: every window inside the data, no warnings.
 SYMBOLS = ["--symbols", "NVDA", "MU", "AMD", "AVGO", "--event", "deepseek_r1", "--event",
@@ -53,13 +56,23 @@ def test_study_writes_the_inline_bytes(cluster, tmp_path, capsys):
     assert b"bmp_kp" in files["inline"][1]  # the tests table (Kolari-Pynnonen included) is in the JSON
 
 
-def test_study_blocks_equal_one_call_from_python(cluster):
-    inputs = load_inputs(symbols=["NVDA", "MU", "AMD", "AVGO"], event_ids=["deepseek_r1",
-                                                                           "us_tariffs_liberation_day"])
-    args = (inputs.prices, inputs.alignment, inputs.calendars)
-    inline, mapped = event_study(*args), event_study(*args, scheduler=cluster)
-    for table in ("abnormal_returns", "car", "tests", "fits"):
-        assert getattr(mapped, table).to_csv() == getattr(inline, table).to_csv(), table
+def test_study_blocks_on_workers_reduce_to_the_inline_statistics(cluster):
+    # 30 pairs of 3 events in blocks of 4: events straddle blocks, as in a large study.
+    rng = np.random.default_rng(7)
+    market = rng.standard_t(4, (30, 130)) * 0.01
+    returns = 1.2 * market + rng.normal(0, 0.015, (30, 130))
+    returns[3, 40:55] = np.nan  # a gap in the estimation window
+    scope = np.repeat([0, 1, 2], 10)
+    blocks = [BlockInput(returns[b, :100], market[b, :100, None], returns[b, 100:], market[b, 100:, None],
+                         scope[b]) for b in slices(30, 4)]
+    spec = BlockSpec(model="market", min_estimation=60, car_cols=((5, 5), (5, 10)), day0_col=5)
+    inline_stats, inline_parts = run_blocks(blocks, spec)
+    with open_scheduler(cluster, progress=False) as mapper:
+        stats, parts = map_blocks(blocks, spec, mapper)
+    assert len(parts) == len(blocks) == 8
+    for name in ScopeStats.__dataclass_fields__:
+        np.testing.assert_array_equal(getattr(stats, name), getattr(inline_stats, name), err_msg=name)
+    np.testing.assert_array_equal(concat_computed(parts).car, concat_computed(inline_parts).car)
 
 
 def test_recovery_and_trade_print_the_inline_bytes(cluster, capsys):
