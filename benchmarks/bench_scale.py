@@ -1,0 +1,162 @@
+"""Benchmark: the study, recovery and a large strategy grid on inline, local:1 and local:2.
+
+Run (writes the synthetic universe of ``benchmarks/universe.py`` first if DIR has none)::
+
+    python benchmarks/bench_scale.py DIR --symbols 2000 --years 10 --events 200 \\
+        --grid-units 1000 --grid-combos 100000
+
+Two jobs, each timed on every scheduler, the schedulers interleaved (A B C A B C ...) so
+that a machine shared with other work slows them alike; medians over ``--repeats``:
+
+1. **study + recovery**: ``event_study`` (market model, all eight tests) and ``recovery`` on
+   every event x stock pair of the universe (``symbols x events`` pairs), with prices from
+   the Parquet dataset (on a cluster each recovery block reads its own symbols there);
+2. **grid**: ``buy_the_dip`` over a ``--grid-combos`` grid on the first ``--grid-units``
+   event x stock pairs, mapped as grid slices; each slice returns per-combination sums
+   (pairs, traded, sum of returns, positive, trades, wins), so what comes back is
+   ``O(combinations)`` whatever the number of units.
+
+Per scheduler: wall time (the cluster is started and its workers have imported the
+package before the clock starts), peak resident
+memory of each worker process (``ru_maxrss``; inline: of this process), and the scaling
+efficiency ``T(local:1) / (2 T(local:2))``. Prints one JSON document.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import statistics
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import universe
+
+SCHEDULERS = ("inline", "local:1", "local:2")
+
+
+def _peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def _warm() -> None:
+    """Import what the units use, so that a worker's first unit is not timed with the imports."""
+    import backtest.recovery
+    import backtest.study
+    import backtest.trade  # noqa: F401  (vectorbt and numba's cached kernels with it)
+
+
+def slice_sums(piece, *, strategy, fees, slippage, fill) -> pd.DataFrame:
+    """Per-combination sums of one grid slice: the sufficient statistics of the mean-based summary."""
+    from backtest.trading.slices import run_slice
+
+    res = run_slice(piece, strategy=strategy, fees=fees, slippage=slippage, fill=fill).results
+    frame = res.assign(_traded=res["n_trades"] > 0, _pos=res["total_return"] > 0,
+                       _wins=res["win_rate"].fillna(0) * res["n_trades"])
+    g = frame.groupby("combo", sort=False)
+    return pd.DataFrame({"pairs": g.size(), "traded": g["_traded"].sum(),
+                         "return_sum": g["total_return"].sum(), "positive": g["_pos"].sum(),
+                         "trades": g["n_trades"].sum(), "wins": g["_wins"].sum()})
+
+
+def grid(n_combos: int) -> dict[str, list]:
+    """About ``n_combos`` buy_the_dip combinations: hold x threshold x stop."""
+    holds = list(range(1, 51))
+    n_thr = max(1, round(np.sqrt(n_combos / len(holds))))
+    n_stop = max(1, n_combos // (len(holds) * n_thr))
+    return {"hold": holds,
+            "threshold": [round(float(x), 4) for x in np.linspace(0.005, 0.2, n_thr)],
+            "stop": [None] + [round(float(x), 4) for x in np.linspace(0.01, 0.3, n_stop - 1)]}
+
+
+def run_once(kind: str, mapper, inputs, units, combos, strategy) -> dict:
+    from backtest.recovery import recovery
+    from backtest.study import event_study
+    from backtest.trading.slices import grid_slices
+
+    start = time.perf_counter()
+    if kind == "study":
+        study = event_study(inputs.prices, inputs.alignment, inputs.calendars, scheduler=mapper)
+        # recovery's blocks read their symbols from the dataset on the workers
+        recovery(inputs.unit_prices(mapper.client is not None), inputs.alignment, inputs.calendars,
+                 horizon=20, study=study, scheduler=mapper)
+        size = len(study.car) // len(study.settings["car_windows"])
+    else:
+        pieces = [(units[u], combos.iloc[c]) for u, c in
+                  grid_slices(len(units), len(combos), max(8, 4 * mapper.workers))]
+        parts = mapper.map(slice_sums, pieces, label="grid slices", strategy=strategy, fees=0.001,
+                           slippage=0.0005, fill="next_open")
+        total = pd.concat(parts).groupby(level=0, sort=False).sum()
+        size = int(total["pairs"].sum())
+    return {"seconds": time.perf_counter() - start, "size": size}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("target")
+    parser.add_argument("--symbols", type=int, default=2000)
+    parser.add_argument("--years", type=int, default=10)
+    parser.add_argument("--events", type=int, default=200)
+    parser.add_argument("--grid-units", type=int, default=1000)
+    parser.add_argument("--grid-combos", type=int, default=100_000)
+    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--jobs", default="study,grid")
+    args = parser.parse_args(argv)
+
+    import strategies
+    from backtest.errors import BacktestWarning
+    from backtest.inputs import load_inputs
+    from backtest.scheduler import open_scheduler
+    from backtest.trading.grid import expand_grid
+    from backtest.trading.windows import build_units
+
+    warnings.simplefilter("ignore", BacktestWarning)  # short histories of late listings, by design
+    target = Path(args.target)
+    if not (target / "events.csv").is_file():
+        universe.write(target, args.symbols, args.years, args.events)
+    symbols = universe.stock_symbols(target / "prices")
+    start = time.perf_counter()
+    inputs = load_inputs(target / "events.csv", symbols, source="parquet", path=target / "prices")
+    load_s = time.perf_counter() - start
+    strategy = strategies.get("buy_the_dip")
+    combos = expand_grid(strategy, grid(args.grid_combos))
+    units = build_units(inputs.prices, inputs.alignment.iloc[: args.grid_units], inputs.calendars,
+                        horizon=20, lookback=strategy.lookback, hedge=False)
+    report: dict = {"pairs": len(inputs.alignment), "load_seconds": load_s, "grid_units": len(units),
+                    "grid_combinations": len(combos), "client_peak_mb_after_load": _peak_mb(), "jobs": {}}
+    for job in args.jobs.split(","):
+        runs: dict[str, list] = {s: [] for s in SCHEDULERS}
+        for _ in range(args.repeats):
+            for name in SCHEDULERS:  # interleaved
+                with open_scheduler(name, progress=False) as mapper:
+                    if mapper.client is not None:
+                        mapper.client.run(_warm)
+                    out = run_once(job, mapper, inputs, units, combos, strategy)
+                    if mapper.client is None:
+                        out["peak_mb_per_worker"] = [_peak_mb()]
+                    else:
+                        peaks = mapper.client.run(_peak_mb)
+                        out["peak_mb_per_worker"] = sorted(peaks.values())
+                runs[name].append(out)
+        summary = {name: {"median_seconds": statistics.median(r["seconds"] for r in rs),
+                          "runs_seconds": [round(r["seconds"], 2) for r in rs],
+                          "peak_mb_per_worker": max(max(r["peak_mb_per_worker"]) for r in rs),
+                          "size": rs[0]["size"]} for name, rs in runs.items()}
+        one, two = summary["local:1"]["median_seconds"], summary["local:2"]["median_seconds"]
+        summary["efficiency_1_to_2_workers"] = one / (2 * two)
+        report["jobs"][job] = summary
+        print(json.dumps({job: summary}, indent=1), file=sys.stderr)
+    print(json.dumps(report, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
