@@ -116,3 +116,35 @@ def test_fetch_to_writes_each_download_into_the_dataset(tmp_path, monkeypatch):
     written = ParquetSource(target).load("NVDA")
     pd.testing.assert_frame_equal(written, cached, check_freq=False)
     assert written.index[0] == pd.Timestamp("2025-01-22") and written.index[-1] == pd.Timestamp("2025-02-04")
+
+
+class CountingSource:
+    """A source that records which symbols were read."""
+
+    name = "parquet"
+
+    def __init__(self, inner):
+        self.inner, self.read = inner, []
+
+    def load(self, symbol):
+        self.read.append(symbol)
+        return self.inner.load(symbol)
+
+    def symbols(self):
+        return self.inner.symbols()
+
+
+def test_a_unit_reads_only_its_own_symbols_and_ships_no_bars(dataset):
+    import pickle
+
+    from backtest.sources import SourcePrices, subset_prices, unit_prices
+
+    source = CountingSource(ParquetSource(dataset))
+    everything = unit_prices(load_prices(SYMBOLS), source, remote=True)
+    assert isinstance(everything, SourcePrices) and source.read == []
+    unit = subset_prices(everything, ["NVDA", "SPY", "QQQ"])  # QQQ is not in the dataset
+    assert list(unit) == ["NVDA", "SPY"] and source.read == []
+    assert len(pickle.dumps(ParquetSource(dataset))) < 1000  # the location travels, not the data
+    assert unit["NVDA"].loc["2025-01-27", "close"] == pytest.approx(118.11, abs=0.005)
+    assert source.read == ["NVDA"]
+    assert unit_prices({"NVDA": None}, source, remote=False) == {"NVDA": None}  # inline: the loaded bars

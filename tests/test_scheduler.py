@@ -177,3 +177,14 @@ def test_split_covers_every_item_once_in_order(n, k):
     assert covered == list(range(n))
     sizes = [s.stop - s.start for s in parts]
     assert max(sizes) - min(sizes) <= 1
+
+
+def test_recovery_reading_the_dataset_on_the_workers_prints_the_inline_bytes(cluster, tmp_path, capsys):
+    assert main(["data", "export", "NVDA", "MU", "SPY", "--to", str(tmp_path / "prices")]) == 0
+    command = ["recovery", "--symbols", "NVDA", "MU", "--event", "deepseek_r1", "--horizon", "20"]
+    code, inline, _ = _run(capsys, *command)
+    assert code == 0
+    code, mapped, err = _run(capsys, *command, "--source", "parquet", "--path", str(tmp_path / "prices"),
+                             "--scheduler", cluster.scheduler.address)
+    assert code == 0, err
+    assert mapped == inline
