@@ -127,7 +127,6 @@ class Mapper:
             for _ in as_completed(futures):
                 advance()
         outputs = self.client.gather(futures)
-        del shared_tasks
         values = []
         for value, caught in outputs:
             for category, message in caught:
