@@ -67,29 +67,30 @@ def test_export_refuses_a_directory_that_is_not_a_dataset(tmp_path, capsys):
     (tmp_path / "notes.txt").write_text("mine")
     assert main(["data", "export", "SPY", "--to", str(tmp_path)]) == 2
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "not a price dataset" in err
+    assert err.count("\n") == 1 and "--to" in err
     assert (tmp_path / "notes.txt").read_text() == "mine"
 
 
 def test_export_replaces_a_dataset_as_one_set(tmp_path, capsys):
     target = tmp_path / "prices"
-    assert main(["data", "export", "SPY", "NVDA", "--to", str(target)]) == 0
+    assert main(["data", "export", "SPY", "NVDA", "--to", str(tmp_path / "prices")]) == 0
     assert main(["data", "export", "QQQ", "--to", str(target)]) == 0
     assert ParquetSource(target).symbols() == ["QQQ"]
-    assert [p.name for p in tmp_path.iterdir()] == ["prices"]  # no staging or old set left behind
+    assert [p.name for p in tmp_path.iterdir()] == ["prices"]  # no staging, lock or old set left behind
+    rows = ds.dataset(target, partitioning="hive").to_table().num_rows
+    assert rows == len(get_source("snapshot").load("QQQ"))
 
 
-def test_export_failure_keeps_the_previous_dataset(tmp_path, monkeypatch):
+def test_export_failure_keeps_the_previous_dataset(tmp_path):
     target = tmp_path / "prices"
     write_dataset(load_prices(["SPY"]), target)
-    import backtest.sources.parquet as parquet
 
-    def broken(*args, **kwargs):
+    def failing():
+        yield "NVDA", get_source("snapshot").load("NVDA")
         raise OSError("disk full")
 
-    monkeypatch.setattr(parquet, "_swap_in", broken)
     with pytest.raises(OSError):
-        write_dataset(load_prices(["NVDA"]), target)
+        write_dataset(failing(), target)
     assert ParquetSource(target).symbols() == ["SPY"]
     assert [p.name for p in tmp_path.iterdir()] == ["prices"]
 

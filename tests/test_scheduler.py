@@ -20,7 +20,7 @@ from backtest.errors import DataWarning, ParameterError
 from backtest.inputs import load_inputs
 from backtest.recovery import recovery
 from backtest.scheduler import open_scheduler, parse_scheduler, split
-from backtest.study.block import BlockInput, BlockSpec, concat_computed, run_blocks, slices
+from backtest.study.block import BlockInput, BlockSpec, concat_computed, run_blocks, slices, table_arrays
 from backtest.study.blocks import map_blocks
 from backtest.study.sufficient import ScopeStats
 
@@ -66,9 +66,9 @@ def test_study_blocks_on_workers_reduce_to_the_inline_statistics(cluster):
     blocks = [BlockInput(returns[b, :100], market[b, :100, None], returns[b, 100:], market[b, 100:, None],
                          scope[b]) for b in slices(30, 4)]
     spec = BlockSpec(model="market", min_estimation=60, car_cols=((5, 5), (5, 10)), day0_col=5)
-    inline_stats, inline_parts = run_blocks(blocks, spec)
+    inline_stats, inline_parts = run_blocks(blocks, spec, table_arrays)
     with open_scheduler(cluster, progress=False) as mapper:
-        stats, parts = map_blocks(blocks, spec, mapper)
+        stats, parts = map_blocks(blocks, spec, table_arrays, mapper)
     assert len(parts) == len(blocks) == 8
     for name in ScopeStats.__dataclass_fields__:
         np.testing.assert_array_equal(getattr(stats, name), getattr(inline_stats, name), err_msg=name)

@@ -21,8 +21,6 @@ column.
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
 import uuid
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -135,9 +133,13 @@ class ParquetSource:
         return bars
 
 
-def _bars_table(bars: pd.DataFrame):
+def _bars_table(target: object, symbol: str, bars: pd.DataFrame):
+    """The arrow table of one partition, after the bars pass validation."""
     import pyarrow as pa
 
+    if bars is None or len(bars) == 0:
+        raise DataError(f"{target}: refusing to write an empty series for {symbol}; kept the old partition")
+    validate_bars(bars, symbol, f"bars of {symbol}")
     frame = bars[list(BAR_COLUMNS)].astype(float).reset_index()
     frame["date"] = pd.to_datetime(frame["date"]).astype("datetime64[us]")
     return pa.Table.from_pandas(frame, preserve_index=False)
@@ -151,9 +153,7 @@ def write_partition(target: str | Path, symbol: str, bars: pd.DataFrame) -> str:
     """
     import pyarrow.parquet as pq
 
-    if bars is None or len(bars) == 0:
-        raise DataError(f"{target}: refusing to write an empty series for {symbol}; kept the old partition")
-    validate_bars(bars, symbol, f"bars of {symbol}")
+    table = _bars_table(target, symbol, bars)
     fs, root = _filesystem(target)
     folder = f"{root}/{partition_name(symbol)}"
     fs.makedirs(folder, exist_ok=True)
@@ -163,13 +163,13 @@ def write_partition(target: str | Path, symbol: str, bars: pd.DataFrame) -> str:
     if isinstance(fs, LocalFileSystem):
         temp = f"{folder}/.{PART_FILE}.{uuid.uuid4().hex}.tmp"
         try:
-            pq.write_table(_bars_table(bars), temp)
+            pq.write_table(table, temp)
             os.replace(temp, final)
         finally:
             Path(temp).unlink(missing_ok=True)
     else:
         with fs.open(final, "wb") as handle:
-            pq.write_table(_bars_table(bars), handle)
+            pq.write_table(table, handle)
     return final
 
 
@@ -177,62 +177,34 @@ def write_dataset(
     prices: Mapping[str, pd.DataFrame] | Iterable[tuple[str, pd.DataFrame]],
     target: str | Path,
     *,
-    replace: bool = True,
+    option: str = "--to",
 ) -> str:
     """Write ``{symbol: bars}`` (or ``(symbol, bars)`` pairs, streamed) as a dataset at ``target``.
 
-    Returns ``target``.
-
-    A local target lands as one set: everything goes to a temporary directory beside
-    it, which is then swapped in (the old dataset renamed aside, the new one renamed
-    in, the old one removed), so a failure leaves the previous dataset whole. An
-    fsspec URL gets one put per partition.
+    Returns ``target``. A local target lands as one set through the one output writer
+    (:func:`backtest.report.output.open_output`: staging directory beside it, lock, swap), so
+    a failure leaves the previous dataset whole; its marker file is hidden from dataset
+    readers (pyarrow skips names starting with ``.``). An fsspec URL gets one put per partition.
 
     Raises
     ------
-    DataError
-        When ``target`` exists and is not a dataset (a file, or a directory with other
-        content), or holds a dataset and ``replace`` is False.
+    OutputError
+        When ``target`` cannot be written or holds something other than a previous set.
     """
+    import pyarrow.parquet as pq
+
+    from backtest.report.output import open_output
+
     items = prices.items() if isinstance(prices, Mapping) else prices
     text = str(target)
     if "://" in text and not text.startswith("file://"):
         for symbol, bars in items:
             write_partition(text, symbol, bars)
         return text
-    final = Path(text.removeprefix("file://")).expanduser()
-    _check_target(final, replace)
-    final.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{final.name}.", dir=final.parent))
-    try:
+    with open_output(Path(text.removeprefix("file://")).expanduser(), option) as out:
         for symbol, bars in items:
-            write_partition(staging, symbol, bars)
-        _swap_in(staging, final)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+            pq.write_table(_bars_table(text, symbol, bars), out.path(f"{partition_name(symbol)}/{PART_FILE}"))
     return text
-
-
-def _check_target(final: Path, replace: bool) -> None:
-    if not final.exists():
-        return
-    if not final.is_dir():
-        raise DataError(f"{final}: exists and is not a directory; choose another --to")
-    foreign = [p.name for p in final.iterdir() if not p.name.startswith(PARTITION)]
-    if foreign:
-        raise DataError(
-            f"{final}: not a price dataset (holds {foreign[0]}); choose an empty or new directory for --to"
-        )
-    if not replace and any(final.iterdir()):
-        raise DataError(f"{final}: a dataset is already there; remove it or choose another --to")
-
-
-def _swap_in(staging: Path, final: Path) -> None:
-    aside = final.parent / f".{final.name}.old-{uuid.uuid4().hex}"
-    if final.exists():
-        final.rename(aside)
-    staging.rename(final)
-    shutil.rmtree(aside, ignore_errors=True)
 
 
 def export_symbols(source, symbols: Iterable[str] | None = None) -> Iterable[tuple[str, pd.DataFrame]]:
