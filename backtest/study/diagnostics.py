@@ -135,7 +135,7 @@ def car_drift(alpha: np.ndarray, n_days: np.ndarray, car: np.ndarray, car_se: np
     >>> round(float(out["drift"][0, 0]), 3), bool(out["drift_dominates"][0, 0])
     (-0.252, True)
     """
-    drift = np.where(np.isfinite(car), -alpha * n_days, np.nan)
+    drift = np.where(np.isfinite(car), 0.0 - alpha * n_days, np.nan)  # 0 - x: no -0.0 for alpha 0
     free = car - drift
     with np.errstate(invalid="ignore", divide="ignore"):
         share = np.where(np.abs(car) > 0, drift / car, np.nan)
