@@ -141,6 +141,7 @@ class RunResult:
             **({} if self.session_closes is None else {"session_closes": self.session_closes}),
             "strategy_results": self.trade.results,
             "strategy_aggregate": self.trade.aggregate,
+            "strategy_holdout": self.trade.holdout,
             "trades": self.trade.trades,
             "equity": self.trade.equity,
         }

@@ -77,6 +77,16 @@ class TradeResult:
         return self.combos.merge(out, on="combo")[["combo", *params, *out.columns[1:]]]
 
     @cached_property
+    def holdout(self) -> pd.DataFrame:
+        """Leave-one-event-out: parameters chosen on the other events, measured on each held-out one.
+
+        See :func:`backtest.trading.holdout.leave_one_event_out` (empty with one event).
+        """
+        from backtest.trading.holdout import leave_one_event_out
+
+        return leave_one_event_out(self.results, self.combos)
+
+    @cached_property
     def trades(self) -> pd.DataFrame:
         """One row per trade and leg: dates, ``entry_at``/``exit_at`` (open/close/stop/end), prices, pnl."""
         n_c = len(self.combos)
