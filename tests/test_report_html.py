@@ -81,7 +81,7 @@ def test_nothing_is_loaded_from_outside(report: tuple[object, str]) -> None:
     tags = Collector()
     tags.feed(page)
     sources = [attrs["src"] for _, attrs in tags.tags if "src" in attrs]
-    assert len(sources) == 5  # price paths, CAR paths, recovery, equity, heatmap
+    assert len(sources) == 6  # price paths, CAR paths, recovery, Kaplan-Meier, equity, heatmap
     assert all(src.startswith("data:image/svg+xml;base64,") for src in sources)
     for attr in ("srcset", "poster", "data", "action", "formaction", "background"):
         assert all(attr not in attrs for _, attrs in tags.tags)
@@ -159,15 +159,15 @@ def _svg(page: str, alt: str) -> str:
 def test_heatmap_and_captions_use_human_labels_not_column_names(report: tuple[object, str]) -> None:
     _, page = report
     # the grid has one varying parameter (hold = 5, 10): the metric is the mean excess vs buy-and-hold
-    # over the pairs that traded (untraded pairs left out, stated in the caption)
+    # over all pairs (an untraded pair counts with minus buy-and-hold's return), not traded pairs only
     for raw in ("mean_excess_vs_buy_hold", "ar_se", "cross_sectional_t", "bmp_kp"):
         assert raw not in page, raw
-    assert "<figcaption>Mean excess return vs buy-and-hold, traded pairs only, one cell per" in page
-    assert "pairs where it never fired are left out" in page
+    assert "<figcaption>Mean excess return vs buy-and-hold (per event x symbol), one cell per" in page
+    assert "averaged over every event x symbol" in page
     heatmap = _svg(page, "parameter grid heatmap")
     assert "mean_excess" not in heatmap
     words = " ".join(re.findall(r">([^<>]+)</text>", heatmap))  # the title may wrap over two lines
-    assert "Mean excess return vs buy-and-hold, traded pairs only, by parameter" in " ".join(words.split())
+    assert "Mean excess return vs buy-and-hold (per event x symbol), by parameter" in " ".join(words.split())
     # cell labels are signed percentages with one decimal
     cells = re.findall(r">([+-]?\d+\.\d %)<", heatmap)
     assert len(cells) == 2 and all(c[0] in "+-" or c == "0.0 %" for c in cells), cells
@@ -196,7 +196,7 @@ def test_heatmap_draws_one_panel_per_extra_parameter_instead_of_averaging() -> N
     assert "0.0 %" not in texts and "+3.0 %" not in texts  # no cell averaged over stop
 
 
-def test_equity_chart_shows_the_best_combination_by_traded_excess() -> None:
+def test_equity_chart_with_one_event_shows_the_in_sample_best_over_all_pairs_labelled_so() -> None:
     from backtest.report.html import _equity_combo
 
     aggregate = pd.DataFrame(
@@ -204,9 +204,107 @@ def test_equity_chart_shows_the_best_combination_by_traded_excess() -> None:
             "combo": ["hold=1 stop=none", "hold=5 stop=none", "hold=5 stop=0.08"],
             "hold": [1, 5, 5],
             "stop": [float("nan"), float("nan"), 0.08],
-            "mean_excess_vs_buy_hold_traded": [0.01, 0.03, float("nan")],
+            "mean_excess_vs_buy_hold": [0.01, 0.03, float("nan")],
+            "mean_excess_vs_buy_hold_traded": [0.01, 0.02, 0.5],  # a traded-only best is not chosen
         }
     )
     combo, label, why = _equity_combo(aggregate, ["hold", "stop"])
     assert combo == "hold=5 stop=none" and label == "hold = 5, stop = none"  # not "stop = nan"
-    assert "highest mean excess vs buy-and-hold over traded pairs, +3.00 %" in why
+    assert why.startswith("; in-sample: the combination with the highest mean excess vs buy-and-hold over")
+    assert why.endswith("all pairs, +3.00 %")
+
+
+def _section(page: str, anchor: str) -> str:
+    found = re.search(rf'<section id="{anchor}">(.*?)</section>', page, re.S)
+    assert found is not None, anchor
+    return found.group(1)
+
+
+def test_every_section_is_in_the_navigation_tests_and_kaplan_meier_included(report: tuple) -> None:
+    _, page = report
+    nav = re.search(r"<nav>(.*?)</nav>", page, re.S)
+    assert nav is not None
+    linked = re.findall(r'href="#([a-z_-]+)"', nav.group(1))
+    sections = re.findall(r'<section id="([a-z_-]+)">', page)
+    # the warnings section is linked from the findings
+    assert set(sections) - {"warnings"} <= set(linked), set(sections) - set(linked)
+    assert set(linked) <= set(sections)
+    assert {"findings", "tests", "survival", "strategy", "settings"} <= set(sections)
+    assert "<h2>Significance tests" in _section(page, "tests")
+    # the page opens with the findings, before any table of numbers
+    assert page.index('<section id="findings">') < page.index("<table")
+
+
+def test_findings_name_each_events_largest_reaction_with_its_ar_and_p_value(report: tuple) -> None:
+    run, page = report
+    findings = _section(page, "findings")
+    ar = run.study.abnormal_returns
+    for event_id, name in run.event_names().items():
+        day0 = ar[(ar["event_id"] == event_id) & (ar["rel_day"] == 0)].dropna(subset=["ar"])
+        top = day0.loc[day0["ar"].abs().idxmax()]
+        p = run.study.car.query("event_id == @event_id and symbol == @top.symbol and window == '[0,0]'")
+        p_value = float(p["p_value"].iloc[0])
+        # written out by hand: 2 decimals of percent with a sign, p with 3 decimals
+        ar_text = f"{100 * top['ar']:+.2f} %"
+        p_text = "p &lt; 0.001" if p_value < 0.001 else f"p = {p_value:.3f}"
+        paragraph = re.search(rf"<strong>{re.escape(escape_html(name))} \(.*?</p>", findings, re.S)
+        assert paragraph is not None, name
+        assert ar_text in paragraph.group(0) and p_text in paragraph.group(0), (name, ar_text, p_text)
+        assert "over all" in paragraph.group(0)  # what the strategy did over all pairs
+    assert "SK Hynix (000660.KS)" in page and "NVIDIA Corporation (NVDA)" in page  # company names
+
+
+def escape_html(text: str) -> str:
+    from html import escape
+
+    return escape(text, quote=True)
+
+
+def test_settings_folded_with_the_values_that_differ_from_the_defaults_named(report: tuple) -> None:
+    _, page = report
+    settings = _section(page, "settings")
+    changed = re.search(r"<p>Settings that differ from the defaults: (.*?)\.</p>", settings)
+    assert changed is not None
+    names = [part.split(" = ")[0] for part in changed.group(1).split(", ") if " = " in part]
+    # this run sets events, symbols and grid; everything else is at its default
+    assert names == ["events", "grid", "symbols"], names
+    assert "<details><summary>Every setting" in settings  # folded
+    assert "<dd>default</dd>" not in settings  # a None setting says what it means
+
+
+def test_the_values_behind_a_chart_are_readable_exactly(report: tuple[object, str]) -> None:
+    run, page = report
+    values = re.search(r'<details class="values" id="values-price_paths">(.*?)</details>', page, re.S)
+    assert values is not None
+    paths = run.recovery.paths
+    row = paths[(paths["event_id"] == "deepseek_r1") & (paths["symbol"] == "NVDA") & (paths["rel_day"] == 0)]
+    expected = f"{float(row['rebased'].iloc[0]):.2f}"  # rebased close on day 0, two decimals
+    first_table = values.group(1).split("</table>")[0]
+    day0 = re.search(r"<tr><td class=\"num\">0</td>(.*?)</tr>", first_table)
+    assert day0 is not None and f">{expected}<" in day0.group(1)
+
+
+def test_strategy_section_leads_with_all_pairs_and_leave_one_event_out(report: tuple[object, str]) -> None:
+    run, page = report
+    strategy = _section(page, "strategy")
+    assert "Leave-one-event-out" in strategy
+    assert strategy.index("Leave-one-event-out") < strategy.index("<th>parameters</th>")
+    table = strategy.split("<h3>Every parameter")[1]
+    headers = [" ".join(h.split()) for h in re.findall(r"<th>([^<]+)</th>", table)]
+    assert headers.index("mean all pairs") < headers.index("mean traded")
+    # the held-out figure: each event measured with the combo chosen on the other one (2 events)
+    results = run.trade.results
+    for event, other in (("deepseek_r1", "hostile"), ("hostile", "deepseek_r1")):
+        other_rows = results[results["event_id"] == other]
+        means = other_rows.groupby("combo", sort=False)["excess_vs_buy_hold"].mean()
+        chosen = means.idxmax()
+        held = results[(results["event_id"] == event) & (results["combo"] == chosen)]
+        assert f"{100 * held['excess_vs_buy_hold'].mean():+.2f} %" in strategy
+
+
+def test_no_two_series_share_colour_and_style() -> None:
+    from backtest.report.charts import series_styles
+
+    styles = series_styles([f"S{i}" for i in range(25)])
+    keys = {(s["color"], s["marker"]) for s in styles.values()}
+    assert len(keys) == 25

@@ -7,7 +7,7 @@ The estimator is statsmodels' :class:`~statsmodels.duration.survfunc.SurvfuncRig
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 import pandas as pd
@@ -127,20 +127,9 @@ def summarize(
         ``median_max_drawdown`` (among the ``n``), and ``share_recovered_<d>`` /
         ``share_recovered_<d>_se``. Statistics of an empty sample (``n = 0``) are NaN.
     """
-    missing = [
-        c for c in (*by, "recovered_after_trough", "duration_sessions", "moved") if c not in table.columns
-    ]
-    if missing:
-        raise ParameterError(
-            f"recovery table lacks column(s) {', '.join(missing)}; pass RecoveryResult.table"
-        )
+    _check_columns(table, by)
     rows = []
-    groups = table.groupby(list(by), sort=True, dropna=False) if len(table) else []
-    for key, group in groups:
-        key = key if isinstance(key, tuple) else (key,)
-        measured = group[group["duration_sessions"].notna()]
-        moved = measured["moved"].astype("boolean").fillna(False).to_numpy(dtype=bool)
-        measurable = measured[moved]
+    for key, group, measured, measurable in _km_samples(table, by):
         durations = measurable["duration_sessions"].astype(float).to_numpy()
         recovered = measurable["recovered_after_trough"].astype(bool).to_numpy()
         shares = km_share_recovered(durations, recovered, days)
@@ -166,3 +155,65 @@ def summarize(
     for d in days:
         columns += [f"share_recovered_{int(d)}", f"share_recovered_{int(d)}_se"]
     return pd.DataFrame(rows, columns=columns)
+
+
+def _check_columns(table: pd.DataFrame, by: Sequence[str]) -> None:
+    missing = [
+        c for c in (*by, "recovered_after_trough", "duration_sessions", "moved") if c not in table.columns
+    ]
+    if missing:
+        raise ParameterError(
+            f"recovery table lacks column(s) {', '.join(missing)}; pass RecoveryResult.table"
+        )
+
+
+def _km_samples(
+    table: pd.DataFrame, by: Sequence[str]
+) -> Iterator[tuple[tuple[object, ...], pd.DataFrame, pd.DataFrame, pd.DataFrame]]:
+    """(key, group, measured rows, Kaplan-Meier sample: measured rows that moved) per group."""
+    groups = table.groupby(list(by), sort=True, dropna=False) if len(table) else []
+    for key, group in groups:
+        measured = group[group["duration_sessions"].notna()]
+        moved = measured["moved"].astype("boolean").fillna(False).to_numpy(dtype=bool)
+        yield (key if isinstance(key, tuple) else (key,)), group, measured, measured[moved]
+
+
+def km_curve(durations: Sequence[float], recovered: Sequence[bool]) -> pd.DataFrame:
+    """The Kaplan-Meier share recovered as a step function: one row per distinct time.
+
+    Returns ``day``, ``share`` (= 1 - S(day), Kaplan & Meier 1958, JASA 53(282)), ``se``
+    (Greenwood) and ``at_risk``, starting at day 0 with the share recovered on day 0 and
+    ending at the last time observed (recovery or censoring). statsmodels' SurvfuncRight.
+
+    >>> km_curve([2, 10, 5, 60], [True, True, False, False])[["day", "share"]].to_numpy().tolist()
+    [[0.0, 0.0], [2.0, 0.25], [10.0, 0.625], [60.0, 0.625]]
+    """
+    durations = np.asarray(durations, dtype=float)
+    events = np.asarray(recovered, dtype=bool)
+    columns = ["day", "share", "se", "at_risk"]
+    if durations.size == 0:
+        return pd.DataFrame(columns=columns, dtype=float)
+    rows = [(0.0, 0.0, 0.0, float(durations.size))]
+    if events.any():
+        sf = SurvfuncRight(durations, events.astype(float))
+        for t, p, se, n in zip(sf.surv_times, sf.surv_prob, sf.surv_prob_se, sf.n_risk, strict=True):
+            row = (float(t), 1.0 - float(p), 0.0 if p == 0 else float(se), float(n))
+            rows = [*rows[:-1], row] if t == 0 else [*rows, row]
+    last = float(durations.max())
+    if last > rows[-1][0]:
+        rows.append((last, rows[-1][1], rows[-1][2], float((durations >= last).sum())))
+    return pd.DataFrame(rows, columns=columns)
+
+
+def km_curves(table: pd.DataFrame, by: Sequence[str] = ("path", "direction")) -> pd.DataFrame:
+    """:func:`km_curve` per group of the recovery table (same sample as :func:`summarize`)."""
+    _check_columns(table, by)
+    frames = []
+    for key, _group, _measured, sample in _km_samples(table, by):
+        curve = km_curve(
+            sample["duration_sessions"].astype(float), sample["recovered_after_trough"].astype(bool)
+        )
+        frames.append(curve.assign(**dict(zip(by, key, strict=True)))[[*by, *curve.columns]])
+    if not frames:
+        return pd.DataFrame(columns=[*by, "day", "share", "se", "at_risk"])
+    return pd.concat(frames, ignore_index=True)

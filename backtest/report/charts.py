@@ -30,7 +30,11 @@ if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
-PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf")
+# matplotlib's tab10, reordered so that the first four (the default targets) contrast most
+PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf",
+           "#bcbd22", "#7f7f7f")  # fmt: skip
+# After the ten colours, markers tell symbols apart: no two series share colour and style.
+MARKERS = ("", "o", "s", "^", "D", "v", "P", "X")
 HASH_SALT = "backtest-report"
 PANEL_SIZE = (5.4, 3.0)
 
@@ -87,13 +91,47 @@ def to_svg(fig: Figure) -> str:
     return buffer.getvalue()
 
 
+def series_styles(symbols: Sequence[str]) -> dict[str, dict[str, object]]:
+    """Symbol -> line style keywords (colour, marker), unique per symbol, in the given order.
+
+    The first ten symbols get a colour each and no marker; later ones reuse the colours with
+    a marker (every 5th point), so no two series of a chart share colour and style.
+
+    >>> styles = series_styles([f"S{i}" for i in range(12)])
+    >>> styles["S0"]["color"] == styles["S10"]["color"], styles["S0"]["marker"], styles["S10"]["marker"]
+    (True, '', 'o')
+    """
+    out: dict[str, dict[str, object]] = {}
+    for i, symbol in enumerate(dict.fromkeys(symbols)):
+        marker = MARKERS[(i // len(PALETTE)) % len(MARKERS)]
+        color = PALETTE[i % len(PALETTE)]
+        out[symbol] = {"color": color, "marker": marker, "markevery": 5, "markersize": 3.5}
+    return out
+
+
+def _styles(frame: pd.DataFrame, order: Sequence[str]) -> dict[str, dict[str, object]]:
+    """:func:`series_styles` of ``order`` then the frame's other symbols: the same style in every chart."""
+    return series_styles([*order, *frame["symbol"].astype(str)])
+
+
 def _colors(frame: pd.DataFrame, order: Sequence[str]) -> dict[str, str]:
     """Symbol -> colour, ``order`` first, so a symbol has the same colour in every chart."""
-    symbols = list(dict.fromkeys([*order, *frame["symbol"].astype(str)]))
-    return {symbol: PALETTE[i % len(PALETTE)] for i, symbol in enumerate(symbols)}
+    return {symbol: str(style["color"]) for symbol, style in _styles(frame, order).items()}
 
 
-def _by_symbol(part: pd.DataFrame, colors: Mapping[str, str]) -> list[tuple[str, pd.DataFrame]]:
+def series_label(symbol: str) -> str:
+    """A symbol as a reader knows it: ``'SK Hynix (000660.KS)'``; the ticker alone when unregistered.
+
+    >>> series_label("000660.KS"), series_label("7203.T")
+    ('SK Hynix (000660.KS)', '7203.T')
+    """
+    from backtest.instruments import display_name
+
+    name = display_name(symbol)
+    return f"{name} ({symbol})" if name else symbol
+
+
+def _by_symbol(part: pd.DataFrame, colors: Mapping[str, object]) -> list[tuple[str, pd.DataFrame]]:
     """(symbol, rows sorted by rel_day) in colour order, skipping symbols without rows."""
     symbols = part["symbol"].astype(str)
     out = []
@@ -106,17 +144,21 @@ def _by_symbol(part: pd.DataFrame, colors: Mapping[str, str]) -> list[tuple[str,
 
 def _figure_legend(
     fig: Figure,
-    colors: Mapping[str, str],
+    colors: Mapping[str, Mapping[str, object]],
     frame: pd.DataFrame,
     styles: Sequence[tuple[str, str]] = (),
 ) -> None:
-    """One legend under all panels: a colour per symbol, then line styles (black)."""
+    """One legend under all panels: company and ticker per symbol style, then line styles (black)."""
     from matplotlib.lines import Line2D
 
     present = set(frame["symbol"].astype(str))
-    handles = [Line2D([], [], color=c, lw=1.5, label=s) for s, c in colors.items() if s in present]
+    handles = [
+        Line2D([], [], lw=1.5, label=series_label(s), **{k: v for k, v in st.items() if k != "markevery"})
+        for s, st in colors.items()
+        if s in present
+    ]
     handles += [Line2D([], [], color="0.15", lw=1.2, ls=ls, label=label) for ls, label in styles]
-    fig.legend(handles=handles, loc="outside lower center", ncols=min(len(handles), 8))
+    fig.legend(handles=handles, loc="outside lower center", ncols=min(len(handles), 4))
 
 
 def _title(ax: Axes, text: str) -> None:
@@ -144,14 +186,14 @@ def price_paths_chart(paths: pd.DataFrame, names: Mapping[str, str], symbols: Se
     """
     if paths.empty:
         return _empty("no price paths")
-    colors = _colors(paths, symbols)
+    colors = _styles(paths, symbols)
     events = _event_order(paths, names)
     with _style():
         fig, axes = _figure(len(events))
         for ax, event_id in zip(axes, events, strict=True):
             part = paths[paths["event_id"].astype(str) == event_id]
             for symbol, rows in _by_symbol(part, colors):
-                ax.plot(rows["rel_day"], rows["rebased"], color=colors[symbol], lw=1.3, label=symbol)
+                ax.plot(rows["rel_day"], rows["rebased"], lw=1.3, label=symbol, **colors[symbol])
             ax.axhline(100.0, color="0.4", lw=0.8, ls="--")
             ax.axvline(0, color="0.4", lw=0.8, ls=":")
             _title(ax, names.get(event_id, event_id))
@@ -185,18 +227,18 @@ def car_chart(abnormal_returns: pd.DataFrame, names: Mapping[str, str], symbols:
     from matplotlib.ticker import PercentFormatter
 
     frame = car_band(abnormal_returns)
-    colors = _colors(frame, symbols)
+    colors = _styles(frame, symbols)
     events = _event_order(frame, names)
     with _style():
         fig, axes = _figure(len(events))
         for ax, event_id in zip(axes, events, strict=True):
             part = frame[frame["event_id"].astype(str) == event_id]
             for symbol, rows in _by_symbol(part, colors):
-                color = colors[symbol]
                 ax.fill_between(
-                    rows["rel_day"], rows["car_lo"], rows["car_hi"], color=color, alpha=0.12, lw=0
-                )
-                ax.plot(rows["rel_day"], rows["car"], color=color, lw=1.3, label=str(symbol))
+                    rows["rel_day"], rows["car_lo"], rows["car_hi"], color=colors[symbol]["color"],
+                    alpha=0.12, lw=0,
+                )  # fmt: skip
+                ax.plot(rows["rel_day"], rows["car"], lw=1.3, label=str(symbol), **colors[symbol])
             ax.axhline(0.0, color="0.4", lw=0.8, ls="--")
             ax.axvline(0, color="0.4", lw=0.8, ls=":")
             ax.yaxis.set_major_formatter(PercentFormatter(1.0))
@@ -244,7 +286,7 @@ def recovery_chart(
                     parse_math=False,
                     bbox={"facecolor": "white", "alpha": 0.75, "edgecolor": "none", "pad": 1.0},
                 )
-            ax.set_yticks(y, labels)
+            ax.set_yticks(y, [series_label(label) for label in labels])
             ax.invert_yaxis()
             ax.set_xlim(0, max(horizon, 1))
             _title(ax, names.get(event_id, event_id))
@@ -304,19 +346,24 @@ def _bar_label(row: pd.Series, horizon: int) -> str:
 
 
 def equity_chart(
-    equity: pd.DataFrame, names: Mapping[str, str], combo_label: str, symbols: Sequence[str] = ()
+    equity: pd.DataFrame,
+    names: Mapping[str, str],
+    combo_label: str | Mapping[str, str],
+    symbols: Sequence[str] = (),
 ) -> str:
-    """Strategy value (solid) vs buy-and-hold (dashed), each rebased to 100 at its first day."""
+    """Strategy value (solid) vs buy-and-hold (dashed), each rebased to 100 at its first day.
+
+    ``combo_label``: the parameters shown, one text for all panels or one per event_id.
+    """
     if equity.empty:
         return _empty("no equity curves")
-    colors = _colors(equity, symbols)
+    colors = _styles(equity, symbols)
     events = _event_order(equity, names)
     with _style():
         fig, axes = _figure(len(events))
         for ax, event_id in zip(axes, events, strict=True):
             part = equity[equity["event_id"].astype(str) == event_id]
             for symbol, rows in _by_symbol(part, colors):
-                color = colors[symbol]
                 for column, style, label in (
                     ("strategy_value", "-", f"{symbol} strategy"),
                     ("buy_hold_value", "--", f"{symbol} buy & hold"),
@@ -325,16 +372,13 @@ def equity_chart(
                     first = values[np.isfinite(values)][:1]
                     if first.size and first[0] != 0:
                         ax.plot(
-                            rows["rel_day"],
-                            values / first[0] * 100.0,
-                            ls=style,
-                            color=color,
-                            lw=1.2,
-                            label=label,
-                        )
+                            rows["rel_day"], values / first[0] * 100.0, ls=style, lw=1.2, label=label,
+                            **colors[symbol],
+                        )  # fmt: skip
             ax.axhline(100.0, color="0.4", lw=0.8, ls=":")
-            _title(ax, names.get(event_id, event_id))
-            ax.set_xlabel(f"sessions from reaction session — {combo_label}")
+            label = combo_label if isinstance(combo_label, str) else combo_label.get(event_id, "")
+            _title(ax, f"{names.get(event_id, event_id)}\n{label}")
+            ax.set_xlabel("sessions from reaction session (day 0)")
             ax.set_ylabel("value, start = 100")
         styles = (("-", "strategy"), ("--", "buy & hold"))
         _figure_legend(fig, colors, equity, styles)

@@ -1,45 +1,42 @@
 """One self-contained HTML report: opens offline, loads nothing, escapes every event text.
 
-The page has no scripts, no external style sheets, fonts or images: charts are SVG
-documents embedded as ``data:`` URIs and a Content-Security-Policy meta tag
-(``default-src 'none'; img-src data:; style-src 'unsafe-inline'``) makes the browser
-refuse any other load. Every string that comes from the events file (ids, names,
-descriptions, source URLs) or from the settings passes through
-:func:`html.escape`; an event source is a clickable link only when it is a plain
+The layout is the Jinja2 template ``templates/report.html.j2`` (one block per section, the
+navigation listing them all); this module prepares what it shows. The page has no scripts,
+no external style sheets, fonts or images: charts are SVG documents embedded as ``data:``
+URIs and a Content-Security-Policy meta tag (``default-src 'none'; img-src data:;
+style-src 'unsafe-inline'``) makes the browser refuse any other load. Every string that
+comes from the events file (ids, names, descriptions, source URLs) or from the settings is
+escaped (the template autoescapes); an event source is a clickable link only when it is a plain
 ``http(s)`` URL (links are followed on click, never loaded with the page).
 
-The header states what a reader needs to reproduce the numbers: data source, date
+The settings section states what a reader needs to reproduce the numbers: data source, date
 range, SHA-256 of the price data, events file and its SHA-256, package version and
-every setting. There is no "generated at" time, so the same inputs give the same file.
+every setting (folded, with the values that differ from the defaults named first). There is no
+"generated at" time, so the same inputs give the same file.
 """
 
 from __future__ import annotations
 
 import base64
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
+from dataclasses import replace
+from functools import cache
 from html import escape
 from typing import Any
 
 import numpy as np
 import pandas as pd
+from markupsafe import Markup
 
 from backtest.formatting import format_cell, format_percent
 from backtest.report import charts, heatmap
+from backtest.report.findings import holdout_sentence, key_findings
+from backtest.report.survival_chart import km_chart
 from backtest.report.tables import Table, metric_label
+from backtest.report.views import holdout_table, survival_table, values_tables, with_names
 
 CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'"
-NAV: tuple[tuple[str, str], ...] = (
-    ("events", "Events"),
-    ("alignment", "Alignment"),
-    ("returns", "Returns"),
-    ("reactions", "Reactions"),
-    ("paths", "Price paths"),
-    ("car", "CAR paths"),
-    ("placebo", "Placebo"),
-    ("recovery", "Recovery"),
-    ("strategy", "Strategy"),
-)
 # What the heatmap's metric means, for its caption.
 HEATMAP_NOTES: dict[str, str] = {
     "mean_excess_vs_buy_hold_traded": "excess = the strategy's total return minus buy-and-hold's over "
@@ -61,7 +58,9 @@ border-bottom:1px solid #d8dde6;padding-bottom:.2rem}
 .lead{color:#4a5568;margin:.2rem 0 1rem}
 dl.meta{display:grid;grid-template-columns:max-content 1fr;gap:.15rem 1rem;margin:.5rem 0}
 dl.meta dt{font-weight:600}dl.meta dd{margin:0;word-break:break-all}
-nav a{margin-right:.9rem}
+nav{margin:.4rem 0 .8rem;line-height:1.9}nav a{margin-right:.9rem;white-space:nowrap}
+p.finding{margin:.35rem 0 .7rem;max-width:72rem}h3{font-size:1rem;margin:1.2rem 0 .3rem}
+h4{font-size:.85rem;margin:.6rem 0 .2rem}details.values summary{font-weight:400;font-size:.85rem}
 table{border-collapse:collapse;font-size:.82rem;margin:.4rem 0 .6rem;display:block;overflow-x:auto}
 table.wide{font-size:.74rem}table.wide th{white-space:normal;vertical-align:bottom}
 table.wide th,table.wide td{padding:.2rem .4rem}table.wide td{white-space:nowrap}
@@ -81,53 +80,40 @@ def _e(value: object) -> str:
     return escape(str(value), quote=True)
 
 
-def table_html(table: Table) -> str:
-    """A :class:`Table` as an HTML table (every cell escaped)."""
+def table_view(table: Table, title: str = "") -> dict[str, Any]:
+    """What the template's ``table`` macro shows: title, headers, rows of (text, numeric), note."""
     cells = table.formatted()
-    head = "".join(f"<th>{_e(table.header(c))}</th>" for c in cells.columns)
     numeric = [table.is_numeric(c) for c in cells.columns]
-    rows = []
-    for values in cells.itertuples(index=False):
-        tds = "".join(
-            f'<td class="num">{_e(v)}</td>' if num else f"<td>{_e(v)}</td>"
-            for v, num in zip(values, numeric, strict=True)
-        )
-        rows.append(f"<tr>{tds}</tr>")
+    rows = [list(zip(values, numeric, strict=True)) for values in cells.itertuples(index=False)]
     # many numeric columns (e.g. one per significance test): smaller type, wrapped headers, so the
     # table fits the page instead of scrolling sideways
-    wide = ' class="wide"' if len(cells.columns) > WIDE_COLUMNS else ""
-    parts = [f"<table{wide}><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"]
-    if table.note:
-        parts.append(f'<p class="note">{_e(table.note)}</p>')
-    return "\n".join(parts)
+    return {
+        "title": title or table.title,
+        "headers": [table.header(c) for c in cells.columns],
+        "rows": rows,
+        "note": table.note,
+        "wide": len(cells.columns) > WIDE_COLUMNS,
+        "id": "",
+    }
 
 
-def figure_html(svg: str, alt: str, caption: str) -> str:
-    """An SVG document embedded as a ``data:`` image with an escaped caption."""
-    data = base64.b64encode(svg.encode("utf-8")).decode("ascii")
-    return (
-        f'<figure><img class="chart" src="data:image/svg+xml;base64,{data}" alt="{_e(alt)}">'
-        f"<figcaption>{_e(caption)}</figcaption></figure>"
-    )
+def svg_uri(svg: str) -> str:
+    """An SVG document as a ``data:`` URI (the only kind of image the page's CSP allows)."""
+    return "data:image/svg+xml;base64," + base64.b64encode(svg.encode("utf-8")).decode("ascii")
 
 
-def source_link(url: object) -> str:
+def source_link(url: object) -> Markup:
     """A link for a plain http(s) URL, escaped text for anything else.
 
-    >>> source_link('https://example.com/a?b=1&c=2')
+    >>> str(source_link('https://example.com/a?b=1&c=2'))
     '<a href="https://example.com/a?b=1&amp;c=2" rel="noopener noreferrer nofollow">https://example.com/a?b=1&amp;c=2</a>'
-    >>> source_link('javascript:alert(1)')
+    >>> str(source_link('javascript:alert(1)'))
     'javascript:alert(1)'
     """
     text = "" if url is None or (isinstance(url, float) and pd.isna(url)) else str(url).strip()
     if _LINK_RE.match(text):
-        return f'<a href="{_e(text)}" rel="noopener noreferrer nofollow">{_e(text)}</a>'
-    return _e(text)
-
-
-def _meta_list(items: Iterable[tuple[str, object]]) -> str:
-    rows = "".join(f"<dt>{_e(k)}</dt><dd>{_e(v)}</dd>" for k, v in items)
-    return f'<dl class="meta">{rows}</dl>'
+        return Markup(f'<a href="{_e(text)}" rel="noopener noreferrer nofollow">{_e(text)}</a>')
+    return Markup(_e(text))
 
 
 def _setting_text(value: object) -> str:
@@ -142,62 +128,125 @@ def _setting_text(value: object) -> str:
     return str(value)
 
 
-def events_html(events: pd.DataFrame) -> str:
-    """The events table: id, name, announcement, kind, description, source (all escaped)."""
+#: What a setting left at ``None`` means, in words (instead of "default").
+NONE_MEANS: dict[str, str] = {
+    "events": "./events.csv, else the packaged copy",
+    "event_ids": "every event of the file",
+    "symbols": "each event's own symbols, else NVDA 000660.KS 005930.KS 285A.T",
+    "csv_dir": "none (not a csv source)",
+    "cache_dir": "the user cache directory",
+    "closures": "the packaged closures.csv",
+    "benchmarks": "the registry's market benchmark per symbol (SPY, ^KS11, ^N225)",
+    "factors": "none",
+    "grid": "the strategy's default grid",
+}
+
+
+def settings_items(settings: Mapping[str, object]) -> tuple[list[tuple[str, str]], list[str]]:
+    """(every setting as (name, value in words), names of those that differ from the defaults)."""
+    from backtest.pipeline import RunSettings
+
+    defaults = RunSettings().to_dict()
+    items, changed = [], []
+    for key in sorted(settings):
+        value = settings[key]
+        text = NONE_MEANS.get(key, "default") if value is None else _setting_text(value)
+        items.append((key, text))
+        if value != defaults.get(key):
+            changed.append(key)
+    return items, changed
+
+
+def events_rows(events: pd.DataFrame) -> list[dict[str, object]]:
+    """The events table's rows: id, name, local and UTC announcement, kind, symbols, text, source."""
     rows = []
     for _, event in events.iterrows():
         announced = pd.Timestamp(event["announced_at"])
         local = announced.tz_convert(str(event.get("timezone") or "UTC"))
         symbols = event.get("symbols") or ()
         rows.append(
-            "<tr>"
-            f"<td><code>{_e(event['event_id'])}</code></td>"
-            f"<td>{_e(event['name'])}</td>"
-            f"<td>{_e(format_cell(local, 'datetime'))}<br>"
-            f"<small>{_e(format_cell(announced, 'datetime'))}</small></td>"
-            f"<td>{_e(event['kind'])}</td>"
-            f"<td>{_e(' '.join(symbols) or 'default targets')}</td>"
-            f"<td>{_e(event.get('description') or '')}</td>"
-            f"<td>{source_link(event.get('source'))}</td>"
-            "</tr>"
+            {
+                "id": event["event_id"],
+                "name": event["name"],
+                "local": format_cell(local, "datetime"),
+                "utc": format_cell(announced, "datetime"),
+                "kind": event["kind"],
+                "symbols": ", ".join(charts.series_label(s) for s in symbols) or "default targets",
+                "description": event.get("description") or "",
+                "source": source_link(event.get("source")),
+            }
         )
-    head = "".join(
-        f"<th>{h}</th>" for h in ("id", "name", "announced", "kind", "symbols", "description", "source")
+    return rows
+
+
+@cache
+def _template() -> Any:
+    from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+
+    env = Environment(
+        loader=PackageLoader("backtest.report", "templates"),
+        autoescape=select_autoescape(default=True, default_for_string=True),
+        undefined=StrictUndefined,  # a misspelt name in the template fails loudly, not as blank
+        keep_trailing_newline=True,
     )
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
-
-
-def _section(anchor: str, title: str, *parts: str) -> str:
-    return f'<section id="{_e(anchor)}"><h2>{_e(title)}</h2>\n' + "\n".join(parts) + "\n</section>"
-
-
-def _placebo_parts(run: Any, fig: Any) -> list[str]:
-    inference = getattr(run, "inference", None)
-    if inference is None or inference.placebo.empty:
-        return ['<p class="note">No placebo inference in this run.</p>']
-    from backtest.study.inference_text import placebo_lines
-
-    lines = "".join(f"<li>{_e(line.strip())}</li>" for line in placebo_lines(inference.placebo))
-    return [fig("placebo", "placebo distribution of the day-0 CAAR with the event marked"),
-            f"<ul>{lines}</ul>"]
+    return env.get_template("report.html.j2")
 
 
 def render_html(
     run: Any,
     tables: Mapping[str, Table],
-    figures: Mapping[str, tuple[str, str]],
+    figures: Mapping[str, Mapping[str, Any]],
 ) -> str:
-    """The report page for a :class:`~backtest.pipeline.RunResult`.
+    """The report page for a :class:`~backtest.pipeline.RunResult` (template ``report.html.j2``).
 
     ``tables``: display tables by name (``alignment``, ``reactions``, ``tests``,
-    ``recovery``, ``strategy``); ``figures``: name -> (svg, caption) for
-    ``price_paths``, ``car_paths``, ``recovery``, ``equity``, ``heatmap``; an empty svg
-    means "no chart": its caption is shown as a one-line note instead.
+    ``recovery``, ``strategy``); ``figures``: name -> ``{"svg", "caption", "alt", "values"}``
+    (:func:`build_figures`) for ``price_paths``, ``car_paths``, ``recovery``, ``survival``,
+    ``equity``, ``heatmap``; an empty svg means "no chart": its caption is shown as a note.
     """
     prov = run.provenance
-    settings = run.settings.to_dict()
-    header = _meta_list(
-        [
+    names = run.event_names()
+    settings, changed = settings_items(run.settings.to_dict())
+    shown = {name: with_names(table) for name, table in tables.items()}
+    views = {name: table_view(table) for name, table in shown.items()}
+    robust = robustness_table(run.study)
+    views["robustness"] = table_view(robust) if robust is not None else None
+    views["survival"] = table_view(survival_table(run.recovery.summary))
+    holdout = run.trade.holdout
+    views["holdout"] = table_view(holdout_table(holdout, names)) if len(holdout) else None
+    figure_views = {
+        name: {
+            "svg_uri": svg_uri(fig["svg"]) if fig["svg"] else "",
+            "alt": fig["alt"],
+            "caption": fig["caption"],
+            "points": [table_view(t) for t in fig.get("values", ())],
+            "points_id": f"values-{name}",
+        }
+        for name, fig in figures.items()
+    }
+    changed_text = ", ".join(f"{key} = {dict(settings)[key]}" for key in changed)
+    context = {
+        "csp": CSP,
+        "style": Markup(STYLE),
+        "lead": f"{len(names)} event{'s' if len(names) != 1 else ''}, "
+        f"{run.symbol_alignment['symbol'].nunique()} symbols, each against its own market benchmark and "
+        f"exchange calendar; {prov.get('source', '')} prices {' to '.join(prov.get('date_range', []))}; "
+        f"strategy {run.settings.strategy}.",
+        "findings": key_findings(run),
+        "holdout_sentence": holdout_sentence(
+            run.settings.strategy, run.trade.results, run.trade.aggregate, holdout
+        ),
+        "warnings": run.warnings,
+        "events": events_rows(run.events),
+        "tables": views,
+        "figures": figure_views,
+        "settings": settings,
+        "changed_sentence": (
+            f"Settings that differ from the defaults: {changed_text}." if changed
+            else "Every setting is at its default (backtest run with no options)."
+        ),
+        "grid_text": _setting_text(run.grid) if run.grid else "strategy defaults",
+        "provenance": [
             ("Data source", prov.get("source", "")),
             ("Date range", " to ".join(prov.get("date_range", []))),
             ("Price data SHA-256", prov.get("price_sha256", "")),
@@ -205,171 +254,137 @@ def render_html(
             ("Events file", prov.get("events_file", "")),
             ("Events file SHA-256", prov.get("events_sha256", "")),
             ("Package version", f"backtest {prov.get('package_version', '')}"),
-        ]
-    )
-    settings_list = _meta_list((key, _setting_text(settings[key])) for key in sorted(settings))
-    grid_text = _setting_text(run.grid) if run.grid else "strategy defaults"
-    nav = "".join(f'<a href="#{anchor}">{title}</a>' for anchor, title in NAV)
-
-    def fig(name: str, alt: str) -> str:
-        svg, caption = figures[name]
-        return figure_html(svg, alt, caption) if svg else f'<p class="note">{_e(caption)}</p>'
-
-    body = [
-        "<header>",
-        "<h1>Market-event backtest report</h1>",
-        '<p class="lead">Event study, recovery and strategy backtest around market events, '
-        "each symbol against its own market benchmark and exchange calendar.</p>",
-        header,
-        f"<details open><summary>Settings (grid run: {_e(grid_text)})</summary>{settings_list}</details>",
-        f"<nav>{nav}</nav>",
-        "</header>",
-    ]
-    if run.warnings:
-        items = "".join(f"<li>{_e(w)}</li>" for w in run.warnings)
-        body.append(_section("warnings", "Warnings", f'<ul class="warnings">{items}</ul>'))
-    body += [
-        _section("events", "Events", events_html(run.events)),
-        _section("alignment", tables["alignment"].title, table_html(tables["alignment"])),
-        _section(
-            "returns",
-            tables["raw_returns"].title,
-            table_html(tables["raw_returns"]),
-            f"<h3>{_e(tables['scoreboard'].title)}</h3>",
-            table_html(tables["scoreboard"]),
-        ),
-        _section(
-            "reactions",
-            tables["reactions"].title,
-            table_html(tables["reactions"]),
-            table_html(tables["tests"]),
-        ),
-        _section("paths", "Price paths around each event", fig("price_paths", "rebased price paths")),
-        _section("car", "Cumulative abnormal returns", fig("car_paths", "CAR paths with confidence bands"),
-                 robustness_html(run.study)),
-        _section("placebo", "How unusual was day 0? Placebo inference", *_placebo_parts(run, fig)),
-        _section(
-            "recovery",
-            tables["recovery"].title,
-            fig("recovery", "recovery chart"),
-            table_html(tables["recovery"]),
-            table_html(tables["recovery_summary"]),
-        ),
-        _section(
-            "strategy",
-            tables["strategy"].title,
-            table_html(tables["strategy"]),
-            fig("equity", "strategy equity curves against buy-and-hold"),
-            fig("heatmap", "parameter grid heatmap"),
-        ),
-    ]
-    return (
-        "<!DOCTYPE html>\n"
-        '<html lang="en">\n<head>\n<meta charset="utf-8">\n'
-        f'<meta http-equiv="Content-Security-Policy" content="{CSP}">\n'
-        '<meta name="referrer" content="no-referrer">\n'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
-        "<title>backtest report</title>\n"
-        f"<style>{STYLE}</style>\n</head>\n<body>\n" + "\n".join(body) + "\n</body>\n</html>\n"
-    )
+        ],
+    }
+    return _template().render(**context)
 
 
-def robustness_html(study: Any) -> str:
-    """The headline CARs under each normal-return model (empty when the study has none)."""
-    robust = getattr(study, "robustness", None)
-    if robust is None:
-        return ""
-    from backtest.report.tables import generic_table
-    from backtest.study.robustness import robustness_table
-
-    wide = robustness_table(robust)
-    table = generic_table("robustness", "CARs under each normal-return model", wide)
-    note = ("Does the conclusion depend on the model? 'yes' where the CAR's sign or its 5 % "
-            "significance differs across the models (the market model extrapolates the "
-            "estimation window's intercept; market-adjusted assumes alpha 0, beta 1).")
-    return f"<h3>{_e(table.title)}</h3>" + table_html(table) + f'<p class="note">{_e(note)}</p>'
+def _figure(svg: str, alt: str, caption: str, values: list[Table] | None = None) -> dict[str, Any]:
+    return {"svg": svg, "alt": alt, "caption": caption, "values": values or []}
 
 
-def build_figures(run: Any) -> dict[str, tuple[str, str]]:
-    """Render every chart of a run: name -> (svg, caption)."""
+def build_figures(run: Any) -> dict[str, dict[str, Any]]:
+    """Render every chart of a run: name -> ``{"svg", "alt", "caption", "values"}``.
+
+    ``values`` are the tables of the plotted numbers (one per event) that the page shows,
+    folded, under the chart, so a reader can read any point exactly.
+    """
+    from backtest.recovery.survival import km_curves
+
     names = run.event_names()
     symbols = list(dict.fromkeys(run.symbol_alignment["symbol"].astype(str)))
     study = run.study
     rec = run.recovery
-    trade = run.trade
     figures = {
-        "price_paths": (
+        "price_paths": _figure(
             charts.price_paths_chart(rec.paths, names, symbols),
+            "rebased price paths",
             "Close rebased to 100 at the pre-event close (day -1), one line per symbol; day 0 is "
             "each exchange's reaction session.",
+            values_tables(rec.paths, "rebased", "number", names),
         ),
-        "car_paths": (
+        "car_paths": _figure(
             charts.car_chart(study.abnormal_returns, names, symbols),
+            "CAR paths with confidence bands",
             "Cumulative abnormal return from the start of the event window, with a 95 % band: "
             "±1.96 standard errors of the CAR (the daily abnormal-return variances summed, "
             "abnormal returns taken as uncorrelated).",
+            values_tables(study.abnormal_returns, "car", "signed_percent", names),
         ),
-        "recovery": (
+        "recovery": _figure(
             charts.recovery_chart(rec.table, names, int(run.settings.horizon), symbols),
+            "recovery chart",
             "Sessions after day 0 until the close is back at the pre-event close; hatched = not "
-            "recovered within the data seen.",
+            "recovered within the data seen. Exact values: the table below.",
+        ),
+        "survival": _figure(
+            km_chart(km_curves(rec.table), int(run.settings.horizon)),
+            "Kaplan-Meier share recovered",
+            "Share of paths back at the pre-event level by session after day 0 (Kaplan-Meier, "
+            "censored paths included until last seen). Exact values: the table below.",
         ),
     }
-    inference = getattr(run, "inference", None)
-    if inference is not None and not inference.placebo_draws.empty:
-        from backtest.study.inference_text import placebo_figure
+    figures["equity"] = _equity_figure(run, names, symbols)
+    figures["heatmap"] = _heatmap_figure(run)
+    return figures
 
-        ids = [e for e in names if e in set(inference.placebo_draws["event_id"])]
-        figures["placebo"] = (
-            charts.to_svg(placebo_figure(inference.placebo_draws, ids, "[0,0]")),
-            "Day-0 CAAR of the same instruments on every eligible non-event date of their history "
-            "(model re-fitted on each date's own estimation window; other events' windows left out); "
-            "red: the event. Its rank among them is the placebo p-value, which needs no independence "
-            "or normality across instruments.",
+
+def _equity_figure(run: Any, names: Mapping[str, str], symbols: list[str]) -> dict[str, Any]:
+    """Equity curves: per event, the parameters chosen on the other events (leave-one-event-out)."""
+    trade = run.trade
+    holdout = trade.holdout
+    if len(holdout) and holdout["combo"].notna().all():
+        chosen = dict(zip(holdout["held_out"].astype(str), holdout["combo"].astype(str), strict=True))
+        wanted = trade.equity["event_id"].astype(str).map(chosen).to_numpy()
+        equity = trade.equity[trade.equity["combo"].astype(str).to_numpy() == wanted]
+        labels = {e: f"parameters chosen on the other events: {c}" for e, c in chosen.items()}
+        caption = (
+            f"Strategy {run.settings.strategy} (solid) vs buy-and-hold (dashed) from the same start, both "
+            "rebased to 100; each event with the parameters chosen on the other events "
+            "(leave-one-event-out), not the in-sample best."
         )
     else:
-        figures["placebo"] = ("", "No placebo inference in this run.")
-    combo, label, why = _equity_combo(trade.aggregate, list(run.grid))
-    equity = trade.equity if combo is None else trade.equity[trade.equity["combo"] == combo]
-    figures["equity"] = (
-        charts.equity_chart(equity, names, label, symbols),
-        f"Strategy {run.settings.strategy} ({label}{why}) vs buy-and-hold from the same start, "
-        "both rebased to 100.",
+        combo, label, why = _equity_combo(trade.aggregate, list(run.grid))
+        equity = trade.equity if combo is None else trade.equity[trade.equity["combo"] == combo]
+        labels = label
+        caption = (
+            f"Strategy {run.settings.strategy} ({label}{why}) vs buy-and-hold from the same start, "
+            "both rebased to 100."
+        )
+    symbol = equity["symbol"].astype(str)
+    long = pd.concat(
+        [
+            equity.assign(series=symbol + " strategy", value=equity["strategy_value"]),
+            equity.assign(series=symbol + " buy & hold", value=equity["buy_hold_value"]),
+        ]
     )
+    return _figure(
+        charts.equity_chart(equity, names, labels, symbols),
+        "strategy equity curves against buy-and-hold",
+        caption,
+        values_tables(long, "value", "number", names, columns="series"),
+    )
+
+
+def _heatmap_figure(run: Any) -> dict[str, Any]:
+    trade = run.trade
     x, y, facets, metric = _heatmap_axes(trade.aggregate, list(run.grid))
+    alt = "parameter grid heatmap"
     if len(trade.aggregate) < 2:
         reason = (
             "it takes no parameters"
             if len(trade.combos.columns) == 1
             else "give --grid with two or more values to compare parameters"
         )
-        figures["heatmap"] = (
+        return _figure(
             "",
+            alt,
             f"No parameter heatmap: {run.settings.strategy} ran with one parameter combination ({reason}).",
         )
-        return figures
     label = metric_label(metric)
     panels = f"; one panel per value of {', '.join(facets)}" if facets else ""
-    figures["heatmap"] = (
+    return _figure(
         heatmap.heatmap_chart(trade.aggregate, x, y, metric, f"{label}, by parameter", facets),
+        alt,
         f"{label}, one cell per parameter combination"
         + ("" if y is not None else f" (one varying parameter: {x})")
         + panels
         + (f"; {HEATMAP_NOTES[metric]}" if metric in HEATMAP_NOTES else "")
-        + ". In-sample: the best cell is not an out-of-sample forecast.",
+        + ". In-sample: every cell is measured on the events it is shown for; the leave-one-event-out "
+        "table above says what choosing a cell is worth out of sample. Exact values: the table above.",
     )
-    return figures
 
 
 #: The combination whose equity curves are drawn: the best by this aggregate column.
-EQUITY_PICK = "mean_excess_vs_buy_hold_traded"
+EQUITY_PICK = "mean_excess_vs_buy_hold"
 
 
 def _equity_combo(aggregate: pd.DataFrame, params: list[str]) -> tuple[object | None, str, str]:
     """(combo, label with its parameter values, why it was chosen) for the equity chart.
 
-    The combination with the highest mean excess over buy-and-hold across the pairs where it
-    traded (:data:`EQUITY_PICK`; the first in grid order on a tie); the first combination when
+    The combination with the highest mean excess over buy-and-hold across all pairs
+    (:data:`EQUITY_PICK`; the first in grid order on a tie), used when leave-one-event-out has
+    nothing to choose (one event); the first combination when
     none traded; ``None`` when there is nothing to choose from.
     """
     if "combo" not in aggregate or aggregate.empty:
@@ -381,7 +396,7 @@ def _equity_combo(aggregate: pd.DataFrame, params: list[str]) -> tuple[object | 
         if scores is not None and scores.notna().any():
             position = int(scores.fillna(-np.inf).to_numpy().argmax())  # first of equals
             why = (
-                "; the combination with the highest mean excess vs buy-and-hold over traded pairs, "
+                "; in-sample: the combination with the highest mean excess vs buy-and-hold over all pairs, "
                 + format_percent(scores.iloc[position], digits=2, signed=True)
             )
         else:
@@ -414,8 +429,8 @@ def _heatmap_axes(aggregate: pd.DataFrame, grid_params: list[str]) -> tuple[str,
         (
             m
             for m in (
-                "mean_excess_vs_buy_hold_traded",
                 "mean_excess_vs_buy_hold",
+                "mean_excess_vs_buy_hold_traded",
                 "excess_vs_buy_hold",
                 "mean_total_return",
                 "total_return",
@@ -427,3 +442,18 @@ def _heatmap_axes(aggregate: pd.DataFrame, grid_params: list[str]) -> tuple[str,
     x = params[0] if params else "combo"
     y = params[1] if len(params) > 1 else None
     return x, y, params[2:], metric
+
+
+def robustness_table(study: Any) -> Table | None:
+    """The headline CARs under each normal-return model (None when the study has none)."""
+    robust = getattr(study, "robustness", None)
+    if robust is None:
+        return None
+    from backtest.report.tables import generic_table
+    from backtest.study.robustness import robustness_table as wide_robustness
+
+    table = generic_table("robustness", "CARs under each normal-return model", wide_robustness(robust))
+    note = ("Does the conclusion depend on the model? 'yes' where the CAR's sign or its 5 % "
+            "significance differs across the models (the market model extrapolates the "
+            "estimation window's intercept; market-adjusted assumes alpha 0, beta 1).")
+    return replace(table, note=note)

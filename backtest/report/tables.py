@@ -368,10 +368,10 @@ def recovery_summary_table(summary: pd.DataFrame) -> Table:
 
 # The all-pairs median is left out of the display (it is 0 whenever most pairs did not trade);
 # it stays in strategy_aggregate.csv.
+# All-pairs columns lead: the traded-only ones are a selected sample (pairs where the rule fired).
 STRATEGY_COLUMNS = (
-    "combo", "pairs", "traded", "mean_return_traded", "mean_return", "positive_share",
-    "mean_excess_vs_buy_hold_traded", "mean_excess_vs_buy_hold", "mean_excess_vs_benchmark", "win_rate",
-    "avg_trade", "trades",
+    "combo", "pairs", "mean_return", "mean_excess_vs_buy_hold", "mean_excess_vs_benchmark", "positive_share",
+    "traded", "mean_return_traded", "mean_excess_vs_buy_hold_traded", "win_rate", "avg_trade", "trades",
 )  # fmt: skip
 
 
