@@ -136,7 +136,7 @@ class RunResult:
             "fits": self.study.fits,
             **({"robustness": self.study.robustness} if self.study.robustness is not None else {}),
             "recovery": self.recovery.table,
-            "recovery_summary": self.recovery.summary,
+            "recovery_summary": self.recovery.survival,
             "recovery_paths": self.recovery.paths,
             **({} if self.session_closes is None else {"session_closes": self.session_closes}),
             "strategy_results": self.trade.results,
@@ -145,6 +145,50 @@ class RunResult:
             "trades": self.trade.trades,
             "equity": self.trade.equity,
         }
+
+    def __repr__(self) -> str:
+        from backtest.display import short_repr
+
+        return short_repr(
+            "RunResult", events=len(self.events), symbols=self.symbol_alignment["symbol"].nunique(),
+            model=self.settings.model, strategy=self.settings.strategy, combos=len(self.trade.combos),
+            warnings=len(self.warnings),
+        )  # fmt: skip
+
+    def summary(self):  # -> backtest.display.Summary
+        """Key findings in words, then the reactions, tests, recovery and strategy tables."""
+        from backtest.display import Summary
+        from backtest.report import display_tables
+        from backtest.report.findings import holdout_sentence, key_findings
+        from backtest.report.views import holdout_table
+
+        shown = display_tables(self)
+        trade = self.trade
+        holdout = [holdout_table(trade.holdout, self.event_names())] if len(trade.holdout) else []
+        findings = [f"{f.title}. {f.text}" for f in key_findings(self)]
+        lead = holdout_sentence(self.settings.strategy, trade.results, trade.aggregate, trade.holdout)
+        return Summary(
+            "Market-event backtest",
+            [shown["reactions"], shown["tests"], shown["recovery"], *holdout, shown["strategy"]],
+            notes=[*findings, *self.warnings],
+            lead=lead,
+        )
+
+    def _repr_html_(self) -> str:
+        return self.summary().as_html()
+
+    def plot(self, name: str = "car_paths"):  # -> matplotlib Figure
+        """One chart of the report as a matplotlib figure (not shown): ``price_paths``, ``car_paths``,
+        ``recovery``, ``survival``, ``equity`` or ``heatmap``."""
+        from backtest.errors import ParameterError, did_you_mean
+        from backtest.report.figures import CHART_NAMES, run_charts
+
+        if name not in CHART_NAMES:
+            raise ParameterError(f"plot {name!r}: not a chart of the report{did_you_mean(name, CHART_NAMES)}")
+        chart = run_charts(self)[name]
+        if chart.draw is None:
+            raise ParameterError(f"no {name} chart: {chart.caption}")
+        return chart.draw()
 
     def event_names(self) -> dict[str, str]:
         """event_id -> name, in events-file order."""

@@ -162,7 +162,7 @@ def test_event_after_the_end_of_the_data_is_explicitly_censored(prices, calendar
     assert (r["last_date_seen"], r["last_rel_day"]) == (T("2026-09-04"), -1)
     assert pd.isna(r["duration_sessions"]) and math.isnan(r["max_drawdown"])
     assert not r["measurable"] and r["unmeasured_reason"] == "nothing after the event: prices end 2026-09-04"
-    summary = res.summary.set_index("path")
+    summary = res.survival.set_index("path")
     assert summary.loc["price", "n_unmeasured"] == 1 and summary.loc["price", "n"] == 0
 
 
@@ -183,7 +183,7 @@ def test_event_before_the_data_is_not_measurable(prices, calendars) -> None:
     # no session inside the data is missing for 2023-06-01 (the old count was 62, the whole window);
     # for 2024-01-02 the 61 sessions 2024-01-02 .. have rows: 0 as well
     assert list(t["n_missing"]) == [0, 0, 0, 0]
-    summary = res.summary.set_index("path")
+    summary = res.survival.set_index("path")
     assert (summary.loc["price", "n"], summary.loc["price", "n_unmeasured"]) == (0, 2)
     assert math.isnan(summary.loc["price", "km_median_sessions"])
     assert res.paths.empty

@@ -197,7 +197,7 @@ def test_heatmap_draws_one_panel_per_extra_parameter_instead_of_averaging() -> N
 
 
 def test_equity_chart_with_one_event_shows_the_in_sample_best_over_all_pairs_labelled_so() -> None:
-    from backtest.report.html import _equity_combo
+    from backtest.report.figures import _equity_combo
 
     aggregate = pd.DataFrame(
         {

@@ -106,7 +106,7 @@ def test_kioxia_short_history_falls_back_to_market_adjusted(result):
     # PROVENANCE.md: 285A.T -5.40 %, ^N225 -0.92 % on 2025-01-27 -> AR = R - R_m = -4.48 %
     assert row["car"] == pytest.approx(-0.0448, abs=1e-4)
     assert row["model_used"] == "market_adjusted" and row["n_estimation"] == 12
-    assert "285A.T" in result.summary()
+    assert "285A.T" in str(result.summary())
 
 
 def test_short_history_above_minimum_uses_what_exists(prices, calendars, deepseek):

@@ -141,4 +141,4 @@ def _print(result: object, horizon: int, wide: bool, names: dict[str, str]) -> N
     console = make_console(wide)
     table = recovery_table(result.table, horizon)  # type: ignore[attr-defined]
     print_table(console, table, title=f"{table.title} (horizon +{horizon} sessions)", group_titles=names)
-    print_table(console, recovery_summary_table(result.summary), group=None)  # type: ignore[attr-defined]
+    print_table(console, recovery_summary_table(result.survival), group=None)  # type: ignore[attr-defined]

@@ -88,16 +88,61 @@ class RecoveryResult:
     paths : pandas.DataFrame
         Tidy: event_id, symbol, rel_day, date, close (carried forward), missing,
         rebased (pre-event close = 100), cum_ar (``CAR(0, k)``; 0 on day -1).
-    summary : pandas.DataFrame
-        :func:`~backtest.recovery.survival.summarize` of ``table`` per path and direction.
+    survival : pandas.DataFrame
+        :func:`~backtest.recovery.survival.summarize` of ``table`` per path and direction
+        (Kaplan-Meier shares recovered; ``summary()`` is the printable view of everything).
     settings : dict
         horizon, ratio_days, ar_source.
     """
 
     table: pd.DataFrame
     paths: pd.DataFrame
-    summary: pd.DataFrame
+    survival: pd.DataFrame
     settings: dict[str, Any] = field(default_factory=dict)
+
+    def __repr__(self) -> str:
+        from backtest.display import short_repr
+
+        price = self.table[self.table["path"] == "price"] if "path" in self.table else self.table
+        recovered = int(price["recovered"].astype("boolean").fillna(False).astype(bool).sum())
+        return short_repr(
+            "RecoveryResult", pairs=len(price), recovered=recovered, horizon=self.settings.get("horizon"),
+            rows=len(self.table),
+        )  # fmt: skip
+
+    def summary(self):  # -> backtest.display.Summary
+        """Per event x symbol x path (status, largest move, sessions back) and the Kaplan-Meier table."""
+        from backtest.display import Summary
+        from backtest.report.tables import recovery_table
+        from backtest.report.views import survival_table
+
+        return Summary(
+            "Recovery", [recovery_table(self.table), survival_table(self.survival)],
+            lead=f"Horizon {self.settings.get('horizon')} sessions after day 0; abnormal path from "
+            f"{self.settings.get('ar_source', 'the event study')}.",
+        )  # fmt: skip
+
+    def _repr_html_(self) -> str:
+        return self.summary().as_html()
+
+    def plot(self, kind: str = "recovery", names: dict[str, str] | None = None):  # -> matplotlib Figure
+        """A report chart as a matplotlib figure: ``"recovery"`` (sessions back), ``"paths"``
+        (rebased closes) or ``"survival"`` (Kaplan-Meier share recovered)."""
+        from backtest.errors import ParameterError
+        from backtest.recovery.survival import km_curves
+        from backtest.report.charts import price_paths_figure, recovery_figure
+        from backtest.report.survival_chart import km_figure
+
+        horizon = int(self.settings.get("horizon", 60))
+        names = names or {e: e for e in dict.fromkeys(self.table["event_id"].astype(str))}
+        draw = {
+            "recovery": lambda: recovery_figure(self.table, names, horizon),
+            "paths": lambda: price_paths_figure(self.paths, names),
+            "survival": lambda: km_figure(km_curves(self.table), horizon),
+        }
+        if kind not in draw:
+            raise ParameterError(f"plot kind {kind!r}: use one of {', '.join(draw)}")
+        return draw[kind]()
 
 
 def _check_alignment(alignment: pd.DataFrame) -> None:
@@ -436,7 +481,7 @@ def recovery(
     paths = pd.concat(path_frames, ignore_index=True) if path_frames else pd.DataFrame(
         columns=["event_id", "symbol", "rel_day", "date", "close", "missing", "rebased", "cum_ar"])
     settings = {"horizon": horizon, "ratio_days": tuple(ratio_days), "ar_source": ar_source}
-    return RecoveryResult(table=table, paths=paths, summary=summarize(table), settings=settings)
+    return RecoveryResult(table=table, paths=paths, survival=summarize(table), settings=settings)
 
 
 def data_horizon(prices: Mapping[str, pd.DataFrame], alignment: pd.DataFrame, calendars: Any) -> int:

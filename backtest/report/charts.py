@@ -14,11 +14,12 @@ with the per-day AR variance); it is a display aid, the tests live in the event 
 
 from __future__ import annotations
 
+import functools
 import io
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import contextmanager
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -165,12 +166,23 @@ def _title(ax: Axes, text: str) -> None:
     ax.set_title(text, loc="left", parse_math=False)
 
 
-def _empty(message: str) -> str:
+def _empty(message: str) -> Figure:
     with _style():
         fig, (ax,) = _figure(1, 1)
         ax.axis("off")
         ax.text(0.5, 0.5, message, ha="center", va="center", parse_math=False)
-        return to_svg(fig)
+        return fig
+
+
+def as_svg(figure: Callable[..., Figure]) -> Callable[..., str]:
+    """The SVG-text version of a chart builder: the report embeds text, a notebook shows the figure."""
+
+    @functools.wraps(figure)
+    def chart(*args: Any, **kwargs: Any) -> str:
+        with _style():  # the SVG settings (hash salt, text as text) apply when saving
+            return to_svg(figure(*args, **kwargs))
+
+    return chart
 
 
 def _event_order(frame: pd.DataFrame, names: Mapping[str, str]) -> list[str]:
@@ -178,7 +190,7 @@ def _event_order(frame: pd.DataFrame, names: Mapping[str, str]) -> list[str]:
     return [e for e in names if e in present] + sorted(present - set(names))
 
 
-def price_paths_chart(paths: pd.DataFrame, names: Mapping[str, str], symbols: Sequence[str] = ()) -> str:
+def price_paths_figure(paths: pd.DataFrame, names: Mapping[str, str], symbols: Sequence[str] = ()) -> Figure:
     """Rebased close around each event (pre-event close = 100), one line per symbol.
 
     ``paths``: tidy ``event_id, symbol, rel_day, rebased``; ``names``: event_id -> name
@@ -200,7 +212,7 @@ def price_paths_chart(paths: pd.DataFrame, names: Mapping[str, str], symbols: Se
             ax.set_xlabel("sessions from reaction session (day 0)")
             ax.set_ylabel("close, pre-event close = 100")
         _figure_legend(fig, colors, paths)
-        return to_svg(fig)
+        return fig
 
 
 def car_band(abnormal_returns: pd.DataFrame, z: float = 1.96) -> pd.DataFrame:
@@ -220,7 +232,9 @@ def car_band(abnormal_returns: pd.DataFrame, z: float = 1.96) -> pd.DataFrame:
     return frame
 
 
-def car_chart(abnormal_returns: pd.DataFrame, names: Mapping[str, str], symbols: Sequence[str] = ()) -> str:
+def car_figure(
+    abnormal_returns: pd.DataFrame, names: Mapping[str, str], symbols: Sequence[str] = ()
+) -> Figure:
     """CAR path per event with a 95 % band, one line per symbol (fractions shown in %)."""
     if abnormal_returns.empty:
         return _empty("no abnormal returns")
@@ -246,12 +260,12 @@ def car_chart(abnormal_returns: pd.DataFrame, names: Mapping[str, str], symbols:
             ax.set_xlabel("sessions from reaction session (day 0)")
             ax.set_ylabel("CAR (95 % band)")
         _figure_legend(fig, colors, frame)
-        return to_svg(fig)
+        return fig
 
 
-def recovery_chart(
+def recovery_figure(
     table: pd.DataFrame, names: Mapping[str, str], horizon: int, symbols: Sequence[str] = ()
-) -> str:
+) -> Figure:
     """Sessions until the close is back at the pre-event close, per event x symbol.
 
     ``table``: ``RecoveryResult.table`` (rows with ``path == "price"`` are drawn).
@@ -291,7 +305,7 @@ def recovery_chart(
             ax.set_xlim(0, max(horizon, 1))
             _title(ax, names.get(event_id, event_id))
             ax.set_xlabel("sessions after day 0 until back at the pre-event close (relief: jump given back)")
-        return to_svg(fig)
+        return fig
 
 
 def _status(row: pd.Series) -> str:
@@ -345,12 +359,12 @@ def _bar_label(row: pd.Series, horizon: int) -> str:
     return text
 
 
-def equity_chart(
+def equity_figure(
     equity: pd.DataFrame,
     names: Mapping[str, str],
     combo_label: str | Mapping[str, str],
     symbols: Sequence[str] = (),
-) -> str:
+) -> Figure:
     """Strategy value (solid) vs buy-and-hold (dashed), each rebased to 100 at its first day.
 
     ``combo_label``: the parameters shown, one text for all panels or one per event_id.
@@ -382,4 +396,10 @@ def equity_chart(
             ax.set_ylabel("value, start = 100")
         styles = (("-", "strategy"), ("--", "buy & hold"))
         _figure_legend(fig, colors, equity, styles)
-        return to_svg(fig)
+        return fig
+
+
+price_paths_chart = as_svg(price_paths_figure)
+car_chart = as_svg(car_figure)
+recovery_chart = as_svg(recovery_figure)
+equity_chart = as_svg(equity_figure)

@@ -10,12 +10,16 @@ from __future__ import annotations
 import math
 import textwrap
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from backtest.formatting import format_percent
-from backtest.report.charts import _empty, _style, _title, to_svg
+from backtest.report.charts import _empty, _style, _title, as_svg
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 
 def _tick(value: object) -> str:
@@ -32,14 +36,14 @@ def _grid_values(frame: pd.DataFrame, keys: Sequence[str]) -> pd.DataFrame:
     return out
 
 
-def heatmap_chart(
+def heatmap_figure(
     aggregate: pd.DataFrame,
     x: str,
     y: str | None,
     metric: str,
     title: str,
     facets: Sequence[str] = (),
-) -> str:
+) -> Figure:
     """Heatmap of ``metric`` (a fraction, shown as a signed percent) over two grid parameters.
 
     With ``y=None`` the grid has one varying parameter and the heatmap has one row.
@@ -110,4 +114,7 @@ def heatmap_chart(
             fontsize=9.5,
             parse_math=False,
         )
-        return to_svg(fig)
+        return fig
+
+
+heatmap_chart = as_svg(heatmap_figure)

@@ -8,9 +8,14 @@ estimate (Kaplan & Meier 1958, JASA 53(282)), paths that never moved are not. St
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import pandas as pd
 
-from backtest.report.charts import PALETTE, _empty, _figure, _style, _title, to_svg
+from backtest.report.charts import PALETTE, _empty, _figure, _style, _title, as_svg
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 #: How each curve is told apart: colour by path, line style by direction (no two alike).
 PATH_COLORS = {"price": PALETTE[0], "abnormal": PALETTE[1]}
@@ -27,7 +32,7 @@ def curve_label(path: str, direction: str) -> str:
     return f"{path} path, {DIRECTION_WORDS.get(direction, direction)}"
 
 
-def km_chart(curves: pd.DataFrame, horizon: int) -> str:
+def km_figure(curves: pd.DataFrame, horizon: int) -> Figure:
     """Kaplan-Meier share recovered (0-100 %) against sessions after day 0, one step line per group."""
     if curves.empty:
         return _empty("no path moved: nothing to recover from")
@@ -48,4 +53,7 @@ def km_chart(curves: pd.DataFrame, horizon: int) -> str:
         ax.set_ylabel("share recovered (Kaplan-Meier)")
         _title(ax, "Share of paths recovered, censoring included")
         ax.legend(loc="upper left")
-        return to_svg(fig)
+        return fig
+
+
+km_chart = as_svg(km_figure)

@@ -62,7 +62,7 @@ SURVIVAL_LABELS = {
 
 
 def survival_table(summary: pd.DataFrame) -> Table:
-    """Kaplan-Meier summary per path and direction (``RecoveryResult.summary``), shares with their se."""
+    """Kaplan-Meier summary per path and direction (``RecoveryResult.survival``), shares with their se."""
     shares = [c for c in summary.columns if c.startswith("share_recovered_") and not c.endswith("_se")]
     columns = ["path", "direction", "n", "n_recovered", "n_censored", "n_no_move", "n_unmeasured",
                "km_median_sessions", "median_max_drawdown", *shares]  # fmt: skip

@@ -106,34 +106,56 @@ class EventStudyResult:
             "CAAR": [format_percent(v, signed=True) for v in t["caar"]],
         })
 
-    def summary(self) -> str:
-        """Plain-text report: settings, model fits, CAR table and tests.
+    def __repr__(self) -> str:
+        from backtest.display import short_repr
 
-        Marks: ``*`` p < 0.10, ``**`` p < 0.05, ``***`` p < 0.01 (two-sided), from
-        :mod:`backtest.formatting` like the terminal and the report.
-        """
         s = self.settings
-        lines = [
-            f"Event study: model {s.get('model')}, estimation {s.get('estimation_window')}, "
-            f"event window {s.get('event_window')}, {s.get('return_kind', 'simple')} returns",
-            "",
-            "Model fits",
-            self.fits[["event_id", "symbol", "benchmark", "model_used", "n_estimation", "alpha",
-                       "beta", *(c for c in self.fits.columns if c.startswith("beta_")),
-                       "sigma2"]].to_string(index=False),
-            "",
-            f"Cumulative abnormal returns ({SIGNIFICANCE_NOTE})",
-            self.car_table().to_string(index=False),
-            "",
-            "Cross-sectional tests",
-            self.test_table().to_string(index=False),
-        ]
+        return short_repr(
+            "EventStudyResult", model=s.get("model"), events=self.car["event_id"].nunique(),
+            pairs=len(self.fits), windows=self.car["window"].nunique(), tests=len(self.tests),
+        )  # fmt: skip
+
+    def summary(self):  # -> backtest.display.Summary
+        """Settings, model fits, the reaction table (day-0 AR, CARs with marks) and the tests.
+
+        Prints as text (``print(res.summary())``), renders as HTML in a notebook.
+        Marks: ``*`` p < 0.10, ``**`` p < 0.05, ``***`` p < 0.01 (two-sided).
+        """
+        from backtest.display import Summary
+        from backtest.report.tables import generic_table, reaction_table, tests_table
+
+        s = self.settings
+        betas = [c for c in self.fits.columns if c.startswith("beta")]
+        columns = ["event_id", "symbol", "benchmark", "model_used", "n_estimation", "alpha", *betas]
+        fits = generic_table("fits", "Model fits", self.fits, columns)
+        tables = [reaction_table(self.abnormal_returns, self.car), tests_table(self.tests), fits]
         if self.robustness is not None:
             from backtest.study.robustness import robustness_table
 
-            lines += ["", "CARs under each normal-return model (does the conclusion depend on it?)",
-                      robustness_table(self.robustness).to_string(index=False)]
+            title = "CARs under each normal-return model (does the conclusion depend on it?)"
+            tables.append(generic_table("robustness", title, robustness_table(self.robustness)))
         notes = [w for w in self.fits["warning"] if isinstance(w, str) and w] + self.trap_notes()
-        if notes:
-            lines += ["", "Notes", *(f"- {w}" for w in notes)]
-        return "\n".join(lines)
+        return Summary(
+            "Event study",
+            tables,
+            list(dict.fromkeys(notes)),
+            lead=f"Model {s.get('model')}, estimation window {s.get('estimation_window')}, event window "
+            f"{s.get('event_window')}, {s.get('return_kind', 'simple')} returns.",
+        )
+
+    def _repr_html_(self) -> str:
+        return self.summary().as_html()
+
+    def plot(self, kind: str = "car", names: dict[str, str] | None = None):  # -> matplotlib Figure
+        """The report's CAR chart (``kind="car"``) as a matplotlib figure, not shown.
+
+        ``names``: event_id -> title of its panel (default: the ids).
+        """
+        from backtest.report.charts import car_figure
+
+        if kind != "car":
+            from backtest.errors import ParameterError
+
+            raise ParameterError(f"plot kind {kind!r}: an event study draws 'car'")
+        ids = list(dict.fromkeys(self.abnormal_returns["event_id"].astype(str)))
+        return car_figure(self.abnormal_returns, names or {e: e for e in ids})

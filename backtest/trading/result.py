@@ -76,6 +76,48 @@ class TradeResult:
         out = out.reset_index()
         return self.combos.merge(out, on="combo")[["combo", *params, *out.columns[1:]]]
 
+    def __repr__(self) -> str:
+        from backtest.display import short_repr
+
+        return short_repr(
+            "TradeResult", strategy=self.strategy, combos=len(self.combos), pairs=len(self.units),
+            events=len({u.event_id for u in self.units}), trades=int(self.results["n_trades"].sum()),
+        )  # fmt: skip
+
+    def summary(self):  # -> backtest.display.Summary
+        """Leave-one-event-out first, then every parameter combination (all-pairs columns first)."""
+        from backtest.display import Summary
+        from backtest.report.findings import holdout_sentence
+        from backtest.report.tables import strategy_table
+        from backtest.report.views import holdout_table
+
+        events = list(dict.fromkeys(u.event_id for u in self.units))
+        tables = [holdout_table(self.holdout, {e: e for e in events})] if len(self.holdout) else []
+        lead = holdout_sentence(self.strategy, self.results, self.aggregate, self.holdout)
+        return Summary(f"Strategy {self.strategy}", [*tables, strategy_table(self.aggregate, self.strategy)],
+                       lead=lead)  # fmt: skip
+
+    def _repr_html_(self) -> str:
+        return self.summary().as_html()
+
+    def plot(self, kind: str = "equity", names: dict[str, str] | None = None):  # -> matplotlib Figure
+        """A report chart as a matplotlib figure: ``"equity"`` (the parameters chosen without each
+        event vs buy-and-hold) or ``"heatmap"`` (mean excess over all pairs per combination)."""
+        from backtest.errors import ParameterError
+        from backtest.report.figures import equity_chart, heatmap_chart
+
+        params = [c for c in self.combos.columns if c != "combo"]
+        names = names or {e: e for e in dict.fromkeys(u.event_id for u in self.units)}
+        if kind == "equity":
+            chart = equity_chart(self, names, params, list(dict.fromkeys(u.symbol for u in self.units)))
+        elif kind == "heatmap":
+            chart = heatmap_chart(self, params)
+        else:
+            raise ParameterError(f"plot kind {kind!r}: use 'equity' or 'heatmap'")
+        if chart.draw is None:
+            raise ParameterError(f"no {kind} chart: {chart.caption}")
+        return chart.draw()
+
     @cached_property
     def holdout(self) -> pd.DataFrame:
         """Leave-one-event-out: parameters chosen on the other events, measured on each held-out one.
