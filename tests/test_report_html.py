@@ -308,3 +308,43 @@ def test_no_two_series_share_colour_and_style() -> None:
     styles = series_styles([f"S{i}" for i in range(25)])
     keys = {(s["color"], s["marker"]) for s in styles.values()}
     assert len(keys) == 25
+
+
+def test_results_have_short_reprs_and_summaries_as_text_and_escaped_html(report: tuple) -> None:
+    run, _ = report
+    assert repr(run).startswith("RunResult(events=2, symbols=2, model=market, strategy=buy_the_dip, combos=2")
+    for result in (run, run.study, run.recovery, run.trade):
+        assert len(repr(result)) < 200 and "\n" not in repr(result)
+        summary = result.summary()
+        text, html = str(summary), result._repr_html_()
+        assert text == summary.as_text() and html == summary.as_html()
+        assert max(len(line) for line in text.splitlines()) <= 100  # readable at COLUMNS=100
+        assert "<table" in html and "<script" not in html
+    # the hostile event name is escaped in the run's HTML summary (findings are notes there)
+    assert SCRIPT_NAME not in run._repr_html_() and "&lt;script&gt;" in run._repr_html_()
+    # the day-0 AR of NVDA in deepseek_r1, as a signed percent with two decimals (written out by hand)
+    ar = run.study.abnormal_returns
+    value = ar.query("event_id == 'deepseek_r1' and symbol == 'NVDA' and rel_day == 0")["ar"].item()
+    assert f"{100 * value:+.2f} %" in str(run.study.summary())
+
+
+def test_plot_returns_the_reports_charts_as_figures(report: tuple) -> None:
+    from matplotlib.figure import Figure
+
+    from backtest.errors import ParameterError
+    from backtest.report.charts import _style, to_svg
+    from backtest.report.figures import CHART_NAMES
+
+    run, page = report
+    alts = {"price_paths": "rebased price paths", "car_paths": "CAR paths with confidence bands",
+            "survival": "Kaplan-Meier share recovered", "heatmap": "parameter grid heatmap"}  # fmt: skip
+    for name, alt in alts.items():
+        figure = run.plot(name)
+        assert isinstance(figure, Figure)
+        with _style():
+            assert to_svg(figure) == _svg(page, alt), name  # byte for byte the report's chart
+    assert set(alts) <= set(CHART_NAMES)
+    assert isinstance(run.study.plot(), Figure) and isinstance(run.recovery.plot("survival"), Figure)
+    assert isinstance(run.trade.plot("heatmap"), Figure)
+    with pytest.raises(ParameterError, match="did you mean 'car_paths'"):
+        run.plot("car_path")

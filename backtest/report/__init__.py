@@ -125,7 +125,8 @@ def write_report(run: Any, out_dir: str | Path, html: bool = True) -> list[Path]
 
     All files go through :func:`~backtest.report.export.write_files`, as one set.
     """
-    from backtest.report.html import build_figures, render_html
+    from backtest.report.figures import build_figures
+    from backtest.report.html import render_html
 
     tables = run.tables()
     optional = _optional_params(run.settings.strategy)
