@@ -9,7 +9,6 @@ formatted by the same cell formatters, rendered by the report's own template mac
 from __future__ import annotations
 
 import textwrap
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -20,50 +19,20 @@ if TYPE_CHECKING:
 TEXT_WIDTH = 100
 
 
-def _column_blocks(columns: Sequence[str], widths: dict[str, int], keys: int, width: int) -> list[list[str]]:
-    """Columns split into blocks no wider than ``width``, each led by the first ``keys`` columns."""
-    lead = list(columns[:keys])
-    used = sum(widths[c] + 2 for c in lead)
-    blocks: list[list[str]] = [[]]
-    for column in columns[keys:]:
-        if blocks[-1] and used + sum(widths[c] + 2 for c in blocks[-1]) + widths[column] > width:
-            blocks.append([])
-        blocks[-1].append(column)
-    return [lead + block for block in blocks]
-
-
 def text_table(table: Table, width: int = TEXT_WIDTH) -> str:
-    """A display table as aligned text; wider than ``width``, it folds into blocks of columns, each
-    block repeating the identifying (leading text) columns, so no cell is ever cut.
+    """A display table as plain text, folded to ``width`` like the terminal's tables
+    (:func:`backtest.report.terminal.render_table`: no cell cut, identifying columns repeated)."""
+    import io
 
-    >>> import pandas as pd
-    >>> from backtest.report.tables import Table
-    >>> frame = pd.DataFrame({"symbol": ["NVDA"], "a": [0.1], "b": [-0.2]})
-    >>> print(text_table(Table("t", "", frame, {"a": "percent", "b": "signed_percent"}), width=20))
-    symbol        a
-    ------  -------
-    NVDA    10.00 %
-    <BLANKLINE>
-    symbol         b
-    ------  --------
-    NVDA    -20.00 %
-    """
-    cells = table.formatted()
-    cells.columns = [" ".join(table.header(c).split()) for c in cells.columns]
-    right = {" ".join(table.header(c).split()) for c in table.shown_columns() if table.is_numeric(c)}
-    widths = {c: max([len(c), *(len(v) for v in cells[c])]) for c in cells.columns}
-    keys = next((i for i, c in enumerate(cells.columns) if c in right), len(cells.columns))
+    from rich.console import Console
 
-    def line(columns: Sequence[str], values: Sequence[str]) -> str:
-        pairs = zip(columns, values, strict=True)
-        return "  ".join(v.rjust(widths[c]) if c in right else v.ljust(widths[c]) for c, v in pairs).rstrip()
+    from backtest.report.terminal import render_table
 
-    out = []
-    for block in _column_blocks(list(cells.columns), widths, keys, width):
-        rows = [line(block, block), "  ".join("-" * widths[c] for c in block)]
-        rows += [line(block, list(values)) for values in cells[block].itertuples(index=False)]
-        out.append("\n".join(rows))
-    return "\n\n".join(out)
+    buffer = io.StringIO()
+    console = Console(file=buffer, width=width, color_system=None, force_terminal=False, emoji=False)
+    for part in render_table(table, width, group=None):
+        console.print(part)
+    return "\n".join(line.rstrip() for line in buffer.getvalue().rstrip("\n").splitlines())
 
 
 @dataclass
@@ -78,9 +47,9 @@ class Summary:
     ====
     <BLANKLINE>
     Cars
-        car
-    --------
-    -13.33 %
+         car
+     ────────
+     -13.33 %
     >>> "<td class=\\"num\\">-13.33 %</td>" in s.as_html()
     True
     """
@@ -96,9 +65,7 @@ class Summary:
         if self.lead:
             parts += ["", textwrap.fill(self.lead, TEXT_WIDTH)]
         for table in self.tables:
-            parts += ["", table.title, text_table(table)]
-            if table.note:
-                parts.append(textwrap.fill(table.note, TEXT_WIDTH))
+            parts += ["", text_table(table)]
         if self.notes:
             parts += ["", "Notes", *(textwrap.fill(f"- {n}", TEXT_WIDTH, subsequent_indent="  ")
                                       for n in self.notes)]  # fmt: skip

@@ -348,3 +348,24 @@ def test_plot_returns_the_reports_charts_as_figures(report: tuple) -> None:
     assert isinstance(run.trade.plot("heatmap"), Figure)
     with pytest.raises(ParameterError, match="did you mean 'car_paths'"):
         run.plot("car_path")
+
+
+def test_findings_word_recovery_in_the_recovery_vocabulary_without_contradictions() -> None:
+    from backtest.report.findings import recovery_sentence
+
+    # NVDA rose on day 0 and then fell 24.5 % (the case): not "back after 0 sessions"
+    table = pd.DataFrame(
+        {
+            "event_id": ["e"] * 3, "symbol": ["NVDA", "MU", "AMD"], "path": ["price"] * 3,
+            "direction": ["drawdown"] * 3, "measurable": [True] * 3, "moved": [True, True, False],
+            "recovered": [True, True, True], "recovery_sessions": [0, 7, 0], "relapsed": [True, False, False],
+            "recovered_after_trough": [False, True, True], "trough_censored_by": ["horizon", None, None],
+            "censored_by": [None] * 3, "max_drawdown": [-0.245, -0.10, 0.0],
+        }
+    )  # fmt: skip
+    text = recovery_sentence("e", table, 40)
+    nvda = "NVIDIA Corporation (NVDA): fell after day 0, not recovered (horizon) (-24.5 % at the trough)"
+    assert nvda in text
+    assert "Micron Technology (MU): recovered (back after 7 sessions)" in text
+    assert "Advanced Micro Devices (AMD): no move" in text and "after 0 sessions" not in text
+    assert "within 40 sessions" in text

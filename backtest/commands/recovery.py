@@ -117,7 +117,7 @@ def _run(args: argparse.Namespace, mapper: Mapper) -> int:
                       DataWarning, stacklevel=1)
     _print(result, args.horizon, args.wide, event_names(inputs.events))
     if args.out:
-        write_out(args.out, {"recovery": result.table, "recovery_summary": result.summary,
+        write_out(args.out, {"recovery": result.table, "recovery_summary": result.survival,
                              "recovery_paths": result.paths}, result.settings)
     return 0
 

@@ -113,11 +113,11 @@ class RecoveryResult:
     def summary(self):  # -> backtest.display.Summary
         """Per event x symbol x path (status, largest move, sessions back) and the Kaplan-Meier table."""
         from backtest.display import Summary
-        from backtest.report.tables import recovery_table
-        from backtest.report.views import survival_table
+        from backtest.report.tables import recovery_summary_table, recovery_table
 
         return Summary(
-            "Recovery", [recovery_table(self.table), survival_table(self.survival)],
+            "Recovery", [recovery_table(self.table, self.settings.get("horizon")),
+                         recovery_summary_table(self.survival)],
             lead=f"Horizon {self.settings.get('horizon')} sessions after day 0; abnormal path from "
             f"{self.settings.get('ar_source', 'the event study')}.",
         )  # fmt: skip

@@ -78,7 +78,7 @@ def display_tables(run: Any) -> dict[str, Table]:
         "reactions": reaction_table(run.study.abnormal_returns, run.study.car),
         "tests": tests_table(run.study.tests),
         "recovery": recovery_table(run.recovery.table, run.settings.horizon),
-        "recovery_summary": recovery_summary_table(run.recovery.summary),
+        "recovery_summary": recovery_summary_table(run.recovery.survival),
         "strategy": strategy_table(run.trade.aggregate, run.settings.strategy),
     }
 

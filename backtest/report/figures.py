@@ -18,9 +18,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from backtest.formatting import format_percent
 from backtest.report import charts, heatmap
 from backtest.report.survival_chart import km_figure
-from backtest.report.tables import Table, format_percent, metric_label
+from backtest.report.tables import Table, metric_label
 from backtest.report.views import values_tables
 
 if TYPE_CHECKING:

@@ -65,44 +65,25 @@ def reaction_sentence(event_id: str, abnormal_returns: pd.DataFrame, car: pd.Dat
 
 
 def recovery_sentence(event_id: str, table: pd.DataFrame, horizon: int) -> str:
-    """Where each symbol's price path stands: back (after how long), not back, never moved."""
+    """Where each symbol's price path stands, in the recovery vocabulary (:mod:`backtest.recovery.status`)."""
+    from backtest.recovery.status import moved_later, recovery_status, timed
+
     rows = table[(table["event_id"].astype(str) == event_id) & (table["path"] == "price")]
     if rows.empty:
         return ""
-    relief = (rows["direction"] == "give_back").any()
-    back, out, still, unmeasured = [], [], [], []
-    for _, row in rows.iterrows():
-        name = _label(str(row["symbol"]))
-        if row.get("measurable") is False or pd.isna(row.get("moved")):
-            unmeasured.append(name)
-        elif not bool(row["moved"]):
-            still.append(name)
-        elif bool(row["recovered"]):
-            again = "above" if relief else "below"
-            later = f" (later {again} it again)" if bool(row.get("relapsed")) is True else ""
-            back.append(f"{name} after {_sessions(row['recovery_sessions'])}{later}")
-        else:
-            seen = row.get("last_rel_day")
-            seen = horizon if seen is None or pd.isna(seen) else int(seen)
-            end = " (data end)" if row.get("censored_by") == "end_of_data" else ""
-            move = format_percent(row["max_drawdown"], digits=1, signed=True)
-            out.append(f"{name} ({move} at the {'peak' if relief else 'trough'}, {seen} sessions seen{end})")
-    if relief:
-        parts = [f"Jump given back: {', '.join(back)}" if back else "No symbol gave its jump back"]
-        if out:
-            parts.append(f"still above the pre-event close: {', '.join(out)}")
-        if still:
-            parts.append(f"never above it: {', '.join(still)}")
-    else:
-        parts = [f"Back at the pre-event close: {', '.join(back)}" if back else "No symbol got back to its "
-                 "pre-event close"]  # fmt: skip
-        if out:
-            parts.append(f"not back: {', '.join(out)}")
-        if still:
-            parts.append(f"never below it: {', '.join(still)}")
-    if unmeasured:
-        parts.append(f"not measurable: {', '.join(unmeasured)}")
-    return "; ".join(parts) + "."
+    parts = []
+    for row in rows.to_dict("records"):
+        status = str(row["status"]) if isinstance(row.get("status"), str) else recovery_status(row)
+        text = f"{_label(str(row['symbol']))}: {status}"
+        sessions = row.get("recovery_sessions")
+        if timed(status) and not moved_later(status) and sessions is not None and pd.notna(sessions) \
+                and not status.startswith("not "):  # fmt: skip
+            text += f" (back after {_sessions(sessions)})"
+        elif timed(status) and pd.notna(row.get("max_drawdown")):
+            where = "peak" if row.get("direction") == "give_back" else "trough"
+            text += f" ({format_percent(row['max_drawdown'], digits=1, signed=True)} at the {where})"
+        parts.append(text)
+    return f"Price vs the pre-event close within {horizon} sessions: " + "; ".join(parts) + "."
 
 
 def strategy_sentence(event_id: str, strategy: str, results: pd.DataFrame, holdout: pd.DataFrame) -> str:

@@ -32,7 +32,7 @@ from backtest.formatting import format_cell
 from backtest.report import charts
 from backtest.report.findings import holdout_sentence, key_findings
 from backtest.report.tables import Table
-from backtest.report.views import holdout_table, survival_table, with_names
+from backtest.report.views import holdout_table
 
 CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'"
 #: Tables with more columns than this get the compact "wide" style.
@@ -200,11 +200,9 @@ def render_html(
     prov = run.provenance
     names = run.event_names()
     settings, changed = settings_items(run.settings.to_dict())
-    shown = {name: with_names(table) for name, table in tables.items()}
-    views = {name: table_view(table) for name, table in shown.items()}
+    views = {name: table_view(table) for name, table in tables.items()}
     robust = robustness_table(run.study)
     views["robustness"] = table_view(robust) if robust is not None else None
-    views["survival"] = table_view(survival_table(run.recovery.survival))
     holdout = run.trade.holdout
     views["holdout"] = table_view(holdout_table(holdout, names)) if len(holdout) else None
     figure_views = {

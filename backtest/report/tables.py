@@ -351,7 +351,8 @@ def recovery_summary_table(summary: pd.DataFrame) -> Table:
         "n_recovered": "recovered\n/ given back", "n_censored": "not yet", "n_no_move": "no move",
         "n_unmeasured": "not\nmeasurable", "median_recovery_sessions": "median\nsessions",
         "km_median_sessions": "KM\nmedian", "median_max_drawdown": "median\nmax move",
-        **{c: f"by +{c.rsplit('_', 1)[1]}" for c in shares},
+        # share_recovered_<k> -> "by +k"; its standard error share_recovered_<k>_se -> "se +k"
+        **{c: f"se +{c.split('_')[2]}" if c.endswith("_se") else f"by +{c.split('_')[2]}" for c in shares},
     }  # fmt: skip
     return Table(
         "recovery_summary",

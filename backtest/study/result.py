@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from backtest.formatting import SIGNIFICANCE_NOTE, format_marked, format_number, format_percent, format_pvalue
+from backtest.formatting import format_marked, format_number, format_percent, format_pvalue
 
 
 @dataclass(frozen=True)
