@@ -114,11 +114,11 @@ def key_findings(run: Any) -> list[Finding]:
     """One :class:`Finding` per event of a :class:`~backtest.pipeline.RunResult`, in file order."""
     names: Mapping[str, str] = run.event_names()
     kinds = dict(zip(run.events["event_id"].astype(str), run.events["kind"].astype(str), strict=True))
-    sessions = run.symbol_alignment.groupby(run.symbol_alignment["event_id"].astype(str))["reaction_session"]
+    alignment = run.symbol_alignment
     out = []
     for event_id, name in names.items():
-        days = sorted({pd.Timestamp(d).strftime("%Y-%m-%d") for d in sessions.get_group(event_id)}) \
-            if event_id in sessions.groups else []  # fmt: skip
+        rows = alignment[alignment["event_id"].astype(str) == event_id]
+        days = sorted({pd.Timestamp(d).strftime("%Y-%m-%d") for d in rows["reaction_session"].dropna()})
         title = f"{name} ({kinds.get(event_id, '')}, day 0 {' / '.join(days) or 'none'})"
         sentences = [
             reaction_sentence(event_id, run.study.abnormal_returns, run.study.car),
