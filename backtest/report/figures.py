@@ -56,7 +56,9 @@ class Chart:
 
 
 #: The report's charts, in page order (``RunResult.plot(name)`` takes these names).
-CHART_NAMES: tuple[str, ...] = ("price_paths", "car_paths", "recovery", "survival", "equity", "heatmap")
+CHART_NAMES: tuple[str, ...] = (
+    "price_paths", "car_paths", "placebo", "recovery", "survival", "equity", "heatmap",
+)  # fmt: skip
 
 
 def run_charts(run: Any) -> dict[str, Chart]:
@@ -96,9 +98,29 @@ def run_charts(run: Any) -> dict[str, Chart]:
             "Share of paths back at the pre-event level by session after day 0 (Kaplan-Meier, "
             "censored paths included until last seen). Exact values: the table below.",
         ),
+        "placebo": placebo_chart(run, names),
         "equity": equity_chart(run.trade, names, list(run.grid), symbols),
         "heatmap": heatmap_chart(run.trade, list(run.grid)),
     }
+
+
+def placebo_chart(run: Any, names: Mapping[str, str]) -> Chart:
+    """Placebo CAARs on non-event dates with the event marked (no chart without placebo inference)."""
+    alt = "placebo distribution of the day-0 CAAR with the event marked"
+    inference = getattr(run, "inference", None)
+    if inference is None or inference.placebo_draws.empty:
+        return Chart(None, alt, "No placebo inference in this run.")
+    from backtest.study.inference_text import placebo_figure
+
+    ids = [e for e in names if e in set(inference.placebo_draws["event_id"])]
+    return Chart(
+        partial(placebo_figure, inference.placebo_draws, ids, "[0,0]"),
+        alt,
+        "Day-0 CAAR of the same instruments on every eligible non-event date of their history "
+        "(model re-fitted on each date's own estimation window; other events' windows left out); "
+        "red: the event. Its rank among them is the placebo p-value, which needs no independence "
+        "or normality across instruments.",
+    )
 
 
 def build_figures(run: Any) -> dict[str, dict[str, Any]]:

@@ -185,6 +185,15 @@ def _template() -> Any:
     return environment().get_template("report.html.j2")
 
 
+def _placebo_lines(run: Any) -> list[str]:
+    inference = getattr(run, "inference", None)
+    if inference is None or inference.placebo.empty:
+        return []
+    from backtest.study.inference_text import placebo_lines
+
+    return [line.strip() for line in placebo_lines(inference.placebo)]
+
+
 def render_html(
     run: Any,
     tables: Mapping[str, Table],
@@ -228,6 +237,7 @@ def render_html(
             run.settings.strategy, run.trade.results, run.trade.aggregate, holdout
         ),
         "warnings": run.warnings,
+        "placebo_lines": _placebo_lines(run),
         "events": events_rows(run.events),
         "tables": views,
         "figures": figure_views,
