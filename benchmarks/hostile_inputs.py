@@ -394,7 +394,8 @@ def main() -> int:
         unclean = 0
         for number, (kind, argv, expected) in enumerate(cases, 1):
             code, stderr, _seconds = run_case(argv, work, env, args.subprocess)
-            first = (stderr.splitlines() or [""])[0].replace(str(base) + "/", "")
+            lines = [line for line in stderr.splitlines() if line.strip()]
+            first = (lines or [""])[0].replace(str(base) + "/", "")
             first = first if len(first) <= 160 else first[:157] + "..."
             clean = is_clean(code, expected, stderr)
             unclean += not clean

@@ -136,4 +136,4 @@ def test_cache_directory_that_is_a_file(tmp_path):
     afile = tmp_path / "afile"
     afile.write_text("x")
     with pytest.raises(CacheError, match=r"afile: the cache directory is a file; pass a directory"):
-        PriceCache(afile).symbols()
+        PriceCache(afile)

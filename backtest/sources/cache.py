@@ -73,6 +73,11 @@ class PriceCache:
 
     def __init__(self, directory: str | Path | None = None) -> None:
         self.directory = Path(directory).expanduser() if directory is not None else default_cache_dir()
+        if self.directory.exists() and not self.directory.is_dir():  # fail before any download
+            raise CacheError(
+                f"{self.directory}: the cache directory is a file; pass a directory with --cache-dir "
+                f"(or {CACHE_ENV})"
+            )
 
     def path(self, symbol: str) -> Path:
         """Cache file of ``symbol`` (``^`` written as ``_``)."""
@@ -81,16 +86,7 @@ class PriceCache:
     def symbols(self) -> list[str]:
         """Symbols with a cache file, sorted.
 
-        Raises
-        ------
-        CacheError
-            When the cache directory is a file.
         """
-        if self.directory.exists() and not self.directory.is_dir():
-            raise CacheError(
-                f"{self.directory}: the cache directory is a file; pass a directory with --cache-dir "
-                f"(or {CACHE_ENV})"
-            )
         if not self.directory.is_dir():
             return []
         return sorted(_symbol(p.name) for p in self.directory.glob("*" + SUFFIX) if p.is_file())
