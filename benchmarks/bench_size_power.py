@@ -6,8 +6,8 @@ Size: 2,000 events without any effect; power: 500 events with a -3 % day-0 shock
 instrument. Each rate is the share of events with p < 0.05 on the day-0 window [0,0].
 Placebo: every eligible date of a history with room for 99 placebo event windows after the
 first full estimation window (about 200 dates: the earlier ones use the study's market-adjusted
-fallback, as a short real history would); bootstrap: 199 stationary-bootstrap draws. Monte Carlo standard error of
-a 5 % rate: 0.49 points over 2,000 events, 0.97 over 500.
+fallback, as a short real history would); bootstrap: 199 stationary-bootstrap draws. Monte
+Carlo standard error of a 5 % rate: 0.49 points over 2,000 events, 0.97 over 500.
 
 Run: ``python benchmarks/bench_size_power.py [N ...]`` (default 4 10; about 0.2-0.5 s per
 event on a 2-core machine: run the two N in two processes to halve the wall time). Prints a
