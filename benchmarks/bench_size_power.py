@@ -4,9 +4,10 @@ Returns: market model with t(4) market and residuals, residual pairwise correlat
 through a common factor, all instruments sharing day 0 (:mod:`backtest.study.simulation`).
 Size: 2,000 events without any effect; power: 500 events with a -3 % day-0 shock on every
 instrument. Each rate is the share of events with p < 0.05 on the day-0 window [0,0].
-Placebo: 99 placebo dates per event (p-values in steps of 1/100, so p < 0.05 is rank <= 4 of
-100: exact size 4 %); bootstrap: 199 stationary-bootstrap draws. Monte Carlo standard error of
-a 5 % rate: 0.49 points over 2,000 events, 0.97 over 500.
+Placebo: every eligible date of a history with room for 99 placebo event windows after the
+first full estimation window (about 200 dates: the earlier ones use the study's market-adjusted
+fallback, as a short real history would); bootstrap: 199 stationary-bootstrap draws. Monte
+Carlo standard error of a 5 % rate: 0.49 points over 2,000 events, 0.97 over 500.
 
 Run: ``python benchmarks/bench_size_power.py [N ...]`` (default 4 10; about 0.2-0.5 s per
 event on a 2-core machine: run the two N in two processes to halve the wall time). Prints a
