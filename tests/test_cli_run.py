@@ -227,4 +227,4 @@ def test_strategy_without_parameters_has_no_heatmap(
     page = (out / "report.html").read_text(encoding="utf-8")
     note = "No parameter heatmap: buy_and_hold ran with one parameter combination (it takes no parameters)."
     assert note in page
-    assert page.count("data:image/svg+xml") == 5  # price paths, CAR, recovery, Kaplan-Meier, equity
+    assert page.count("data:image/svg+xml") == 6  # price paths, CAR, placebo, recovery, Kaplan-Meier, equity
