@@ -40,7 +40,7 @@ EVENTS = (
     "R1 release,https://www.reuters.com/technology/deepseek-2025-01-27/,\n"
     'hostile,<script>alert(1)</script>,2025-04-02T16:00:00-04:00,America/New_York,shock,"<b>x</b>",,\n'
 )
-CHART_COUNT = 6  # price paths, CAR paths, recovery, Kaplan-Meier, equity curves, heatmap
+CHART_COUNT = 7  # price paths, CAR paths, placebo, recovery, Kaplan-Meier, equity curves, heatmap
 CHROMIUM_FLAGS = (
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic",
     "--no-first-run", "--no-default-browser-check", "--disable-background-networking",

@@ -81,7 +81,7 @@ def test_nothing_is_loaded_from_outside(report: tuple[object, str]) -> None:
     tags = Collector()
     tags.feed(page)
     sources = [attrs["src"] for _, attrs in tags.tags if "src" in attrs]
-    assert len(sources) == 6  # price paths, CAR paths, recovery, Kaplan-Meier, equity, heatmap
+    assert len(sources) == 7  # price paths, CAR paths, placebo, recovery, Kaplan-Meier, equity, heatmap
     assert all(src.startswith("data:image/svg+xml;base64,") for src in sources)
     for attr in ("srcset", "poster", "data", "action", "formaction", "background"):
         assert all(attr not in attrs for _, attrs in tags.tags)

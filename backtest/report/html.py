@@ -124,6 +124,7 @@ NONE_MEANS: dict[str, str] = {
     "symbols": "each event's own symbols, else NVDA 000660.KS 005930.KS 285A.T",
     "csv_dir": "none (not a csv source)",
     "cache_dir": "the user cache directory",
+    "path": "none (not a parquet dataset source)",
     "closures": "the packaged closures.csv",
     "benchmarks": "the registry's market benchmark per symbol (SPY, ^KS11, ^N225)",
     "factors": "none",
