@@ -108,7 +108,7 @@ def test_recovery_tables_and_warnings_match_inline(cluster):
     with pytest.warns(DataWarning, match="benchmark QQQ") as mapped_warnings:
         mapped = recovery(*args, horizon=20, benchmarks={"MU": "QQQ"}, scheduler=cluster)
     assert [str(w.message) for w in mapped_warnings] == [str(w.message) for w in inline_warnings]
-    for table in ("table", "paths", "summary"):
+    for table in ("table", "paths", "survival"):
         assert getattr(mapped, table).to_csv() == getattr(inline, table).to_csv(), table
 
 
