@@ -112,13 +112,6 @@ def _usage(parser: argparse.ArgumentParser) -> int:
     return 2
 
 
-def plain_console(**options):
-    """A rich console that prints user text as is (no markup, no emoji codes)."""
-    from rich.console import Console
-
-    return Console(markup=False, emoji=False, **options)
-
-
 def _console():
     from rich.console import Console
 

@@ -326,14 +326,6 @@ def to_markdown(
     return "\n".join(parts) + "\n"
 
 
-def write_text(path: Path, text: str) -> Path:
-    """Write UTF-8 text with ``\\n`` line endings (same bytes on every platform)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", encoding="utf-8", newline="\n") as handle:
-        handle.write(text)
-    return path
-
-
 def _parquet_ready(frame: pd.DataFrame) -> pd.DataFrame:
     """Columns parquet can hold: object columns of anything but text (tuples, tz-mixed times) as text."""
     frame = _csv_ready(frame)
