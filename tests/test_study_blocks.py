@@ -15,7 +15,8 @@ import pytest
 from scipy import stats
 from test_study_reference import EST, EVT, NAN, WINDOWS, check_against_reference, pairs_from_frame, simulate
 
-from backtest.study.block import BlockInput, BlockSpec, run_blocks, slices
+from backtest.study.block import BLOCK_SIZE, BlockInput, BlockSpec, compute, run_blocks, slices
+from backtest.study.classics import CLASSIC_TESTS, classic_results
 from backtest.study.exact import binomial_p
 from backtest.study.panel import Panel, assemble, concat_computed
 from backtest.study.scope_tests import wilcoxon_grouped
@@ -102,3 +103,46 @@ def test_binomial_p_with_one_probability_per_row_matches_scipy():
     p_hat = np.array([0.49, 0.3, 0.55, 0.47, 0.001])
     expected = [stats.binomtest(int(a), int(b), float(q)).pvalue for a, b, q in zip(w, n, p_hat, strict=True)]
     np.testing.assert_allclose(binomial_p(w, n, p_hat), expected, rtol=1e-10)
+
+
+def _assembled(panel, block_size):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the late listing's ShortHistoryWarning
+        return assemble(panel, model="market", estimation=EST, event=EVT, car_windows=WINDOWS,
+                        min_estimation=30, return_kind="simple", settings={}, block_size=block_size)
+
+
+def test_tests_table_is_the_same_for_any_block_size_classics_included():
+    # the two events' pairs interleaved: block sizes 1 and 7 split each event over many blocks
+    panel, _, _ = _two_event_panel()
+    tables = {size: _assembled(panel, size).tests for size in (1, 7, BLOCK_SIZE)}
+    assert set(CLASSIC_TESTS) <= set(tables[BLOCK_SIZE]["test"])
+    assert tables[BLOCK_SIZE]["statistic"].notna().sum() > 100  # not a table of NaNs
+    for size in (1, 7):
+        # sums merge in a different order: equal up to rounding (tolerance 1e-12 relative)
+        pd.testing.assert_frame_equal(tables[size], tables[BLOCK_SIZE], check_exact=False, rtol=1e-12,
+                                      atol=1e-14)
+
+
+def test_classic_rows_from_reduced_sums_match_the_raw_arrays_of_each_scope():
+    # reduced sums across blocks of 5 against the four tests on the raw arrays of the scope's pairs
+    panel, _, events = _two_event_panel()
+    table = _assembled(panel, 5).tests
+    car_cols = [(a - EVT[0], b - EVT[0]) for a, b in WINDOWS]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        out = compute(panel.est_r, panel.est_x, panel.evt_r, panel.evt_x, model="market",
+                      min_estimation=30, car_cols=car_cols, day0_col=-EVT[0])
+    with np.errstate(invalid="ignore", divide="ignore"):
+        pe = out.car_var / out.fit.sigma2[:, None]
+    events = np.array(events)
+    for scope, rows in (("a", events == "a"), ("b", events == "b"), ("all", np.ones(len(events), bool))):
+        raw = classic_results(out.car[rows], out.fit.est_resid[rows], out.u[rows], car_cols,
+                              panel.est_r.shape[1], out.complete[rows], pe[rows])
+        for test in CLASSIC_TESTS:
+            got = table[(table["scope"] == scope) & (table["test"] == test)]
+            np.testing.assert_allclose(got["statistic"], raw[test].statistic, rtol=1e-12, atol=1e-14)
+            np.testing.assert_allclose(got["p_value"], raw[test].p_value, rtol=1e-12, atol=1e-14)
+            np.testing.assert_allclose(got["df"], raw[test].df, rtol=1e-12)
+            assert got["n"].tolist() == raw[test].n.tolist()
+            assert got["null"].tolist() == raw[test].null

@@ -10,7 +10,7 @@ from scipy import stats
 
 from backtest.study import classics
 from backtest.study import statistics as st
-from backtest.study.multiple import add_adjusted, adjust
+from backtest.study.multiple import add_adjusted, adjust, adjust_rows
 
 TOL = 1e-10
 EST = np.array([[0.01, -0.01, 0.02, 0.00], [0.03, -0.01, 0.00, -0.02]])
@@ -107,3 +107,21 @@ def test_adjusted_columns_group_by_scope_and_window():
     # family (a, w) has two p-values: Holm .02, .04 ; BH .02, .04 ; singletons keep theirs
     np.testing.assert_allclose(out["p_holm"], [0.02, 0.04, 0.5, np.nan])
     np.testing.assert_allclose(out["p_bh"], [0.02, 0.04, 0.5, np.nan])
+
+
+def test_adjusted_rows_match_statsmodels_per_family():
+    from statsmodels.stats.multitest import multipletests
+
+    rng = np.random.default_rng(7)
+    p = rng.uniform(0, 0.2, (40, 12)) ** 2
+    p[rng.random(p.shape) < 0.2] = np.nan  # families of different sizes
+    p[3] = np.nan  # a family without any p-value
+    p[5, :4] = 0.01  # ties
+    for method in ("holm", "fdr_bh"):
+        got = adjust_rows(p, method)
+        for row in range(p.shape[0]):
+            ok = np.isfinite(p[row])
+            assert np.isnan(got[row, ~ok]).all()
+            if ok.any():
+                np.testing.assert_allclose(got[row, ok], multipletests(p[row, ok], method=method)[1],
+                                           rtol=1e-15, atol=0)

@@ -4,7 +4,10 @@ Registered in :func:`backtest.study.statistics.run_tests` beside the others. Eac
 arrays of one scope's ``N`` pairs and ``W`` windows and returns ``(statistic, df, n)``, each
 ``(W,)`` (df NaN for a normal null), as every test in :mod:`backtest.study.statistics`.
 Notation there: ``CAR_i`` the pair's CAR over a window of ``L_w`` days, ``e_it`` its
-estimation-window abnormal returns (``M_i`` of them).
+estimation-window abnormal returns (``M_i`` of them). The ``*_sums`` / ``*_counts`` forms take
+the sums over a scope's pairs instead: the study reduces them across blocks of pairs
+(:class:`~backtest.study.sufficient.ScopeStats`) and
+:func:`~backtest.study.scope_tests.tests_table` computes every scope at once from them.
 """
 
 from __future__ import annotations
@@ -12,11 +15,69 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-import pandas as pd
 
 Stat = tuple[np.ndarray, np.ndarray, np.ndarray]
 #: Rows these tests add to the tests table, after :data:`backtest.study.statistics.TESTS`.
 CLASSIC_TESTS: tuple[str, ...] = ("brown_warner_1980", "lamb", "sign", "rank_sign")
+
+
+def pair_variance(est_resid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per pair: ``M_i`` (estimation residuals present) and ``S_i^2`` (NaN when ``M_i < 2``).
+
+    ``S_i^2 = sum_t (e_it - ē_i)^2 / (M_i - 1)`` (Brown-Warner 1980, appendix A).
+    """
+    e = np.asarray(est_resid, dtype=float)
+    ok = np.isfinite(e)
+    m = ok.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = np.where(m > 0, np.where(ok, e, 0.0).sum(axis=1) / m, np.nan)
+        dev = np.where(ok, e - mean[:, None], 0.0)
+        s2 = np.where(m >= 2, np.einsum("nl,nl->n", dev, dev) / (m - 1), np.nan)
+    return m, s2
+
+
+def abar_sd(cnt: np.ndarray, total: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``S(Ā)`` and ``T`` along the last axis: ``Ā_t = total_t / cnt_t`` over the ``T`` days with
+    ``cnt_t > 0``, ``S(Ā)^2 = sum_t (Ā_t - mean Ā)^2 / (T - 1)`` (Brown-Warner 1985, JFE 14, p. 7);
+    NaN when ``T < 2``. Shared by Brown-Warner (1985) and Lamb (1995)."""
+    have = np.asarray(cnt) > 0
+    t_days = have.sum(axis=-1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        abar = np.where(have, total / np.where(have, cnt, 1), 0.0)
+        mean = abar.sum(axis=-1) / t_days
+        dev = np.where(have, abar - mean[..., None], 0.0)
+        sd = np.sqrt((dev * dev).sum(axis=-1) / (t_days - 1))
+    return np.where(t_days >= 2, sd, np.nan), t_days
+
+
+def brown_warner_1980_sums(n: np.ndarray, car_sum: np.ndarray, s2_sum: np.ndarray, m_bar: np.ndarray,
+                           lengths: Sequence[int] | np.ndarray) -> Stat:
+    """:func:`brown_warner_1980` from sums over the pairs used (``(..., W)``); ``m_bar`` broadcasts."""
+    lengths_ = np.asarray(lengths, dtype=float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        # t = CAAR / (sqrt(L_w sum_i S_i^2) / N) (Brown-Warner 1980, appendix A)
+        stat = (car_sum / n) / (np.sqrt(lengths_ * s2_sum) / n)
+    df = np.broadcast_to(np.asarray(m_bar, dtype=float) - 1.0, np.shape(n))
+    return np.where(n >= 1, stat, np.nan), df, n
+
+
+def lamb_sums(n: np.ndarray, car_sum: np.ndarray, f_sum: np.ndarray, s_abar: np.ndarray) -> Stat:
+    """:func:`lamb` from sums over the pairs used (``(..., W)``); ``s_abar`` (``S(Ā)``) broadcasts."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        # z = CAAR / (S(Ā) sqrt(f̄_w)) (Lamb 1995, p. 117)
+        stat = (car_sum / n) / (s_abar * np.sqrt(f_sum / n))
+    return np.where(n >= 1, stat, np.nan), np.full(np.shape(n), np.nan), n
+
+
+def sign_counts(n: np.ndarray, positive: np.ndarray) -> Stat:
+    """:func:`sign_test` from the counts of CARs and of positive CARs."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        stat = np.where(n >= 1, (positive - n / 2.0) / np.sqrt(n / 4.0), np.nan)
+    return stat, np.full(np.shape(n), np.nan), n
+
+
+def _used_sums(use: np.ndarray, car: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    return use.sum(axis=0), np.where(use, car, 0.0).sum(axis=0), np.where(use, x, 0.0).sum(axis=0)
 
 
 def brown_warner_1980(car: np.ndarray, lengths: Sequence[int], est_resid: np.ndarray) -> Stat:
@@ -36,21 +97,11 @@ def brown_warner_1980(car: np.ndarray, lengths: Sequence[int], est_resid: np.nda
     (2.384158, 3.0, 2)
     """
     car = np.asarray(car, dtype=float)
-    e = np.asarray(est_resid, dtype=float)
-    m = np.isfinite(e).sum(axis=1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        mean = np.where(m > 0, np.where(np.isfinite(e), e, 0.0).sum(axis=1) / m, np.nan)
-        dev = np.where(np.isfinite(e), e - mean[:, None], 0.0)
-        s2 = np.where(m >= 2, (dev**2).sum(axis=1) / (m - 1), np.nan)
-    use = np.isfinite(car) & np.isfinite(s2)[:, None]
-    n = use.sum(axis=0)
-    lengths_ = np.asarray(lengths, dtype=float)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        caar = np.where(use, car, 0.0).sum(axis=0) / n
-        se = np.sqrt(lengths_ * np.where(use, s2[:, None], 0.0).sum(axis=0)) / n
-        stat = np.where(n >= 1, caar / se, np.nan)
-    m_bar = m[np.isfinite(s2)].mean() if np.isfinite(s2).any() else np.nan
-    return stat, np.full(car.shape[1], m_bar - 1.0), n
+    m, s2 = pair_variance(est_resid)
+    has = np.isfinite(s2)
+    m_bar = m[has].mean() if has.any() else np.nan
+    return brown_warner_1980_sums(*_used_sums(np.isfinite(car) & has[:, None], car, s2[:, None]), m_bar,
+                                  lengths)
 
 
 def lamb(car: np.ndarray, pe_factor: np.ndarray, est_resid: np.ndarray) -> Stat:
@@ -74,16 +125,8 @@ def lamb(car: np.ndarray, pe_factor: np.ndarray, est_resid: np.ndarray) -> Stat:
     car = np.asarray(car, dtype=float)
     factor = np.asarray(pe_factor, dtype=float)
     e = np.asarray(est_resid, dtype=float)
-    cnt = np.isfinite(e).sum(axis=0)
-    abar = np.where(np.isfinite(e), e, 0.0).sum(axis=0)[cnt > 0] / cnt[cnt > 0]
-    s = np.sqrt(((abar - abar.mean()) ** 2).sum() / (abar.size - 1)) if abar.size >= 2 else np.nan
-    use = np.isfinite(car) & np.isfinite(factor)
-    n = use.sum(axis=0)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        caar = np.where(use, car, 0.0).sum(axis=0) / n
-        f = np.where(use, factor, 0.0).sum(axis=0) / n
-        stat = np.where(n >= 1, caar / (s * np.sqrt(f)), np.nan)
-    return stat, np.full(car.shape[1], np.nan), n
+    s_abar, _ = abar_sd(np.isfinite(e).sum(axis=0), np.where(np.isfinite(e), e, 0.0).sum(axis=0))
+    return lamb_sums(*_used_sums(np.isfinite(car) & np.isfinite(factor), car, factor), s_abar)
 
 
 def sign_test(car: np.ndarray) -> Stat:
@@ -100,11 +143,7 @@ def sign_test(car: np.ndarray) -> Stat:
     (-1.0, 4)
     """
     car = np.asarray(car, dtype=float)
-    n = np.isfinite(car).sum(axis=0)
-    w = (car > 0).sum(axis=0)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        stat = np.where(n >= 1, (w - n / 2.0) / np.sqrt(n / 4.0), np.nan)
-    return stat, np.full(car.shape[1], np.nan), n
+    return sign_counts(np.isfinite(car).sum(axis=0), (car > 0).sum(axis=0))
 
 
 def rank_sign_u(u: np.ndarray) -> np.ndarray:
@@ -151,35 +190,3 @@ def classic_results(car: np.ndarray, est_resid: np.ndarray, u: np.ndarray,
                            [f"Binomial({int(k)}, 0.5)" for k in n]),
         "rank_sign": st._result("rank_sign", *st.corrado_rank(rank_sign_u(u), shifted, include), "N(0,1)"),
     }
-
-
-def classic_table(out, codes: np.ndarray, names: Sequence[str], pools: Sequence[tuple[str, np.ndarray]],
-                  car_cols: Sequence[tuple[int, int]], labels: Sequence[str]) -> pd.DataFrame:
-    """Rows of the tests table for :data:`CLASSIC_TESTS`: every event (``codes``) and pool.
-
-    ``out`` is the study's :class:`~backtest.study.block.Computed`; one loop per scope (the
-    events and pools), none per pair. Columns as the tests table.
-    """
-    offset = out.fit.est_resid.shape[1]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        pe = out.car_var / out.fit.sigma2[:, None]  # Lamb's prediction-error factor
-    scopes = [(str(name), np.flatnonzero(codes == j)) for j, name in enumerate(names)]
-    scopes += [(name, np.flatnonzero(np.isin(codes, members))) for name, members in pools]
-    cols: dict[str, list] = {k: [] for k in ("scope", "window", "test", "statistic", "p_value", "null",
-                                             "df", "n", "caar", "rbar", "note")}
-    w = len(labels)
-    for scope, idx in scopes:
-        car = out.car[idx]
-        n_car = np.isfinite(car).sum(axis=0)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            caar = np.where(n_car > 0, np.nansum(car, axis=0) / np.maximum(n_car, 1), np.nan)
-        results = classic_results(car, out.fit.est_resid[idx], out.u[idx], car_cols, offset,
-                                  out.complete[idx], pe[idx])
-        for test, res in results.items():
-            for key, value in (("scope", [scope] * w), ("window", list(labels)), ("test", [test] * w),
-                               ("statistic", list(res.statistic)), ("p_value", list(res.p_value)),
-                               ("null", res.null), ("df", list(res.df)), ("n", list(res.n)),
-                               ("caar", list(caar)), ("rbar", [np.nan] * w), ("note", res.note)):
-                cols[key] += value
-    table = pd.DataFrame(cols)
-    return table.astype({"statistic": float, "p_value": float, "df": float, "n": int, "caar": float})

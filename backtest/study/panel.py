@@ -30,9 +30,7 @@ from backtest.study.block import (  # noqa: F401  (compute and Computed re-expor
     slices,
     table_arrays,
 )
-from backtest.study.classics import classic_table
 from backtest.study.crosscorr import day_numbers
-from backtest.study.multiple import add_adjusted
 from backtest.study.result import EventStudyResult
 from backtest.study.scope_tests import tests_table
 from backtest.study.sufficient import ScopeStats, scope_stats
@@ -101,25 +99,16 @@ def scope_tests(event_id: np.ndarray, out: Computed, car_cols: Sequence[tuple[in
 
     Columns: scope, window, test, statistic, p_value, null, df, n, caar (mean CAR of the
     scope's pairs with a CAR), rbar (the Kolari-Pynnönen ``r̄`` on ``bmp_kp`` rows, NaN on
-    the others) and note (why a statistic is NaN or its p-value approximate). ``r̄`` of an
-    event aligns estimation residuals on ``est_dates`` (relative day if None); the pooled
-    scope counts pairs of different events as uncorrelated
+    the others), note (why a statistic is NaN or its p-value approximate), p_holm and p_bh.
+    ``r̄`` of an event aligns estimation residuals on ``est_dates`` (relative day if None); the
+    pooled scope counts pairs of different events as uncorrelated
     (:func:`~backtest.study.statistics.pooled_rbar`). All pairs as one block: see
     :func:`assemble` for the block-wise path.
     """
     codes, uniques = pd.factorize(np.asarray(event_id))
     stats = scope_stats(out, codes, car_cols, est_dates)
     scopes = event_pools(codes, len(uniques), kind)
-    table, _ = tests_table(stats, list(uniques), scopes, out.car, codes, car_cols, labels)
-    return with_classics(table, out, codes, list(uniques), scopes, car_cols, labels)
-
-
-def with_classics(table: pd.DataFrame, out: Computed, codes: np.ndarray, names: list,
-                  scopes: list[tuple[str, np.ndarray]], car_cols: Sequence[tuple[int, int]],
-                  labels: Sequence[str]) -> pd.DataFrame:
-    """The tests table with the rows of :mod:`backtest.study.classics` and the Holm/BH columns."""
-    extra = classic_table(out, codes, names, scopes, car_cols, labels)
-    return add_adjusted(pd.concat([table, extra], ignore_index=True))
+    return tests_table(stats, list(uniques), scopes, out.car, codes, car_cols, labels)[0]
 
 
 def _repeat(labels: np.ndarray, each: int, times: int = 1) -> pd.api.extensions.ExtensionArray:
@@ -138,12 +127,6 @@ def _aar_table(scopes: Sequence[str], stats: ScopeStats, rel_days: np.ndarray) -
     return pd.DataFrame({"scope": np.repeat(np.array(scopes, dtype=object), len(rel_days)),
                          "rel_day": np.tile(rel_days, len(scopes)), "aar": aar.ravel(),
                          "caar": np.cumsum(aar, axis=1).ravel(), "n": n.ravel()})
-
-
-def _with_residuals(block) -> Computed:
-    # the classic tests (backtest.study.classics) still read estimation residuals and ranks
-    # per scope: keep them (O(n L) memory) instead of table_arrays' empty ones
-    return block.computed
 
 
 def assemble(panel: Panel, *, model: str, estimation: Window, event: Window,
@@ -167,7 +150,7 @@ def assemble(panel: Panel, *, model: str, estimation: Window, event: Window,
     est_days = None if panel.est_dates is None else day_numbers(panel.est_dates)
     stats, parts = map_blocks([BlockInput(panel.est_r[b], panel.est_x[b], panel.evt_r[b], panel.evt_x[b],
                                           codes[b], None if est_days is None else est_days[b])
-                               for b in slices(len(codes), block_size)], spec, _with_residuals, mapper)
+                               for b in slices(len(codes), block_size)], spec, table_arrays, mapper)
     out = concat_computed(parts)
     n, l2 = panel.evt_r.shape
     l1 = panel.est_r.shape[1]
@@ -235,6 +218,5 @@ def assemble(panel: Panel, *, model: str, estimation: Window, event: Window,
     })
     scopes = event_pools(codes, len(uniques), panel.kind)
     tests, scope_sums = tests_table(stats, list(uniques), scopes, out.car, codes, car_cols, labels)
-    tests = with_classics(tests, out, codes, list(uniques), scopes, car_cols, labels)
     aar = _aar_table(list(dict.fromkeys(tests["scope"])), scope_sums, rel_days)
     return EventStudyResult(abnormal, car, tests, fits, aar, dict(settings))

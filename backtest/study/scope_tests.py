@@ -15,8 +15,10 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from backtest.study import classics
 from backtest.study import statistics as st
 from backtest.study.exact import WILCOXON_EXACT_MAX, binomial_p, signed_rank_p
+from backtest.study.multiple import add_adjusted
 from backtest.study.sufficient import ScopeStats, combine, scope_rbar
 
 Stat = tuple[np.ndarray, np.ndarray, np.ndarray]  # statistic, df, n — each (S, W)
@@ -37,15 +39,9 @@ def _cross_t(n: np.ndarray, total: np.ndarray, m2: np.ndarray) -> Stat:
     return stat, np.where(n >= 2, n - 1.0, np.nan), n
 
 
-def _brown_warner(s: ScopeStats, lengths: np.ndarray) -> Stat:
+def _brown_warner(s: ScopeStats, lengths: np.ndarray, sd: np.ndarray, t_days: np.ndarray) -> Stat:
     # t = CAAR / (sqrt(L_w) S(Ā)), S(Ā) over estimation days with data (Brown-Warner 1985, p. 7)
-    abar = _ratio(s.est_sum, s.est_cnt)
-    have = s.est_cnt > 0
-    t_days = have.sum(axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
-        mean = np.where(have, abar, 0.0).sum(axis=1) / t_days
-        dev = np.where(have, abar - mean[:, None], 0.0)
-        sd = np.sqrt((dev * dev).sum(axis=1) / (t_days - 1))
         stat = (s.car_sum / s.car_n) / (np.sqrt(lengths)[None, :] * sd[:, None])
     ok = (t_days >= 2)[:, None]
     stat = np.where(ok & (s.car_n >= 1), stat, np.nan)
@@ -60,13 +56,14 @@ def _patell(s: ScopeStats) -> Stat:
     return np.where(s.patell_n >= 1, stat, np.nan), np.full(s.patell_n.shape, np.nan), s.patell_n
 
 
-def _corrado(s: ScopeStats, lengths: np.ndarray) -> Stat:
-    # T = sum_{t in w} Ū_t / (sqrt(L_w) S_U), Ū_t = N_t^-1/2 sum (U_it - 1/2) (Corrado-Zivney 1992)
+def _corrado(s: ScopeStats, lengths: np.ndarray, day_sum: np.ndarray, win_sum: np.ndarray) -> Stat:
+    # T = sum_{t in w} Ū_t / (sqrt(L_w) S_U), Ū_t = N_t^-1/2 sum (U_it - 1/2) (Corrado-Zivney 1992);
+    # with sums of sign(U_it - 1/2) the rank-sign test (Corrado-Zivney 1992, eq. 4-5)
     with np.errstate(invalid="ignore", divide="ignore"):
-        ubar = np.where(s.u_cnt > 0, s.u_sum / np.sqrt(s.u_cnt), np.nan)
+        ubar = np.where(s.u_cnt > 0, day_sum / np.sqrt(s.u_cnt), np.nan)
         have = np.isfinite(ubar)
         s_u = np.sqrt(np.where(have, ubar * ubar, 0.0).sum(axis=1) / have.sum(axis=1))
-        block = np.where(s.win_cnt > 0, s.win_sum / np.sqrt(s.win_cnt), np.nan)
+        block = np.where(s.win_cnt > 0, win_sum / np.sqrt(s.win_cnt), np.nan)
     stats = np.full(s.win_pairs.shape, np.nan)
     edges = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
     for j in range(lengths.size):
@@ -157,8 +154,11 @@ def tests_table(stats: ScopeStats, names: Sequence[str], pools: Sequence[tuple[s
 
     ``stats``: reduced per-event statistics, one row per event code ``0..E-1`` (``names``);
     ``pools``: (name, event codes) partitioning the events; ``car`` ``(n, W)`` and
-    ``pair_scope`` ``(n,)`` the pairs' CARs and event codes. Returns the table and the
-    statistics of all scopes (events, then pools) for further tables.
+    ``pair_scope`` ``(n,)`` the pairs' CARs and event codes. Rows: every scope's
+    :data:`~backtest.study.statistics.TESTS`, then every scope's
+    :data:`~backtest.study.classics.CLASSIC_TESTS`; Holm and Benjamini-Hochberg columns over
+    each scope and window (:func:`~backtest.study.multiple.add_adjusted`). Returns the table
+    and the statistics of all scopes (events, then pools) for further tables.
     """
     n_events = len(names)
     pool_of = np.zeros(n_events, dtype=np.int64)
@@ -177,16 +177,18 @@ def tests_table(stats: ScopeStats, names: Sequence[str], pools: Sequence[tuple[s
     bmp = _cross_t(full.scar_n, full.scar_sum, full.scar_m2)
     with np.errstate(invalid="ignore", divide="ignore"):
         kp_factor = np.sqrt((1.0 - rbar[:, None]) / (1.0 + (bmp[2] - 1.0) * rbar[:, None]))
+    s_abar, t_days = classics.abar_sd(full.est_cnt, full.est_sum)
+    m_bar = _ratio(full.bw_m, full.bw_k)[:, None]  # mean estimation length of the pairs with S_i^2
     nan = np.full((len(scopes), w), np.nan)
     sign_label = np.where(np.isfinite(p_hat), _labels("Binomial(N, {:.3f})", np.nan_to_num(p_hat)),
                           "Binomial(N, p)")
     results = {  # test: (stat, df, n, family of the null, p or None (from df), nulls or None)
         "cross_sectional_t": (*_cross_t(full.car_n, full.car_sum, full.car_m2), "t(N-1)", None, None),
-        "brown_warner": (*_brown_warner(full, lengths), "t(T-1)", None, None),
+        "brown_warner": (*_brown_warner(full, lengths, s_abar, t_days), "t(T-1)", None, None),
         "patell_z": (*_patell(full), "N(0,1)", None, None),
         "bmp": (*bmp, "t(N-1)", None, None),
         "bmp_kp": (bmp[0] * kp_factor, bmp[1], bmp[2], "t(N-1)", None, None),
-        "corrado_rank": (*_corrado(full, lengths), "N(0,1)", None, None),
+        "corrado_rank": (*_corrado(full, lengths, full.u_sum, full.win_sum), "N(0,1)", None, None),
         "generalized_sign": (sign_stat, nan, sign_n, sign_label[:, None] * np.ones((1, w), dtype=object),
                              sign_p, np.array([[lab.replace("N,", f"{k},") for k in row]
                                                for lab, row in zip(sign_label, sign_n, strict=True)],
@@ -194,9 +196,39 @@ def tests_table(stats: ScopeStats, names: Sequence[str], pools: Sequence[tuple[s
         "wilcoxon": (wil_stat, nan, wil_n, "N(0,1)",
                      np.where(wil_exact, wil_p_exact, st.p_value(wil_stat, nan)),
                      np.where(wil_exact, _labels("exact Wilcoxon({})", wil_n), "N(0,1)")),
+        # backtest.study.classics, from the same reduced sums
+        "brown_warner_1980": (*classics.brown_warner_1980_sums(full.bw_n, full.bw_car, full.bw_s2, m_bar,
+                                                               lengths), "t(M-1)", None, None),
+        "lamb": (*classics.lamb_sums(full.lamb_n, full.lamb_car, full.lamb_f, s_abar[:, None]), "N(0,1)",
+                 None, None),
+        "sign": (*classics.sign_counts(full.car_n, full.car_pos), "Binomial(N, 0.5)",
+                 binomial_p(full.car_pos, full.car_n, np.full(full.car_n.shape, 0.5)),
+                 _labels("Binomial({}, 0.5)", full.car_n)),
+        "rank_sign": (*_corrado(full, lengths, full.rs_sum, full.rs_win), "N(0,1)", None, None),
     }
-    parts = {k: [] for k in ("statistic", "df", "n", "p_value", "null", "note", "rbar")}
-    for test in st.TESTS:
+    caar = _ratio(full.car_sum, full.car_n)
+    groups = [_rows(results, tests, rbar, wil_exact) for tests in (st.TESTS, classics.CLASSIC_TESTS)]
+    scope_col = np.array(scopes, dtype=object)
+    table = pd.DataFrame({
+        "scope": np.concatenate([np.repeat(scope_col, len(t) * w) for t, _ in groups]),
+        "window": np.tile(np.asarray(labels, dtype=object), len(scopes) * sum(len(t) for t, _ in groups)),
+        "test": np.concatenate([np.tile(np.repeat(np.array(t, dtype=object), w), len(scopes))
+                                for t, _ in groups]),
+        **{name: np.concatenate([cols[name] for _, cols in groups]).astype(kind)
+           for name, kind in (("statistic", float), ("p_value", float), ("null", object), ("df", float),
+                              ("n", int))},
+        "caar": np.concatenate([np.repeat(caar[:, None, :], len(t), axis=1).ravel() for t, _ in groups]),
+        "rbar": np.concatenate([cols["rbar"] for _, cols in groups]).astype(float),
+        "note": np.concatenate([cols["note"] for _, cols in groups]).astype(object),
+    })
+    return add_adjusted(table), full
+
+
+def _rows(results: dict, tests: Sequence[str], rbar: np.ndarray, wil_exact: np.ndarray
+          ) -> tuple[Sequence[str], dict[str, np.ndarray]]:
+    """Columns of ``tests``' rows, scope-major ``(S, T, W)`` raveled: minimum N, nulls, notes, p."""
+    parts: dict[str, list] = {k: [] for k in ("statistic", "df", "n", "p_value", "null", "note", "rbar")}
+    for test in tests:
         stat, df, n, family, p, nulls = results[test]
         n = np.asarray(n).astype(np.int64)
         short = n < st.MIN_N[test]
@@ -211,20 +243,8 @@ def tests_table(stats: ScopeStats, names: Sequence[str], pools: Sequence[tuple[s
         if test == "wilcoxon":
             approx = ~wil_exact & (n >= 1) & (n <= WILCOXON_EXACT_MAX) & (notes == "")
             notes = np.where(approx, "ties or zero CARs: normal approximation", notes)
-        kp_rbar = rbar[:, None] * np.ones(w) if test == "bmp_kp" else nan
+        kp_rbar = rbar[:, None] * np.ones(n.shape[1]) if test == "bmp_kp" else np.full(n.shape, np.nan)
         for name, value in (("statistic", stat), ("df", df), ("n", n), ("p_value", p), ("null", nulls),
                             ("note", notes), ("rbar", kp_rbar)):
-            parts[name].append(np.asarray(value))
-    stacked = {k: np.stack(v, axis=1).ravel() for k, v in parts.items()}  # (S, T, W) scope-major
-    caar = _ratio(full.car_sum, full.car_n)
-    n_tests = len(st.TESTS)
-    table = pd.DataFrame({
-        "scope": np.repeat(np.array(scopes, dtype=object), n_tests * w),
-        "window": np.tile(np.asarray(labels, dtype=object), len(scopes) * n_tests),
-        "test": np.tile(np.repeat(np.array(st.TESTS, dtype=object), w), len(scopes)),
-        "statistic": stacked["statistic"].astype(float), "p_value": stacked["p_value"].astype(float),
-        "null": stacked["null"].astype(object), "df": stacked["df"].astype(float),
-        "n": stacked["n"].astype(int), "caar": np.repeat(caar[:, None, :], n_tests, axis=1).ravel(),
-        "rbar": stacked["rbar"].astype(float), "note": stacked["note"].astype(object),
-    })
-    return table, full
+            parts[name].append(np.broadcast_to(np.asarray(value), n.shape))
+    return tests, {k: np.stack(v, axis=1).ravel() for k, v in parts.items()}

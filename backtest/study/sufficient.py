@@ -20,6 +20,13 @@ all their pairs. Per scope and CAR window (``W``), estimation day (``L1``), even
 ``ar_cnt, ar_sum``                  ARs per event day (AAR / CAAR table)
 ``rb_m, rb_sq``                     pairs entering ``r̄``, ``sum z^2`` (Kolari-Pynnönen)
 ``rb_scope, rb_day, rb_n, rb_sum``  tidy rows: per scope and calendar day, ``N_t`` and ``sum z``
+``bw_n, bw_car, bw_s2``             pairs with a CAR and ``S_i^2``, their CAR and ``S_i^2`` sums
+                                    (Brown-Warner 1980)
+``bw_k, bw_m``                      pairs with ``S_i^2`` and the sum of their ``M_i`` (``M̄``)
+``lamb_n, lamb_car, lamb_f``        pairs with a CAR and a prediction-error factor, their sums
+                                    (Lamb 1995; ``Ā_t`` is ``est_sum / est_cnt``)
+``rs_sum, rs_win``                  ``sum sign(U - 1/2)`` per rank day and on each window's days
+                                    (Corrado-Zivney rank-sign; counts as ``u_cnt``, ``win_cnt``)
 ==================================  ========================================================
 
 Counts and sums add; centred sums of squares merge as
@@ -34,6 +41,7 @@ from dataclasses import dataclass, fields, replace
 
 import numpy as np
 
+from backtest.study.classics import pair_variance
 from backtest.study.crosscorr import MIN_OVERLAP, NO_DAY, day_numbers, unit_residuals
 from backtest.study.statistics import positive_share
 
@@ -74,6 +82,16 @@ class ScopeStats:
     rb_day: np.ndarray
     rb_n: np.ndarray
     rb_sum: np.ndarray
+    bw_n: np.ndarray
+    bw_car: np.ndarray
+    bw_s2: np.ndarray
+    bw_k: np.ndarray
+    bw_m: np.ndarray
+    lamb_n: np.ndarray
+    lamb_car: np.ndarray
+    lamb_f: np.ndarray
+    rs_sum: np.ndarray
+    rs_win: np.ndarray
 
 
 class _Groups:
@@ -137,25 +155,38 @@ def scope_stats(out, scope: np.ndarray, car_cols: Sequence[tuple[int, int]],
     est_ok = np.isfinite(resid)
     u = out.u
     u_ok = np.isfinite(u)
-    win_ok, win_val, win_any = [], [], []
+    u_dev = np.where(u_ok, u - 0.5, 0.0)
+    u_sign = np.sign(u_dev)  # Corrado-Zivney (1992) G_it = sign(U_it - 1/2)
+    win_ok, win_val, win_sign, win_any = [], [], [], []
     for j, (first, last) in enumerate(car_cols):
         cols = slice(first + offset, last + offset + 1)
         ok = u_ok[:, cols] & out.complete[:, j : j + 1]
         win_ok.append(ok)
-        win_val.append(np.where(ok, u[:, cols] - 0.5, 0.0))
+        win_val.append(np.where(ok, u_dev[:, cols], 0.0))
+        win_sign.append(np.where(ok, u_sign[:, cols], 0.0))
         win_any.append(ok.any(axis=1))
     share = positive_share(resid)
     ar_ok = np.isfinite(out.ar)
     rb = _rbar_days(g, unit_residuals(resid), est_days)
+    m, s2 = pair_variance(resid)
+    has_s2 = np.isfinite(s2)
+    bw_use = np.isfinite(car) & has_s2[:, None]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        pe = out.car_var / out.fit.sigma2[:, None]  # Lamb's factor Var(CAR_i) / sigma_i^2
+    lamb_use = np.isfinite(car) & np.isfinite(pe)
     return ScopeStats(
         g.keys.astype(np.int64), car_n, car_sum, car_m2, g.sum(car > 0), scar_n, scar_sum, scar_m2,
         g.sum(use), g.sum(np.where(use, scar, 0.0)), patell_var,
         g.sum(est_ok), g.sum(np.where(est_ok, resid, 0.0)),
-        g.sum(u_ok), g.sum(np.where(u_ok, u - 0.5, 0.0)),
+        g.sum(u_ok), g.sum(u_dev),
         g.sum(np.concatenate(win_ok, axis=1)), g.sum(np.concatenate(win_val, axis=1)),
         g.sum(np.stack(win_any, axis=1)),
         g.sum(np.isfinite(share)), g.sum(np.where(np.isfinite(share), share, 0.0)),
-        g.sum(ar_ok), g.sum(np.where(ar_ok, out.ar, 0.0)), *rb)
+        g.sum(ar_ok), g.sum(np.where(ar_ok, out.ar, 0.0)), *rb,
+        g.sum(bw_use), g.sum(np.where(bw_use, car, 0.0)), g.sum(np.where(bw_use, s2[:, None], 0.0)),
+        g.sum(has_s2), g.sum(np.where(has_s2, m, 0)),
+        g.sum(lamb_use), g.sum(np.where(lamb_use, car, 0.0)), g.sum(np.where(lamb_use, pe, 0.0)),
+        g.sum(u_sign), g.sum(np.concatenate(win_sign, axis=1)))
 
 
 def _rbar_days(g: _Groups, z: np.ndarray, est_days: np.ndarray | None) -> tuple[np.ndarray, ...]:
