@@ -7,8 +7,9 @@ Kolari-Pynnonen r-bar aligns them on calendar days).
 
 ``python benchmarks/bench_study.py [--pairs 10000] [--rounds 7]``
     Engine (:func:`backtest.study.block.run_blocks` + :func:`backtest.study.scope_tests.tests_table`:
-    fit, ARs, CARs with the full variance, BHARs, ranks and all eight tests for every event
-    and the pooled scope) against the floor (:mod:`floor`: OLS market model, ARs, CARs, their
+    fit, ARs, CARs with the full variance, BHARs, ranks, all eight tests and the four classic
+    ones (Brown-Warner 1980, Lamb, sign, rank-sign) for every event and the pooled scope, with the
+    Holm/BH columns) against the floor (:mod:`floor`: OLS market model, ARs, CARs, their
     variance and t only), run alternately A B A B in one process; medians and their ratio.
 ``python benchmarks/bench_study.py --scale [--sizes 1000 10000 100000 1000000]``
     Each size in a fresh process: engine time (data generation excluded: blocks are generated

@@ -18,6 +18,7 @@ from test_study_reference import EST, EVT, NAN, WINDOWS, check_against_reference
 from backtest.study.block import BLOCK_SIZE, BlockInput, BlockSpec, compute, run_blocks, slices
 from backtest.study.classics import CLASSIC_TESTS, classic_results
 from backtest.study.exact import binomial_p
+from backtest.study.multiple import add_adjusted
 from backtest.study.panel import Panel, assemble, concat_computed
 from backtest.study.scope_tests import wilcoxon_grouped
 from backtest.study.sufficient import scope_rbar
@@ -118,6 +119,10 @@ def test_tests_table_is_the_same_for_any_block_size_classics_included():
     tables = {size: _assembled(panel, size).tests for size in (1, 7, BLOCK_SIZE)}
     assert set(CLASSIC_TESTS) <= set(tables[BLOCK_SIZE]["test"])
     assert tables[BLOCK_SIZE]["statistic"].notna().sum() > 100  # not a table of NaNs
+    # Holm/BH computed in place: the same as adjusting each (scope, window) family of the table
+    table = tables[BLOCK_SIZE]
+    again = add_adjusted(table.drop(columns=["p_holm", "p_bh"]))
+    pd.testing.assert_frame_equal(again, table, check_exact=False, rtol=1e-15, atol=0)
     for size in (1, 7):
         # sums merge in a different order: equal up to rounding (tolerance 1e-12 relative)
         pd.testing.assert_frame_equal(tables[size], tables[BLOCK_SIZE], check_exact=False, rtol=1e-12,

@@ -18,7 +18,7 @@ import pandas as pd
 from backtest.study import classics
 from backtest.study import statistics as st
 from backtest.study.exact import WILCOXON_EXACT_MAX, binomial_p, signed_rank_p
-from backtest.study.multiple import add_adjusted
+from backtest.study.multiple import METHODS, adjust_rows
 from backtest.study.sufficient import ScopeStats, combine, scope_rbar
 
 Stat = tuple[np.ndarray, np.ndarray, np.ndarray]  # statistic, df, n — each (S, W)
@@ -157,7 +157,7 @@ def tests_table(stats: ScopeStats, names: Sequence[str], pools: Sequence[tuple[s
     ``pair_scope`` ``(n,)`` the pairs' CARs and event codes. Rows: every scope's
     :data:`~backtest.study.statistics.TESTS`, then every scope's
     :data:`~backtest.study.classics.CLASSIC_TESTS`; Holm and Benjamini-Hochberg columns over
-    each scope and window (:func:`~backtest.study.multiple.add_adjusted`). Returns the table
+    each scope and window (as :func:`~backtest.study.multiple.add_adjusted`). Returns the table
     and the statistics of all scopes (events, then pools) for further tables.
     """
     n_events = len(names)
@@ -209,6 +209,12 @@ def tests_table(stats: ScopeStats, names: Sequence[str], pools: Sequence[tuple[s
     caar = _ratio(full.car_sum, full.car_n)
     groups = [_rows(results, tests, rbar, wil_exact) for tests in (st.TESTS, classics.CLASSIC_TESTS)]
     scope_col = np.array(scopes, dtype=object)
+    # Holm / BH within each (scope, window): the groups' p-values as (S, T, W), families as rows
+    p_all = np.concatenate([cols["p_value"].reshape(len(scopes), len(t), w) for t, cols in groups], axis=1)
+    family = np.ascontiguousarray(p_all.transpose(0, 2, 1)).reshape(len(scopes) * w, -1)
+    adjusted = {column: adjust_rows(family, method).reshape(len(scopes), w, -1).transpose(0, 2, 1)
+                for column, method in METHODS.items()}
+    cut = len(groups[0][0])
     table = pd.DataFrame({
         "scope": np.concatenate([np.repeat(scope_col, len(t) * w) for t, _ in groups]),
         "window": np.tile(np.asarray(labels, dtype=object), len(scopes) * sum(len(t) for t, _ in groups)),
@@ -220,8 +226,10 @@ def tests_table(stats: ScopeStats, names: Sequence[str], pools: Sequence[tuple[s
         "caar": np.concatenate([np.repeat(caar[:, None, :], len(t), axis=1).ravel() for t, _ in groups]),
         "rbar": np.concatenate([cols["rbar"] for _, cols in groups]).astype(float),
         "note": np.concatenate([cols["note"] for _, cols in groups]).astype(object),
+        **{column: np.concatenate([adj[:, :cut].ravel(), adj[:, cut:].ravel()])
+           for column, adj in adjusted.items()},
     })
-    return add_adjusted(table), full
+    return table, full
 
 
 def _rows(results: dict, tests: Sequence[str], rbar: np.ndarray, wil_exact: np.ndarray
