@@ -37,6 +37,7 @@ import pandas as pd
 
 import strategies
 from backtest.errors import DataError, ParameterError
+from backtest.trading.columns import distinct_columns
 from backtest.trading.grid import expand_grid, parse_grid
 from backtest.trading.result import TradeResult
 from backtest.trading.simulate import Fill, expand_bars, fill_rows, simulate_leg
@@ -175,12 +176,11 @@ def _check_ohlc(name: str, prices: Mapping[str, pd.DataFrame], alignment: pd.Dat
         )
 
 
-def _stack(units: Sequence[Unit], attr: str, repeat: int) -> tuple[np.ndarray, ...]:
+def _stack(units: Sequence[Unit], attr: str, columns: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Bars ``attr`` of every unit, one column per entry of ``columns`` (unit numbers)."""
     bars = [getattr(u, attr) for u in units]
-    return tuple(
-        np.repeat(np.column_stack([getattr(b, f) for b in bars]), repeat, axis=1)
-        for f in ("open", "high", "low", "close")
-    )
+    fields = ("open", "high", "low", "close")
+    return tuple(np.column_stack([getattr(b, f) for b in bars])[:, columns] for f in fields)
 
 
 def run_units(
@@ -193,17 +193,21 @@ def run_units(
     split ``units`` (or ``combos``) into chunks, map this over workers (e.g. Dask)
     and concatenate the ``results`` tables. All windows must share one length
     (same ``lookback`` and ``horizon``); inputs are trusted (validated by
-    :func:`run_strategy`).
+    :func:`run_strategy`). Combinations that give the same column (same decisions and
+    stops on the same window) are simulated once (:mod:`backtest.trading.columns`).
     """
     n_u, n_c = len(units), len(combos)
     reaction = units[0].bars.reaction
     signals = [unit_signals(strat, u.bars, combos) for u in units]
-    entries = np.concatenate([s[0] for s in signals], axis=1)
-    exits = np.concatenate([s[1] for s in signals], axis=1)
-    sl_stop = np.concatenate([s[2] for s in signals])
-    tp_stop = np.concatenate([s[3] for s in signals])
-    n_valid = np.repeat([u.bars.n_valid for u in units], n_c)
-    short = np.full(n_u * n_c, strat.direction == "short")
+    every = [np.concatenate([s[k] for s in signals], axis=1 if k < 2 else 0) for k in range(4)]
+    unit_of = np.repeat(np.arange(n_u), n_c)
+    distinct = distinct_columns(unit_of, *every)
+    col_unit = unit_of[distinct.first]
+    entries, exits = every[0][:, distinct.first], every[1][:, distinct.first]
+    sl_stop, tp_stop = every[2][distinct.first], every[3][distinct.first]
+    n_valid = np.array([u.bars.n_valid for u in units])[col_unit]
+    m = len(col_unit)
+    short = np.full(m, strat.direction == "short")
 
     # Baselines, same fills and costs: buy-and-hold of the symbol and of its benchmark.
     benched = [i for i, u in enumerate(units) if u.bench is not None]
@@ -216,7 +220,7 @@ def run_units(
     hold_decision[reaction] = True
 
     half = 0.5 if strat.hedge else 1.0
-    stock_bars = expand_bars(*_stack(units, "bars", n_c))
+    stock_bars = expand_bars(*_stack(units, "bars", col_unit))
     all_bars = tuple(
         np.concatenate([a, b], axis=1) for a, b in zip(stock_bars, expand_bars(*base_bars), strict=True)
     )
@@ -232,16 +236,15 @@ def run_units(
         short=np.concatenate([short, np.zeros(m_base, bool)]),
         sl_stop=np.concatenate([sl_stop, np.full(m_base, np.nan)]),
         tp_stop=np.concatenate([tp_stop, np.full(m_base, np.nan)]),
-        init_cash=np.concatenate([np.full(n_u * n_c, half), np.ones(m_base)]),
+        init_cash=np.concatenate([np.full(m, half), np.ones(m_base)]),
         fees=fees,
         slippage=slippage,
     )
-    m = n_u * n_c
     value, held = leg.value[:, :m], leg.held[:, :m]
     legs = {"stock": _select(leg.trades, m)}
     if strat.hedge:
         hedge = simulate_leg(
-            expand_bars(*_stack(units, "bench", n_c)),
+            expand_bars(*_stack(units, "bench", col_unit)),
             leg.entry_rows[:, :m],
             leg.exit_rows[:, :m],
             short=np.full(m, strat.direction == "long"),
@@ -261,28 +264,29 @@ def run_units(
     bench_ret = np.full(n_u, np.nan)
     bench_ret[benched] = base_perf["total_return"].to_numpy()[n_u:]
 
-    ids = pd.DataFrame(
-        {
-            "event_id": np.repeat([u.event_id for u in units], n_c),
-            "symbol": np.repeat([u.symbol for u in units], n_c),
-            "benchmark": np.repeat([u.benchmark for u in units], n_c),
-            "combo": np.tile(combos["combo"].to_numpy(), n_u),
-        }
-    )
-    params = pd.DataFrame({s.name: np.tile(combos[s.name].to_numpy(), n_u) for s in strat.params})
-    results = pd.concat([ids, perf, tstats, params], axis=1)
-    results["buy_hold_return"] = np.repeat(buy_hold, n_c)
-    results["benchmark_return"] = np.repeat(bench_ret, n_c)
-    results["excess_vs_buy_hold"] = results["total_return"] - results["buy_hold_return"]
-    results["excess_vs_benchmark"] = results["total_return"] - results["benchmark_return"]
+    # Every column from its distinct column; the tidy table in one pass.
+    inverse = distinct.inverse
+    columns = {
+        "event_id": np.repeat([u.event_id for u in units], n_c),
+        "symbol": np.repeat([u.symbol for u in units], n_c),
+        "benchmark": np.repeat([u.benchmark for u in units], n_c),
+        "combo": np.tile(combos["combo"].to_numpy(), n_u),
+        **{name: perf[name].to_numpy()[inverse] for name in perf.columns},
+        **{name: tstats[name].to_numpy()[inverse] for name in tstats.columns},
+        **{s.name: np.tile(combos[s.name].to_numpy(), n_u) for s in strat.params},
+        "buy_hold_return": np.repeat(buy_hold, n_c),
+        "benchmark_return": np.repeat(bench_ret, n_c),
+    }
+    columns["excess_vs_buy_hold"] = columns["total_return"] - columns["buy_hold_return"]
+    columns["excess_vs_benchmark"] = columns["total_return"] - columns["benchmark_return"]
     return TradeResult(
         strategy=strat.name,
-        results=results,
+        results=pd.DataFrame(columns),
         units=list(units),
         combos=combos,
-        value=value,
+        value=value[:, inverse],
         buy_hold_value=leg.value[:, m : m + n_u],
-        legs=legs,
+        legs={name: distinct.expand_records(records) for name, records in legs.items()},
         settings={
             "strategy": strat.name,
             "fees": fees,

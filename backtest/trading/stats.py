@@ -11,8 +11,9 @@ Formulas (``A = 252`` sessions a year, ``r_t`` daily returns of the value):
 * total return ``R = V_n / V_0 - 1``; annualized ``(1 + R)^(A / n) - 1``;
 * Sharpe ``mean(r) / std(r, ddof=1) * sqrt(A)`` (Sharpe 1994, J. Portfolio
   Management 21(1)); Sortino ``mean(r) / sqrt(mean(min(r, 0)^2)) * sqrt(A)``
-  (Sortino & Price 1994), both via vectorbt's returns accessor with
-  ``freq="1D"``, ``year_freq="252 days"``; NaN when undefined (no variation);
+  (Sortino & Price 1994), both vectorbt's (``vectorbt.returns.dispatch``, what its
+  returns accessor calls with ``freq="1D"``, ``year_freq="252 days"``); NaN when
+  undefined (no variation);
 * max drawdown ``min_t(V_t / max_{s<=t} V_s - 1)`` (a fraction <= 0);
 * exposure: share of the ``n`` sessions with a position at some time in the session;
 * win rate and average trade over the column's trades (an open trade is valued
@@ -47,17 +48,17 @@ def performance(
     value: np.ndarray, init: np.ndarray, held: np.ndarray, reaction: int, n_valid: np.ndarray
 ) -> pd.DataFrame:
     """Total/annualized return, Sharpe, Sortino, max drawdown and exposure, one row per column."""
-    import vectorbt  # noqa: F401  (registers the .vbt accessor)
+    from vectorbt.returns import dispatch
 
     m = value.shape[1]
     cols = np.arange(m)
     n = n_valid - reaction - 1
     total = value[n_valid - 1, cols] / init - 1.0
     returns = daily_returns(value, init, reaction, n_valid)
-    acc = pd.DataFrame(returns).vbt.returns(freq="1D", year_freq=f"{ANNUALIZATION} days")
+    # vectorbt's returns accessor (freq 1D, year_freq 252 days) without its pandas wrapping.
     with np.errstate(invalid="ignore", divide="ignore"):
-        sharpe = acc.sharpe_ratio().to_numpy().copy()
-        sortino = acc.sortino_ratio().to_numpy().copy()
+        sharpe = dispatch.sharpe_ratio(returns, float(ANNUALIZATION), 0.0, 1)
+        sortino = dispatch.sortino_ratio(returns, float(ANNUALIZATION), 0.0)
         sharpe[~np.isfinite(sharpe)] = np.nan
         sortino[~np.isfinite(sortino)] = np.nan
     path = value[reaction:].copy()

@@ -49,28 +49,50 @@ def _sessions(
     return calendars.sessions(calendar, start, end)
 
 
+OHLC = ["open", "high", "low", "close"]
+
+
+class _Bars:
+    """Each symbol's dates and open/high/low/close as plain arrays, read once per symbol."""
+
+    def __init__(self, prices: Mapping[str, pd.DataFrame]) -> None:
+        self.prices = prices
+        self.cache: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+
+    def __getitem__(self, symbol: str) -> tuple[np.ndarray, np.ndarray]:
+        if symbol not in self.cache:
+            frame = self.prices[symbol]
+            ohlc = np.column_stack([frame[c].to_numpy(dtype=float) for c in OHLC])
+            self.cache[symbol] = (_stamps(frame.index), ohlc)
+        return self.cache[symbol]
+
+
+def _stamps(dates: pd.DatetimeIndex) -> np.ndarray:
+    return dates.to_numpy().astype("datetime64[ns]")
+
+
 def _fit(
-    frame: pd.DataFrame, dates: pd.DatetimeIndex, n_sessions: int, gaps: list[str], label: str
+    bars: tuple[np.ndarray, np.ndarray], dates: pd.DatetimeIndex, n_sessions: int, gaps: list[str], label: str
 ) -> Bars | None:
-    """Reindex bars on ``dates``; fill holes with flat bars at the previous close; pad to ``n_sessions``."""
-    last = frame.index[-1]
-    valid = dates[dates <= last]
-    part = frame.reindex(valid)[["open", "high", "low", "close"]]
-    if part.empty or part["close"].isna().iloc[0]:  # window starts after the data end, or on a hole
+    """Bars on ``dates``; holes filled with flat bars at the previous close; padded to ``n_sessions``."""
+    stamps, ohlc = bars
+    wanted = _stamps(dates)
+    wanted = wanted[: np.searchsorted(wanted, stamps[-1], side="right")]  # up to the data's end
+    pos = np.minimum(np.searchsorted(stamps, wanted), len(stamps) - 1)
+    part = np.where((stamps[pos] == wanted)[:, None], ohlc[pos], np.nan)
+    if not len(part) or np.isnan(part[0, 3]):  # window starts after the data end, or on a hole
         return None
-    holes = part.index[part["close"].isna()]
-    if len(holes):
-        gaps.append(f"{label} {', '.join(str(d.date()) for d in holes)}")
-        close = part["close"].ffill()
-        part = part.apply(lambda col: col.fillna(close))
-    arrays = [part[c].to_numpy(dtype=float) for c in ("open", "high", "low", "close")]
+    holes = np.isnan(part[:, 3])
+    if holes.any():
+        gaps.append(f"{label} {', '.join(str(d.date()) for d in dates[: len(part)][holes])}")
+        seen = np.maximum.accumulate(np.where(holes, 0, np.arange(len(part))))
+        close = part[seen, 3]  # the previous close, forward filled
+        part = np.where(np.isnan(part), close[:, None], part)
     n_valid = len(part)
-    padded = []
-    for values in arrays:
-        out = np.full(n_sessions, arrays[3][-1] if n_valid else np.nan)
-        out[:n_valid] = values
-        padded.append(out)
-    return Bars(*padded, reaction=0, n_valid=n_valid)
+    padded = np.empty((n_sessions, 4))
+    padded[:n_valid] = part
+    padded[n_valid:] = part[-1, 3]
+    return Bars(*padded.T.copy(), reaction=0, n_valid=n_valid)
 
 
 def build_units(
@@ -99,6 +121,7 @@ def build_units(
     gaps: list[str] = []
     bench_short: list[str] = []
     hedge_cut: list[str] = []
+    ohlc = _Bars(prices)
     for row in alignment.itertuples(index=False):
         symbol, event_id = str(row.symbol), str(row.event_id)
         if symbol not in prices:
@@ -111,7 +134,7 @@ def build_units(
             skipped.append(f"{event_id}/{symbol} (reaction session {reaction.date()} not in the calendar)")
             continue
         dates = sessions[pos - lookback : pos + horizon + 1]
-        window = _fit(bars, dates, n_sessions, gaps, symbol)
+        window = _fit(ohlc[symbol], dates, n_sessions, gaps, symbol)
         if window is None or window.n_valid < lookback + 2:
             last = bars.index[-1].date()
             why = (
@@ -129,14 +152,14 @@ def build_units(
                     f"no prices for benchmark {bench_symbol!r} of {symbol}; "
                     f"load it with the targets (e.g. load_prices([{symbol!r}, {bench_symbol!r}]))"
                 )
-            bench = _fit(prices[bench_symbol], dates, n_sessions, gaps, bench_symbol)
+            bench = _fit(ohlc[bench_symbol], dates, n_sessions, gaps, bench_symbol)
             if bench is None:
                 bench_short.append(f"{event_id}/{symbol}: no {bench_symbol} bar on {dates[0].date()}")
             elif bench.n_valid < window.n_valid:
                 ends = f"{event_id}/{symbol}: {bench_symbol} ends {dates[bench.n_valid - 1].date()}"
                 if hedge and bench.n_valid >= lookback + 2:
                     hedge_cut.append(ends)
-                    window = _fit(bars, dates[: bench.n_valid], n_sessions, [], symbol)
+                    window = _fit(ohlc[symbol], dates[: bench.n_valid], n_sessions, [], symbol)
                 else:
                     bench_short.append(ends)
                     bench = None
@@ -145,7 +168,8 @@ def build_units(
             continue
         if window.n_valid < n_sessions:
             short.append(f"{event_id}/{symbol} {window.n_valid - lookback - 1}")
-        full = pd.DatetimeIndex(list(dates[: window.n_valid]) + [pd.NaT] * (n_sessions - window.n_valid))
+        pad = np.full(n_sessions - window.n_valid, None, dates.dtype)  # NaT
+        full = pd.DatetimeIndex(np.concatenate([dates[: window.n_valid].to_numpy(), pad]))
         units.append(
             Unit(
                 event_id,
