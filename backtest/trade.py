@@ -267,10 +267,10 @@ def run_units(
     # Every column from its distinct column; the tidy table in one pass.
     inverse = distinct.inverse
     columns = {
-        "event_id": np.repeat([u.event_id for u in units], n_c),
-        "symbol": np.repeat([u.symbol for u in units], n_c),
-        "benchmark": np.repeat([u.benchmark for u in units], n_c),
-        "combo": np.tile(combos["combo"].to_numpy(), n_u),
+        "event_id": _labels([u.event_id for u in units], unit_of),
+        "symbol": _labels([u.symbol for u in units], unit_of),
+        "benchmark": _labels([u.benchmark for u in units], unit_of),
+        "combo": combos["combo"].array.take(np.tile(np.arange(n_c), n_u)),
         **{name: perf[name].to_numpy()[inverse] for name in perf.columns},
         **{name: tstats[name].to_numpy()[inverse] for name in tstats.columns},
         **{s.name: np.tile(combos[s.name].to_numpy(), n_u) for s in strat.params},
@@ -298,6 +298,12 @@ def run_units(
             "annualization": 252,
         },
     )
+
+
+def _labels(values: list[str], codes: np.ndarray) -> pd.api.extensions.ExtensionArray:
+    """``values[codes]`` as the column pandas would make of them (taking from the few distinct labels
+    is much faster than converting one string per row)."""
+    return pd.Series(np.asarray(values)).array.take(codes)
 
 
 def _select(trades: dict[str, np.ndarray], m: int) -> dict[str, np.ndarray]:

@@ -77,8 +77,16 @@ def distinct_columns(
         ],
         axis=1,
     )
-    key = np.ascontiguousarray(key).view(np.dtype((np.void, key.shape[1]))).reshape(m)
-    _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
+    words = np.zeros((m, -(-key.shape[1] // 8) * 8), np.uint8)
+    words[:, : key.shape[1]] = key
+    words = words.view(np.uint64)
+    # One 64-bit hash per column (sorting the raw keys costs more); a collision is checked and
+    # then the keys are compared in full.
+    mult = np.random.default_rng(0).integers(1, 2**63, words.shape[1], dtype=np.uint64) | np.uint64(1)
+    _, first, inverse = np.unique((words * mult).sum(axis=1), return_index=True, return_inverse=True)
+    if not (words[first][np.ravel(inverse)] == words).all():
+        full = np.ascontiguousarray(words).view(np.dtype((np.void, words.shape[1] * 8))).reshape(m)
+        _, first, inverse = np.unique(full, return_index=True, return_inverse=True)
     order = np.argsort(first)
     rank = np.empty_like(order)
     rank[order] = np.arange(len(order))
