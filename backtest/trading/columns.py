@@ -68,22 +68,18 @@ def distinct_columns(
     stops = np.column_stack([sl_stop, tp_stop]).astype(np.float64)
     bits = stops.view(np.int64).copy()
     bits[np.isnan(stops) | ~traded[:, None]] = _NAN_BITS
-    key = np.concatenate(
-        [
-            np.asarray(unit, dtype=np.int64)[:, None].view(np.uint8),
-            bits.view(np.uint8),
-            np.packbits(entries, axis=0).T,
-            np.packbits(exits & traded[None, :], axis=0).T,
-        ],
-        axis=1,
-    )
-    words = np.zeros((m, -(-key.shape[1] // 8) * 8), np.uint8)
-    words[:, : key.shape[1]] = key
-    words = words.view(np.uint64)
+    n = entries.shape[0]
+    width = 24 + 2 * n
+    key = np.zeros((m, -(-width // 8) * 8), np.uint8)  # one row of bytes per column
+    key[:, :8] = np.asarray(unit, dtype=np.int64)[:, None].view(np.uint8)
+    key[:, 8:24] = bits.view(np.uint8)
+    key[:, 24 : 24 + n] = entries.T.view(np.uint8)
+    key[:, 24 + n : width] = (exits & traded[None, :]).T.view(np.uint8)
+    words = key.view(np.uint64)
     # One 64-bit hash per column (sorting the raw keys costs more); a collision is checked and
     # then the keys are compared in full.
     mult = np.random.default_rng(0).integers(1, 2**63, words.shape[1], dtype=np.uint64) | np.uint64(1)
-    _, first, inverse = np.unique((words * mult).sum(axis=1), return_index=True, return_inverse=True)
+    _, first, inverse = np.unique(words @ mult, return_index=True, return_inverse=True)
     if not (words[first][np.ravel(inverse)] == words).all():
         full = np.ascontiguousarray(words).view(np.dtype((np.void, words.shape[1] * 8))).reshape(m)
         _, first, inverse = np.unique(full, return_index=True, return_inverse=True)

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
+import pandas as pd
 
 Fill = Literal["next_open", "close"]
 TRADE_FIELDS = (
@@ -164,8 +165,9 @@ def simulate_leg(
             max_orders=int(planned.sum()),  # records preallocated: one per planned order
             freq="1D",
         )
-        sub_assets = pf.assets().to_numpy()
-        if len(pf.orders.records) != planned.sum() or (sub_assets[sub(planned & (plan.size < 0))] != 0).any():
+        sub_close = sub(c2)
+        sub_value, sub_assets, records = portfolio_arrays(pf.order_records, sub_close, init_cash[active])
+        if len(pf.order_records) != planned.sum() or (sub_assets[sub(planned & (plan.size < 0))] != 0).any():
             pf = _from_signals(
                 tuple(sub(a) for a in (o2, h2, l2, c2, p2)),
                 sub(entries2),
@@ -177,18 +179,38 @@ def simulate_leg(
                 fees,
                 slippage,
             )
-            sub_assets = pf.assets().to_numpy()
-        value2[:, active] = pf.value().to_numpy()
+            sub_value, sub_assets, records = portfolio_arrays(pf.order_records, sub_close, init_cash[active])
+        value2[:, active] = sub_value
         assets2[:, active] = sub_assets
-        records = pf.trades.records
     return _leg_result(value2, assets2, records, active, exits2)
+
+
+def portfolio_arrays(
+    order_records: np.ndarray, close: np.ndarray, init_cash: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``Portfolio.value()``, ``.assets()`` and ``.trades.values`` of a simulation without cash sharing,
+    from its order records: the same vectorbt functions the ``Portfolio`` methods call, without
+    building their pandas objects (which cost more than the simulation on a large grid)."""
+    from vectorbt.portfolio import dispatch
+    from vectorbt.portfolio.enums import Direction
+    from vectorbt.records.dispatch import col_map
+
+    shape = close.shape
+    cols = col_map(order_records["col"], shape[1])
+    assets = dispatch.assets(dispatch.asset_flow(shape, order_records, cols, Direction.Both))
+    init = dispatch.init_cash(np.asarray(init_cash, dtype=np.float64), np.ones(shape[1], np.int64), False)
+    cash = dispatch.cash(dispatch.cash_flow(shape, order_records, cols, False), init)
+    held_close = pd.DataFrame(close).ffill().bfill().to_numpy() if np.isnan(close).any() else close.copy()
+    held_close[assets == 0] = 0.0  # as Portfolio.asset_value: a NaN price of a flat column counts 0
+    value = dispatch.value(cash, dispatch.asset_value(held_close, assets))
+    return value, assets, dispatch.get_exit_trades(order_records, close, cols)
 
 
 def _leg_result(
     value2: np.ndarray, assets2: np.ndarray, records: np.ndarray, active: np.ndarray, exits2: np.ndarray
 ) -> LegResult:
     held = (assets2[0::2] != 0) | (assets2[1::2] != 0)
-    trades = {name: records[name].copy() for name in TRADE_FIELDS}
+    trades = {name: np.array(records[name]) for name in TRADE_FIELDS}
     trades["col"] = active[trades["col"]]  # back to the leg's own column numbers
     # A closed trade whose exit row carries no exit signal was closed by a stop (intraday or at a gap open).
     trades["stopped"] = (trades["status"] == 1) & ~exits2[trades["exit_idx"], trades["col"]]
