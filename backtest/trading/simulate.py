@@ -123,7 +123,6 @@ def simulate_leg(
     again with ``Portfolio.from_signals``, which gives the same fills by
     construction but compiles on first use in each process.
     """
-    import vectorbt as vbt
     from vectorbt.portfolio.enums import trade_dt
 
     from backtest.trading.stops import plan_orders
@@ -149,25 +148,23 @@ def simulate_leg(
     assets2 = np.zeros(c2.shape)
     records = np.zeros(0, dtype=trade_dt)
     if active.size:
+        spans = _row_spans(plan.size[:, active], planned[:, active])
+        parts = [_orders_part(c2, plan, planned, short, init_cash, active[pos], rows, fees, slippage)
+                 for pos, rows in spans]
+        if all(part is not None for part in parts):
+            for (pos, rows), (value, assets, recs) in zip(spans, parts, strict=True):
+                cols = active[pos]
+                value2[:rows, cols] = value
+                value2[rows:, cols] = value[-1]  # flat after its last order: the cash stays
+                assets2[:rows, cols] = assets
+                recs["col"] = pos[recs["col"]]
+            records = np.concatenate([part[2] for part in parts])
+            records = records[np.argsort(records["col"], kind="stable")]
+        else:
 
-        def sub(a: np.ndarray) -> np.ndarray:
-            return np.ascontiguousarray(a[:, active])
+            def sub(a: np.ndarray) -> np.ndarray:
+                return np.ascontiguousarray(a[:, active])
 
-        pf = vbt.Portfolio.from_orders(
-            sub(c2),
-            size=sub(plan.size),
-            price=sub(plan.price),
-            direction=np.where(short[active], 1, 0).astype(np.int64)[None, :],  # ShortOnly / LongOnly
-            fees=np.asarray(float(fees)),
-            slippage=np.asarray(float(slippage)),
-            lock_cash=np.asarray(True),
-            init_cash=init_cash[active],
-            max_orders=int(planned.sum()),  # records preallocated: one per planned order
-            freq="1D",
-        )
-        sub_close = sub(c2)
-        sub_value, sub_assets, records = portfolio_arrays(pf.order_records, sub_close, init_cash[active])
-        if len(pf.order_records) != planned.sum() or (sub_assets[sub(planned & (plan.size < 0))] != 0).any():
             pf = _from_signals(
                 tuple(sub(a) for a in (o2, h2, l2, c2, p2)),
                 sub(entries2),
@@ -179,10 +176,51 @@ def simulate_leg(
                 fees,
                 slippage,
             )
-            sub_value, sub_assets, records = portfolio_arrays(pf.order_records, sub_close, init_cash[active])
-        value2[:, active] = sub_value
-        assets2[:, active] = sub_assets
+            value2[:, active], assets2[:, active], records = portfolio_arrays(
+                pf.order_records, sub(c2), init_cash[active]
+            )
     return _leg_result(value2, assets2, records, active, exits2)
+
+
+def _row_spans(size: np.ndarray, planned: np.ndarray) -> list[tuple[np.ndarray, int]]:
+    """Columns (positions) and how many rows to simulate: a column whose last order closes its
+    position stays flat, so rows after the last such order are not simulated (its value holds)."""
+    n = size.shape[0]
+    last = n - 1 - np.argmax(planned[::-1], axis=0)
+    closes = size[last, np.arange(size.shape[1])] < 0
+    spans = [(np.flatnonzero(closes), int(last[closes].max()) + 1 if closes.any() else 0),
+             (np.flatnonzero(~closes), n)]
+    return [(pos, rows) for pos, rows in spans if pos.size]
+
+
+def _orders_part(
+    c2: np.ndarray, plan: object, planned: np.ndarray, short: np.ndarray, init_cash: np.ndarray,
+    cols: np.ndarray, rows: int, fees: float, slippage: float,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """``Portfolio.from_orders`` on columns ``cols``, rows ``:rows``; None if the plan's assumption
+    fails (an order not filled in full, or an exit that leaves a position)."""
+    import vectorbt as vbt
+
+    def sub(a: np.ndarray) -> np.ndarray:
+        return np.ascontiguousarray(a[:rows][:, cols])
+
+    n_orders = int(planned[:rows][:, cols].sum())
+    pf = vbt.Portfolio.from_orders(
+        sub(c2),
+        size=sub(plan.size),
+        price=sub(plan.price),
+        direction=np.where(short[cols], 1, 0).astype(np.int64)[None, :],  # ShortOnly / LongOnly
+        fees=np.asarray(float(fees)),
+        slippage=np.asarray(float(slippage)),
+        lock_cash=np.asarray(True),
+        init_cash=init_cash[cols],
+        max_orders=n_orders,  # records preallocated: one per planned order
+        freq="1D",
+    )
+    value, assets, records = portfolio_arrays(pf.order_records, sub(c2), init_cash[cols])
+    if len(pf.order_records) != n_orders or (assets[sub(planned & (plan.size < 0))] != 0).any():
+        return None
+    return value, assets, records
 
 
 def portfolio_arrays(
