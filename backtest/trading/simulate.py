@@ -23,6 +23,9 @@ through vectorbt's ``Portfolio.from_orders``, whose numba simulator is cached on
 disk, instead of ``from_signals``, whose simulator numba compiles again in
 every new process (~6 s). Fills, fees, trade records and values are the ones
 ``from_signals`` gives for the same decisions (same vectorbt order execution).
+Values, positions and trades come from the order records through vectorbt's own
+functions (:func:`portfolio_arrays`), without the ``Portfolio``'s pandas objects; a
+column whose last order closes its position is simulated only up to that order.
 """
 
 from __future__ import annotations
