@@ -30,6 +30,7 @@ from backtest.study.crosscorr import (  # noqa: F401  (re-exported: the r̄ help
     unit_residuals,
 )
 from backtest.study.exact import WILCOXON_EXACT_MAX, binomial_p, wilcoxon_exact_p
+from backtest.study.ranks import rank_rows, standardized_ranks
 
 TESTS: tuple[str, ...] = (
     "cross_sectional_t", "brown_warner", "patell_z", "bmp", "bmp_kp",
@@ -158,23 +159,6 @@ def bmp_kp(scar: np.ndarray, rbar: float) -> Stat:
     return stat * factor, df, n
 
 
-def rank_rows(a: np.ndarray) -> np.ndarray:
-    """Ranks ``1..M_i`` along each row (average ranks for ties), NaN where ``a`` is NaN.
-
-    One sort per row; rows with ties are re-ranked exactly with ``scipy.stats.rankdata``.
-    """
-    a = np.asarray(a, dtype=float)
-    valid = np.isfinite(a)
-    order = np.argsort(np.where(valid, a, np.inf), axis=1)
-    srt = np.take_along_axis(a, order, axis=1)
-    ranks = np.empty_like(a)
-    ranks[np.arange(a.shape[0])[:, None], order] = np.arange(1.0, a.shape[1] + 1)
-    tied = np.any(srt[:, 1:] == srt[:, :-1], axis=1)
-    if tied.any():
-        ranks[tied] = stats.rankdata(np.where(valid[tied], a[tied], np.nan), axis=1, nan_policy="omit")
-    return np.where(valid, ranks, np.nan)
-
-
 def rank_u(est_resid: np.ndarray, ar: np.ndarray) -> np.ndarray:
     """Standardized ranks ``U_it = K_it / (M_i + 1)`` over estimation + event window.
 
@@ -182,9 +166,8 @@ def rank_u(est_resid: np.ndarray, ar: np.ndarray) -> np.ndarray:
     ``M_i`` non-missing ones (ties get the average rank): Corrado-Zivney (1992).
     Returns ``(n, L1 + L2)``, NaN where missing.
     """
-    a = np.concatenate([np.asarray(est_resid, dtype=float), np.asarray(ar, dtype=float)], axis=1)
-    m = np.isfinite(a).sum(axis=1)
-    return rank_rows(a) / (m[:, None] + 1.0)
+    return standardized_ranks(np.concatenate([np.asarray(est_resid, dtype=float),
+                                              np.asarray(ar, dtype=float)], axis=1))
 
 
 def corrado_rank(u: np.ndarray, windows: Sequence[tuple[int, int]],
