@@ -33,3 +33,13 @@ def test_matches_scipy_rankdata_on_random_rows_with_ties():
 def test_transposed_input_is_ranked_along_its_rows():
     a = np.array([[1.0, 4.0], [3.0, 2.0], [2.0, 4.0]]).T  # a non-contiguous view
     np.testing.assert_array_equal(rank_rows(a), [[1.0, 3.0, 2.0], [2.5, 1.0, 2.5]])
+
+
+def test_values_one_ulp_apart_and_signed_zeros_keep_their_exact_order():
+    # neighbours a few ulps apart differ only in the bits the sort key gives to the column
+    rng = np.random.default_rng(3)
+    base = np.array([1e-3, -2.5e-2, 0.0])
+    up = np.nextafter(base, np.inf)
+    row = np.concatenate([base, up, np.nextafter(up, np.inf), np.nextafter(base, -np.inf), base, [-0.0]])
+    a = np.vstack([rng.permutation(row) for _ in range(50)])
+    np.testing.assert_array_equal(rank_rows(a), stats.rankdata(a, axis=1))
