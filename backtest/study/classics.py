@@ -16,6 +16,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from backtest.study.crosscorr import centred_rows
+
 Stat = tuple[np.ndarray, np.ndarray, np.ndarray]
 #: Rows these tests add to the tests table, after :data:`backtest.study.statistics.TESTS`.
 CLASSIC_TESTS: tuple[str, ...] = ("brown_warner_1980", "lamb", "sign", "rank_sign")
@@ -26,14 +28,15 @@ def pair_variance(est_resid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
     ``S_i^2 = sum_t (e_it - ē_i)^2 / (M_i - 1)`` (Brown-Warner 1980, appendix A).
     """
-    e = np.asarray(est_resid, dtype=float)
-    ok = np.isfinite(e)
-    m = ok.sum(axis=1)
+    return variance_from_centred(centred_rows(est_resid))
+
+
+def variance_from_centred(centred: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+                          ) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`pair_variance` from :func:`~backtest.study.crosscorr.centred_rows`."""
+    _, m, _, ss = centred
     with np.errstate(invalid="ignore", divide="ignore"):
-        mean = np.where(m > 0, np.where(ok, e, 0.0).sum(axis=1) / m, np.nan)
-        dev = np.where(ok, e - mean[:, None], 0.0)
-        s2 = np.where(m >= 2, np.einsum("nl,nl->n", dev, dev) / (m - 1), np.nan)
-    return m, s2
+        return m, np.where(m >= 2, ss / (m - 1), np.nan)
 
 
 def abar_sd(cnt: np.ndarray, total: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

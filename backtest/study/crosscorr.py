@@ -65,13 +65,28 @@ def unit_residuals(est_resid: np.ndarray) -> np.ndarray:
     ``s_i^2 = sum_t (e_it - ē_i)^2 / M_i``; NaN where the residual is missing. Rows
     with fewer than two residuals or no variation are all NaN (left out of ``r̄``).
     """
+    return unit_from_centred(centred_rows(est_resid))
+
+
+def centred_rows(est_resid: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per pair: the residuals present, their count ``M_i``, the deviations ``e_it - ē_i``
+    (0 where missing) and ``sum_t (e_it - ē_i)^2``: the one centring that ``r̄``
+    (:func:`unit_from_centred`) and Brown-Warner's ``S_i^2``
+    (:func:`~backtest.study.classics.pair_variance`) share."""
     e = np.asarray(est_resid, dtype=float)
     valid = np.isfinite(e)
     cnt = valid.sum(axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
         mean = np.where(valid, e, 0.0).sum(axis=1) / cnt
-        c = np.where(valid, e - mean[:, None], 0.0)
-        sd = np.sqrt(np.einsum("nl,nl->n", c, c) / cnt)
+    c = np.where(valid, e - mean[:, None], 0.0)
+    return valid, cnt, c, np.einsum("nl,nl->n", c, c)
+
+
+def unit_from_centred(centred: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]) -> np.ndarray:
+    """:func:`unit_residuals` from :func:`centred_rows`."""
+    valid, cnt, c, ss = centred
+    with np.errstate(invalid="ignore", divide="ignore"):
+        sd = np.sqrt(ss / cnt)
         ok = (cnt >= 2) & (sd > 0)
         z = np.where(valid, c / np.where(ok, sd, 1.0)[:, None], np.nan)
         return np.where(ok[:, None], z, np.nan)

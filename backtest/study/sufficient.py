@@ -41,8 +41,8 @@ from dataclasses import dataclass, fields, replace
 
 import numpy as np
 
-from backtest.study.classics import pair_variance
-from backtest.study.crosscorr import MIN_OVERLAP, NO_DAY, day_numbers, unit_residuals
+from backtest.study.classics import variance_from_centred
+from backtest.study.crosscorr import MIN_OVERLAP, NO_DAY, centred_rows, day_numbers, unit_from_centred
 from backtest.study.statistics import positive_share
 
 CENTRED: tuple[tuple[str, str, str], ...] = (("car_n", "car_sum", "car_m2"),
@@ -167,8 +167,9 @@ def scope_stats(out, scope: np.ndarray, car_cols: Sequence[tuple[int, int]],
         win_any.append(ok.any(axis=1))
     share = positive_share(resid)
     ar_ok = np.isfinite(out.ar)
-    rb = _rbar_days(g, unit_residuals(resid), est_days)
-    m, s2 = pair_variance(resid)
+    centred = centred_rows(resid)  # one centring for r̄ and Brown-Warner's S_i^2
+    rb = _rbar_days(g, unit_from_centred(centred), est_days)
+    m, s2 = variance_from_centred(centred)
     has_s2 = np.isfinite(s2)
     bw_use = np.isfinite(car) & has_s2[:, None]
     with np.errstate(invalid="ignore", divide="ignore"):
