@@ -84,12 +84,20 @@ def centred_rows(est_resid: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndar
 
 def unit_from_centred(centred: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]) -> np.ndarray:
     """:func:`unit_residuals` from :func:`centred_rows`."""
+    have, z = unit_filled(centred)
+    return np.where(have, z, np.nan)
+
+
+def unit_filled(centred: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`unit_residuals` as a mask of the values present and the values, 0 where absent
+    (the form the day sums add up, without a NaN pass)."""
     valid, cnt, c, ss = centred
     with np.errstate(invalid="ignore", divide="ignore"):
         sd = np.sqrt(ss / cnt)
-        ok = (cnt >= 2) & (sd > 0)
-        z = np.where(valid, c / np.where(ok, sd, 1.0)[:, None], np.nan)
-        return np.where(ok[:, None], z, np.nan)
+    ok = (cnt >= 2) & (sd > 0)
+    have = valid & ok[:, None]
+    return have, np.where(have, c / np.where(ok, sd, 1.0)[:, None], 0.0)
 
 
 def rbar_from_unit(unit: np.ndarray, est_dates: np.ndarray | None = None,

@@ -42,7 +42,7 @@ from dataclasses import dataclass, fields, replace
 import numpy as np
 
 from backtest.study.classics import variance_from_centred
-from backtest.study.crosscorr import MIN_OVERLAP, NO_DAY, centred_rows, day_numbers, unit_from_centred
+from backtest.study.crosscorr import MIN_OVERLAP, NO_DAY, centred_rows, day_numbers, unit_filled
 from backtest.study.statistics import positive_share
 
 CENTRED: tuple[tuple[str, str, str], ...] = (("car_n", "car_sum", "car_m2"),
@@ -168,7 +168,7 @@ def scope_stats(out, scope: np.ndarray, car_cols: Sequence[tuple[int, int]],
     share = positive_share(resid)
     ar_ok = np.isfinite(out.ar)
     centred = centred_rows(resid)  # one centring for r̄ and Brown-Warner's S_i^2
-    rb = _rbar_days(g, unit_from_centred(centred), est_days)
+    rb = _rbar_days(g, *unit_filled(centred), est_days)
     m, s2 = variance_from_centred(centred)
     has_s2 = np.isfinite(s2)
     bw_use = np.isfinite(car) & has_s2[:, None]
@@ -190,9 +190,10 @@ def scope_stats(out, scope: np.ndarray, car_cols: Sequence[tuple[int, int]],
         g.sum(u_sign), g.sum(np.concatenate(win_sign, axis=1)))
 
 
-def _rbar_days(g: _Groups, z: np.ndarray, est_days: np.ndarray | None) -> tuple[np.ndarray, ...]:
-    """Kolari-Pynnönen day sums (:func:`~backtest.study.crosscorr.rbar_from_unit`) per scope."""
-    have = np.isfinite(z)
+def _rbar_days(g: _Groups, have: np.ndarray, z: np.ndarray,
+               est_days: np.ndarray | None) -> tuple[np.ndarray, ...]:
+    """Kolari-Pynnönen day sums (:func:`~backtest.study.crosscorr.rbar_from_unit`) per scope,
+    from :func:`~backtest.study.crosscorr.unit_filled` (``have``, ``z``)."""
     if est_days is None:
         days = np.broadcast_to(np.arange(z.shape[1], dtype=np.int64), z.shape)
     else:
@@ -201,7 +202,7 @@ def _rbar_days(g: _Groups, z: np.ndarray, est_days: np.ndarray | None) -> tuple[
     rows = have.sum(axis=1) >= max(MIN_OVERLAP, 2)
     have &= rows[:, None]
     s = g.keys.size
-    zz = np.where(have, z, 0.0)
+    zz = np.where(have, z, 0.0)  # have may be narrower than unit_filled's (dates, short rows)
     sq = g.sum(np.einsum("nl,nl->n", zz, zz))
     if not have.any():
         empty = np.zeros(0, dtype=np.int64)
