@@ -119,6 +119,8 @@ class _Groups:
             x = x.astype(np.int64)
         if self.keys.size == 0:
             return np.zeros((0, *x.shape[1:]), dtype=x.dtype)
+        if self.keys.size == x.shape[0]:  # every group one row (one pair per event): no reduction
+            return x.copy() if self.order is None else x[self.order]
         return np.add.reduceat(x if self.order is None else x[self.order], self.starts, axis=0)
 
 
@@ -217,7 +219,8 @@ def _rbar_days(g: _Groups, have: np.ndarray, z: np.ndarray,
         n_t, total = n_t[cells], total[cells]
     else:  # scopes far apart in time: sort the cells that exist
         key = (np.broadcast_to(g.inverse[:, None], z.shape)[have] * span + (days[have] - low))
-        cells, inverse = np.unique(key, return_inverse=True)
+        cells_g = _Groups(key)  # no sort when the keys already ascend (one pair per scope)
+        cells, inverse = cells_g.keys, cells_g.inverse
         n_t = np.bincount(inverse, minlength=cells.size)
         total = np.bincount(inverse, weights=z[have], minlength=cells.size)
     return (g.sum(rows), sq, g.keys[cells // span].astype(np.int64), cells % span + low, n_t, total)
