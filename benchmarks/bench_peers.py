@@ -6,7 +6,8 @@ instruments (one event date each, spread over the panel) against one market seri
 model on 250 estimation days ending 11 days before the event, event window -5..+20.
 
 * ``study_returns``: fit, ARs, CARs with the full prediction-error variance, BHARs, all eight
-  cross-sectional tests, the tidy tables (abnormal returns, CARs, fits, tests, AAR).
+  cross-sectional tests and the four classic ones (Brown-Warner 1980, Lamb, sign, rank-sign)
+  with the Holm/BH columns, the tidy tables (abnormal returns, CARs, fits, tests, AAR).
 * ``eventstudy.Single.market_model`` per instrument: OLS, ARs, CAR, its variance, t and p
   (no cross-sectional tests, no tables).
 
@@ -19,12 +20,15 @@ comparison with backtesting.py and raw vectorbt is ``bench_trade.py``.
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
+import sys
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).parent))
+from timing import alternating_medians
 
 from backtest.study import study_returns
 
@@ -80,15 +84,7 @@ def main() -> None:
         runs["eventstudy"] = peer_runner(returns, market, day0)
     except ImportError:
         print("PyPI eventstudy is not installed: timing study_returns alone (pip install eventstudy)")
-    for run in runs.values():
-        run()
-    times: dict[str, list[float]] = {name: [] for name in runs}
-    for _ in range(args.rounds):
-        for name, run in runs.items():
-            start = time.perf_counter()
-            run()
-            times[name].append(time.perf_counter() - start)
-    med = {name: statistics.median(t) for name, t in times.items()}
+    med = alternating_medians(runs, args.rounds)
     text = ", ".join(f"{name} {value:.3f} s" for name, value in med.items())
     print(f"{args.pairs:,} pairs (medians of {args.rounds} alternating runs): {text}")
     if "eventstudy" in med:

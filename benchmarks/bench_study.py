@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import json
 import resource
-import statistics
 import subprocess
 import sys
 import time
@@ -32,6 +31,7 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).parent))
 from floor import floor
+from timing import alternating_medians
 
 from backtest.study.block import BlockInput, BlockSpec, run_blocks, slices, study_block
 from backtest.study.panel import event_pools
@@ -80,15 +80,7 @@ def compare(pairs: int, rounds: int) -> dict:
     data = synthetic(0, pairs // PAIRS_PER_EVENT)
     runs = {"engine": lambda: engine(data),
             "floor": lambda: floor(data.est_r, data.est_x[..., 0], data.evt_r, data.evt_x[..., 0], CAR_COLS)}
-    for run in runs.values():
-        run()  # warm-up (imports, first-call costs)
-    times: dict[str, list[float]] = {name: [] for name in runs}
-    for _ in range(rounds):
-        for name, run in runs.items():  # A B A B: both see the same machine load
-            start = time.perf_counter()
-            run()
-            times[name].append(time.perf_counter() - start)
-    med = {name: statistics.median(t) for name, t in times.items()}
+    med = alternating_medians(runs, rounds)
     return {"pairs": pairs, "engine_s": med["engine"], "floor_s": med["floor"],
             "ratio": med["engine"] / med["floor"], "pairs_per_s": pairs / med["engine"]}
 

@@ -1,0 +1,56 @@
+"""Benchmark: the Corrado ranks of one block, the compiled pass against a numpy argsort.
+
+One block of 2,048 pairs x 276 days (250 estimation + 26 event days), 0.5 % missing.
+A: :func:`backtest.study.ranks.standardized_ranks` (int64 keys sorted as values, one compiled
+pass for the exact order, tied runs and ``U = K / (M + 1)``). B: what it replaced, a row-wise
+``np.argsort``, a scatter of ``1..L`` and ``scipy.stats.rankdata`` on the rows with ties. Both
+results are checked equal first; runs alternate A B A B; medians and their ratio.
+
+``python benchmarks/bench_ranks.py [--rounds 11]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+from scipy import stats
+
+sys.path.insert(0, str(Path(__file__).parent))
+from timing import alternating_medians
+
+from backtest.study.ranks import standardized_ranks
+
+
+def argsort_ranks(a: np.ndarray) -> np.ndarray:
+    valid = np.isfinite(a)
+    order = np.argsort(np.where(valid, a, np.inf), axis=1)
+    srt = np.take_along_axis(a, order, axis=1)
+    ranks = np.empty_like(a)
+    ranks[np.arange(a.shape[0])[:, None], order] = np.arange(1.0, a.shape[1] + 1)
+    tied = np.any(srt[:, 1:] == srt[:, :-1], axis=1)
+    if tied.any():
+        ranks[tied] = stats.rankdata(np.where(valid[tied], a[tied], np.nan), axis=1, nan_policy="omit")
+    return np.where(valid, ranks, np.nan) / (valid.sum(axis=1)[:, None] + 1.0)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=11)
+    args = parser.parse_args()
+    rng = np.random.default_rng(0)
+    a = rng.normal(0.0, 0.02, (2048, 276))
+    a[rng.random(a.shape) < 0.005] = np.nan
+    if not np.array_equal(standardized_ranks(a), argsort_ranks(a), equal_nan=True):
+        raise SystemExit("the two rankings differ")
+    runs = {"compiled": lambda: standardized_ranks(a), "argsort": lambda: argsort_ranks(a)}
+    med = alternating_medians(runs, args.rounds)
+    print(f"2,048 x 276 ranks: compiled {med['compiled'] * 1e3:.1f} ms, numpy argsort "
+          f"{med['argsort'] * 1e3:.1f} ms, {med['argsort'] / med['compiled']:.1f}x "
+          f"(medians of {args.rounds} alternating runs)")
+
+
+if __name__ == "__main__":
+    main()
