@@ -170,8 +170,11 @@ def scope_stats(out, scope: np.ndarray, car_cols: Sequence[tuple[int, int]],
     share = positive_share(resid)
     ar_ok = np.isfinite(out.ar)
     centred = centred_rows(resid)  # one centring for r̄ and Brown-Warner's S_i^2
-    rb = _rbar_days(g, *unit_filled(centred), est_days)
     m, s2 = variance_from_centred(centred)
+    have, z = unit_filled(centred)
+    del centred  # the deviations (n x L1) end here, before the day sums' temporaries
+    rb = _rbar_days(g, have, z, est_days)
+    del have, z
     has_s2 = np.isfinite(s2)
     bw_use = np.isfinite(car) & has_s2[:, None]
     with np.errstate(invalid="ignore", divide="ignore"):
