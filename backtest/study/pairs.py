@@ -293,7 +293,7 @@ def study_pairs(unit: PairsInput, *, calendars: ExchangeCalendars, setup: Window
                      pair_diagnostics(w, calendars, symbol, benchmark, setup))
 
 
-def pair_blocks(n: int, symbols: Sequence[str], block_size: int = BLOCK_SIZE) -> list[np.ndarray]:
+def pair_blocks(n: int, symbols: Sequence[str], block_size: int | None = None) -> list[np.ndarray]:
     """Row positions of each block: all rows in order when they fit in one block, else rows
     grouped by symbol (stable) and cut every ``block_size``, so a block reads few symbols.
 
@@ -303,6 +303,7 @@ def pair_blocks(n: int, symbols: Sequence[str], block_size: int = BLOCK_SIZE) ->
     >>> [b.tolist() for b in pair_blocks(4, ["A", "B", "A", "B"], 2)]
     [[0, 2], [1, 3]]
     """
+    block_size = BLOCK_SIZE if block_size is None else block_size
     if n <= block_size:
         return [np.arange(n)]
     codes, _ = pd.factorize(np.asarray(symbols, dtype=object))
