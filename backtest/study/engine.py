@@ -4,8 +4,10 @@ For each event x symbol row of ``align_symbols``' output, relative day 0 is its
 reaction session and relative days count the sessions of the instrument's own
 exchange calendar (reconciled, so closures are never counted). Returns follow
 the rule in :mod:`backtest.study.returns`; the benchmark (and factor) returns
-are read on the instrument's sessions. The numerics run on all pairs at once
-(:func:`backtest.study.panel.compute`).
+are read on the instrument's sessions. The rows go in blocks of pairs through
+:func:`backtest.study.pairs.study_pairs` (on the scheduler's workers, each reading its own
+symbols), and the tables are built from what the blocks send back
+(:func:`backtest.study.panel.result_tables`).
 """
 
 from __future__ import annotations
@@ -260,13 +262,13 @@ def event_study(prices: Mapping[str, pd.DataFrame], alignment: pd.DataFrame,
     others = align if other_events is None else other_events
     cover_windows(calendars, rows, setup)  # before any unit: every unit sees the same sessions
     blocks = pair_blocks(len(align), symbols)
+    other_symbols = others["symbol"].astype(str)
     units = []
-    for idx in blocks:
+    for idx in blocks:  # each unit gets the prices and the other events of its own symbols only
         part = rows.iloc[idx]
         mine = list(dict.fromkeys(part["symbol"]))
         wanted = [*mine, *(b for b in dict.fromkeys(part["benchmark"]) if b), *factor_list]
-        units.append(PairsInput(part, subset_prices(prices, wanted),
-                                others[others["symbol"].astype(str).isin(mine)]))
+        units.append(PairsInput(part, subset_prices(prices, wanted), others[other_symbols.isin(mine)]))
     spec = block_spec(model, evt, cars, min_estimation, return_kind)
     with open_scheduler(scheduler) as mapper:
         done = mapper.map(study_pairs, units, label="study blocks", calendars=calendars, setup=setup,
