@@ -100,8 +100,17 @@ def test_study_in_symbol_blocks_equals_one_block(monkeypatch):
     inputs = load_inputs(symbols=STOCKS, event_ids=EVENTS)
     whole = event_study(inputs.prices, inputs.alignment, inputs.calendars)
     monkeypatch.setattr(pairs, "BLOCK_SIZE", 3)
-    assert len(pairs.pair_blocks(8, list(inputs.alignment["symbol"]))) == 3
+    built, build = [], pairs.pair_windows
+
+    def recorded(prices, rows, *args):
+        built.append((len(rows), sorted(prices)))
+        return build(prices, rows, *args)
+
+    monkeypatch.setattr(pairs, "pair_windows", recorded)
     cut = event_study(inputs.prices, inputs.alignment, inputs.calendars)
+    # no windows of all pairs at once: the pairs grouped by symbol (NVDA NVDA MU | MU AMD AMD |
+    # AVGO AVGO), each unit with the prices of its own symbols and benchmark only
+    assert built == [(3, ["MU", "NVDA", "SPY"]), (3, ["AMD", "MU", "SPY"]), (2, ["AVGO", "SPY"])]
     for name in ("car", "fits", "abnormal_returns"):
         assert to_csv(getattr(cut, name)) == to_csv(getattr(whole, name)), name
     for name in ("tests", "aar"):
