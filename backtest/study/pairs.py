@@ -198,6 +198,7 @@ def gap_counts(calendars: ExchangeCalendars, symbol: np.ndarray, benchmark: np.n
     gaps = calendars.gaps
     if gaps.empty:
         return n_est, n_car
+    gaps = gaps[gaps["symbol"].astype(str).isin({*map(str, symbol), *map(str, benchmark)})]  # these pairs'
     days: dict[str, pd.DatetimeIndex] = {}
     for g in gaps.itertuples():
         span = calendars.sessions(str(g.calendar), g.first, g.last)
