@@ -366,6 +366,8 @@ def _run(settings: RunSettings, step: Progress, max_memory: int | None, mapper: 
                        else align_symbols(every, calendars, symbols))
 
     step("event study")
+    # on a cluster with a parquet dataset the units read their own symbols on the workers
+    shipped = unit_prices(prices, source, mapper.client is not None)
     study_options: dict[str, Any] = {
         "model": settings.model,
         "factors": None if settings.factors is None else list(settings.factors),
@@ -381,7 +383,7 @@ def _run(settings: RunSettings, step: Progress, max_memory: int | None, mapper: 
     }
     with _recorded() as first_warnings:
         study = event_study(
-            prices, symbol_alignment, calendars, event_window=settings.event_window, robustness=True,
+            shipped, symbol_alignment, calendars, event_window=settings.event_window, robustness=True,
             scheduler=mapper, **study_options
         )
     _reemit(first_warnings)
@@ -403,13 +405,13 @@ def _run(settings: RunSettings, step: Progress, max_memory: int | None, mapper: 
         # are not repeated; new ones (e.g. data ending between the two windows' ends) are kept.
         with _recorded() as second_warnings:
             recovery_study = event_study(
-                prices, symbol_alignment, calendars, event_window=window, scheduler=mapper, **study_options
+                shipped, symbol_alignment, calendars, event_window=window, scheduler=mapper, **study_options
             )
         given = {(w.category, str(w.message)) for w in first_warnings}
         new = [w for w in second_warnings if (w.category, str(w.message)) not in given]
         _reemit(new, prefix=f"abnormal path for recovery (event window {window[0]}:+{window[1]}): ")
     recovered = recovery(
-        unit_prices(prices, source, mapper.client is not None),
+        shipped,
         symbol_alignment,
         calendars,
         horizon=settings.horizon,

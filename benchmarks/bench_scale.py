@@ -12,13 +12,14 @@ that a machine shared with other work slows them alike; medians over ``--repeats
    every event x stock pair of the universe (``symbols x events`` pairs), with prices from
    the Parquet dataset (on a cluster each recovery block reads its own symbols there);
 2. **grid**: ``buy_the_dip`` over a ``--grid-combos`` grid on the first ``--grid-units``
-   event x stock pairs, mapped as grid slices; each slice returns per-combination sums
-   (pairs, traded, sum of returns, positive, trades, wins), so what comes back is
-   ``O(combinations)`` whatever the number of units.
+   event x stock pairs, mapped as grid slices (``backtest.trading.slices.grid_sums``): each
+   slice returns per-combination sums, so what comes back is ``O(combinations)`` whatever
+   the number of units.
 
 Per scheduler: wall time (the cluster is started and its workers have imported the
 package before the clock starts), peak resident
-memory of each worker process (``ru_maxrss``; inline: of this process), and the scaling
+memory of each worker process (``ru_maxrss``; inline: of this process), the client's peak
+(this process; ``--schedulers local:1,local:2`` leaves the inline run out of it), and the scaling
 efficiency ``T(local:1) / (2 T(local:2))``. Prints one JSON document.
 """
 
@@ -34,7 +35,6 @@ import warnings
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -54,19 +54,6 @@ def _warm() -> None:
     import backtest.trade  # noqa: F401  (vectorbt and numba's cached kernels with it)
 
 
-def slice_sums(piece, *, strategy, fees, slippage, fill) -> pd.DataFrame:
-    """Per-combination sums of one grid slice: the sufficient statistics of the mean-based summary."""
-    from backtest.trading.slices import run_slice
-
-    res = run_slice(piece, strategy=strategy, fees=fees, slippage=slippage, fill=fill).results
-    frame = res.assign(_traded=res["n_trades"] > 0, _pos=res["total_return"] > 0,
-                       _wins=res["win_rate"].fillna(0) * res["n_trades"])
-    g = frame.groupby("combo", sort=False)
-    return pd.DataFrame({"pairs": g.size(), "traded": g["_traded"].sum(),
-                         "return_sum": g["total_return"].sum(), "positive": g["_pos"].sum(),
-                         "trades": g["n_trades"].sum(), "wins": g["_wins"].sum()})
-
-
 def grid(n_combos: int) -> dict[str, list]:
     """About ``n_combos`` buy_the_dip combinations: hold x threshold x stop."""
     holds = list(range(1, 51))
@@ -80,21 +67,19 @@ def grid(n_combos: int) -> dict[str, list]:
 def run_once(kind: str, mapper, inputs, units, combos, strategy) -> dict:
     from backtest.recovery import recovery
     from backtest.study import event_study
-    from backtest.trading.slices import grid_slices
+    from backtest.trading.slices import grid_sums
 
     start = time.perf_counter()
     if kind == "study":
-        study = event_study(inputs.prices, inputs.alignment, inputs.calendars, scheduler=mapper)
-        # recovery's blocks read their symbols from the dataset on the workers
-        recovery(inputs.unit_prices(mapper.client is not None), inputs.alignment, inputs.calendars,
+        # on a cluster the study's and recovery's blocks read their symbols from the dataset
+        prices = inputs.unit_prices(mapper.client is not None)
+        study = event_study(prices, inputs.alignment, inputs.calendars, scheduler=mapper)
+        recovery(prices, inputs.alignment, inputs.calendars,
                  horizon=20, study=study, scheduler=mapper)
         size = len(study.car) // len(study.settings["car_windows"])
     else:
-        pieces = [(units[u], combos.iloc[c]) for u, c in
-                  grid_slices(len(units), len(combos), max(8, 4 * mapper.workers))]
-        parts = mapper.map(slice_sums, pieces, label="grid slices", strategy=strategy, fees=0.001,
-                           slippage=0.0005, fill="next_open")
-        total = pd.concat(parts).groupby(level=0, sort=False).sum()
+        total = grid_sums(strategy, units, combos, fees=0.001, slippage=0.0005, fill="next_open",
+                          scheduler=mapper)
         size = int(total["pairs"].sum())
     return {"seconds": time.perf_counter() - start, "size": size}
 
@@ -109,6 +94,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--grid-combos", type=int, default=100_000)
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--jobs", default="study,grid")
+    parser.add_argument("--schedulers", default=",".join(SCHEDULERS),
+                        help="e.g. local:1,local:2 to measure the client's peak without an inline run")
     args = parser.parse_args(argv)
 
     import strategies
@@ -133,9 +120,9 @@ def main(argv: list[str] | None = None) -> int:
     report: dict = {"pairs": len(inputs.alignment), "load_seconds": load_s, "grid_units": len(units),
                     "grid_combinations": len(combos), "client_peak_mb_after_load": _peak_mb(), "jobs": {}}
     for job in args.jobs.split(","):
-        runs: dict[str, list] = {s: [] for s in SCHEDULERS}
+        runs: dict[str, list] = {s: [] for s in args.schedulers.split(",")}
         for _ in range(args.repeats):
-            for name in SCHEDULERS:  # interleaved
+            for name in runs:  # interleaved
                 with open_scheduler(name, progress=False) as mapper:
                     if mapper.client is not None:
                         mapper.client.run(_warm)
@@ -150,10 +137,12 @@ def main(argv: list[str] | None = None) -> int:
                           "runs_seconds": [round(r["seconds"], 2) for r in rs],
                           "peak_mb_per_worker": max(max(r["peak_mb_per_worker"]) for r in rs),
                           "size": rs[0]["size"]} for name, rs in runs.items()}
-        one, two = summary["local:1"]["median_seconds"], summary["local:2"]["median_seconds"]
-        summary["efficiency_1_to_2_workers"] = one / (2 * two)
+        if "local:1" in summary and "local:2" in summary:
+            one, two = summary["local:1"]["median_seconds"], summary["local:2"]["median_seconds"]
+            summary["efficiency_1_to_2_workers"] = one / (2 * two)
         report["jobs"][job] = summary
         print(json.dumps({job: summary}, indent=1), file=sys.stderr)
+    report["client_peak_mb"] = _peak_mb()  # this process, all jobs (an inline run included)
     print(json.dumps(report, indent=1))
     return 0
 

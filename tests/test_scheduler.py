@@ -1,12 +1,16 @@
 """--scheduler: the same bytes on a real Dask cluster (two worker processes) as inline.
 
 One ``distributed.LocalCluster`` (processes=True, 2 workers, 1 thread each) serves the module;
-the data is a few real symbols and events, so each command takes seconds.
+the data is a few real symbols and events. The study, recovery and trade are compared in
+process (their tables through the exporters the commands use); one ``run`` through the CLI
+proves the command-line path; the killed worker interrupts a trade grid.
 """
 
 from __future__ import annotations
 
+import json
 import os
+import pickle
 import warnings
 
 import numpy as np
@@ -15,18 +19,26 @@ from distributed import Client, LocalCluster
 from distributed.diagnostics.plugin import WorkerPlugin
 
 import backtest.scheduler as scheduler
+import backtest.study.pairs as pairs
 from backtest.cli import main
+from backtest.commands.study import to_json
 from backtest.errors import DataWarning, ParameterError
 from backtest.inputs import load_inputs
 from backtest.recovery import recovery
+from backtest.report.export import to_csv
 from backtest.scheduler import open_scheduler, parse_scheduler, split
+from backtest.sources import SourcePrices, get_source, load_prices, subset_prices
+from backtest.sources.parquet import write_dataset
+from backtest.study import event_study
 from backtest.study.block import BlockInput, BlockSpec, concat_computed, run_blocks, slices, table_arrays
 from backtest.study.blocks import map_blocks
 from backtest.study.sufficient import ScopeStats
+from backtest.trade import run_strategy
 
 # Four US symbols, two events: every window inside the data, no warnings.
-SYMBOLS = ["--symbols", "NVDA", "MU", "AMD", "AVGO", "--event", "deepseek_r1", "--event",
-           "us_tariffs_liberation_day"]
+STOCKS = ["NVDA", "MU", "AMD", "AVGO"]
+EVENTS = ["deepseek_r1", "us_tariffs_liberation_day"]
+GRID = {"hold": [1, 5, 10], "threshold": [0.03, 0.05]}
 
 
 @pytest.fixture(scope="module")
@@ -44,16 +56,67 @@ def _run(capsys, *argv: str) -> tuple[int, str, str]:
     return code, out, err
 
 
-def test_study_writes_the_inline_bytes(cluster, tmp_path, capsys):
-    files = {}
-    for name, where in (("inline", "inline"), ("cluster", cluster.scheduler.address)):
-        csv, js = tmp_path / f"{name}.csv", tmp_path / f"{name}.json"
-        code, out, err = _run(capsys, "study", *SYMBOLS, "--csv", str(csv), "--json", str(js),
-                              "--scheduler", where)
-        assert code == 0, err
-        files[name] = (csv.read_bytes(), js.read_bytes(), out)
-    assert files["cluster"] == files["inline"]
-    assert b"bmp_kp" in files["inline"][1]  # the tests table (Kolari-Pynnonen included) is in the JSON
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory):
+    """The stocks and SPY as a parquet dataset the workers read themselves."""
+    return write_dataset(load_prices([*STOCKS, "SPY"]), tmp_path_factory.mktemp("data") / "prices")
+
+
+def _study_bytes(result) -> dict[str, bytes]:
+    """What ``backtest study --csv --json --out`` writes, per table."""
+    files = {name: to_csv(getattr(result, name)).encode()
+             for name in ("car", "tests", "fits", "abnormal_returns", "aar")}
+    files["json"] = json.dumps(to_json(result), indent=2).encode()
+    return files
+
+
+def test_study_blocks_read_on_the_workers_give_the_inline_bytes(cluster, dataset, monkeypatch):
+    # blocks of 3 pairs: the 8 pairs grouped by symbol into 3 units, events straddling them
+    monkeypatch.setattr(pairs, "BLOCK_SIZE", 3)
+    inputs = load_inputs(symbols=STOCKS, event_ids=EVENTS, source="parquet", path=dataset)
+    args = (inputs.alignment, inputs.calendars)
+    options = {"other_events": inputs.all_alignment}  # the run below covers the robustness reruns
+    with warnings.catch_warnings(record=True) as inline_warnings:
+        warnings.simplefilter("always")
+        inline = event_study(inputs.prices, *args, **options)
+    shipped = inputs.unit_prices(remote=True)
+    assert isinstance(shipped, SourcePrices)  # the dataset's location and names travel, no bars
+    one_unit = subset_prices(shipped, ["NVDA", "SPY"])
+    assert len(pickle.dumps(one_unit)) < 2_000 < 20_000 < len(pickle.dumps(dict(one_unit)))
+    with warnings.catch_warnings(record=True) as mapped_warnings:
+        warnings.simplefilter("always")
+        mapped = event_study(shipped, *args, scheduler=cluster, **options)
+    assert [str(w.message) for w in mapped_warnings] == [str(w.message) for w in inline_warnings]
+    inline_files, mapped_files = _study_bytes(inline), _study_bytes(mapped)
+    for name, content in inline_files.items():
+        assert mapped_files[name] == content, name
+    assert b"bmp_kp" in inline_files["json"]  # the tests table (Kolari-Pynnonen included) is in the JSON
+    assert len(inline.car) == 8 * 5
+
+
+def test_study_in_symbol_blocks_equals_one_block(monkeypatch):
+    # Blocks grouped by symbol merge the per-event statistics in another order than one
+    # block does: the same numbers up to rounding (across schedulers the bytes match, above).
+    inputs = load_inputs(symbols=STOCKS, event_ids=EVENTS)
+    whole = event_study(inputs.prices, inputs.alignment, inputs.calendars)
+    monkeypatch.setattr(pairs, "BLOCK_SIZE", 3)
+    built, build = [], pairs.pair_windows
+
+    def recorded(prices, rows, *args):
+        built.append((len(rows), sorted(prices)))
+        return build(prices, rows, *args)
+
+    monkeypatch.setattr(pairs, "pair_windows", recorded)
+    cut = event_study(inputs.prices, inputs.alignment, inputs.calendars)
+    # no windows of all pairs at once: the pairs grouped by symbol (NVDA NVDA MU | MU AMD AMD |
+    # AVGO AVGO), each unit with the prices of its own symbols and benchmark only
+    assert built == [(3, ["MU", "NVDA", "SPY"]), (3, ["AMD", "MU", "SPY"]), (2, ["AVGO", "SPY"])]
+    for name in ("car", "fits", "abnormal_returns"):
+        assert to_csv(getattr(cut, name)) == to_csv(getattr(whole, name)), name
+    for name in ("tests", "aar"):
+        numbers = getattr(whole, name).select_dtypes("number").columns
+        np.testing.assert_allclose(getattr(cut, name)[numbers].to_numpy(float),
+                                   getattr(whole, name)[numbers].to_numpy(float), rtol=1e-9, atol=1e-12)
 
 
 def test_study_blocks_on_workers_reduce_to_the_inline_statistics(cluster):
@@ -85,18 +148,21 @@ def _same_files(first, second) -> list[str]:
     return checked
 
 
-def test_recovery_and_trade_write_and_print_the_inline_bytes(cluster, tmp_path, capsys):
-    for command in (["recovery", *SYMBOLS, "--horizon", "20"],
-                    ["trade", "buy_the_dip", *SYMBOLS, "--grid", "hold=1,5,10", "threshold=0.03,0.05",
-                     "--horizon", "20", "--trades"]):
-        code, inline, err = _run(capsys, *command, "--out", str(tmp_path / command[0] / "inline"))
-        assert code == 0, err
-        code, mapped, err = _run(capsys, *command, "--out", str(tmp_path / command[0] / "cluster"),
-                                 "--scheduler", cluster.scheduler.address)
-        assert code == 0, err
-        assert mapped.replace("cluster", "inline") == inline and len(inline) > 500
-        checked = _same_files(tmp_path / command[0] / "inline", tmp_path / command[0] / "cluster")
-        assert "results.json" in checked and len(checked) >= 3
+def _trade_bytes(result) -> list[str]:
+    return [to_csv(result.results), to_csv(result.aggregate), to_csv(result.trades),
+            result.value.tobytes().hex()]
+
+
+def _trade(scheduler=None):
+    inputs = load_inputs(symbols=STOCKS, event_ids=EVENTS)
+    return run_strategy("buy_the_dip", inputs.prices, inputs.alignment, inputs.calendars, grid=GRID,
+                        horizon=20, scheduler=scheduler)
+
+
+def test_trade_grid_slices_give_the_inline_bytes(cluster):
+    inline = _trade()
+    assert len(inline.results) == 8 * 6
+    assert _trade_bytes(_trade(cluster)) == _trade_bytes(inline)
 
 
 def test_recovery_tables_and_warnings_match_inline(cluster):
@@ -112,9 +178,10 @@ def test_recovery_tables_and_warnings_match_inline(cluster):
         assert getattr(mapped, table).to_csv() == getattr(inline, table).to_csv(), table
 
 
-def test_run_writes_the_inline_files(cluster, tmp_path, capsys):
+def test_run_writes_the_inline_files(cluster, dataset, tmp_path, capsys):
+    # the one CLI run: study, recovery and trade of `run`, the units reading the dataset
     argv = ["run", "--symbols", "NVDA", "MU", "--event", "deepseek_r1", "--grid", "hold=1,5",
-            "threshold=0.03,0.05", "--horizon", "20", "--quiet"]
+            "threshold=0.03,0.05", "--horizon", "20", "--quiet", "--source", "parquet", "--path", dataset]
     assert main([*argv, "--out", str(tmp_path / "inline")]) == 0
     assert main([*argv, "--out", str(tmp_path / "cluster"), "--scheduler", cluster.scheduler.address]) == 0
     capsys.readouterr()
@@ -137,20 +204,16 @@ class DieOnce(WorkerPlugin):
             os._exit(1)  # the process dies mid-run, as with an OOM kill; the nanny starts a new one
 
 
-def test_a_worker_killed_mid_run_still_gives_the_identical_result(cluster, tmp_path, capsys):
-    argv = ["trade", "buy_the_dip", *SYMBOLS, "--grid", "hold=1,5,10", "threshold=0.03,0.05",
-            "--horizon", "20", "--trades"]
-    code, inline, _ = _run(capsys, *argv)
-    assert code == 0
+def test_a_worker_killed_mid_run_still_gives_the_identical_result(cluster, tmp_path):
+    inline = _trade()
     marker = tmp_path / "killed"
     cluster.register_plugin(DieOnce(str(marker)))
     try:
-        code, mapped, err = _run(capsys, *argv, "--scheduler", cluster.scheduler.address)
+        mapped = _trade(cluster)
     finally:
         cluster.unregister_worker_plugin(DieOnce.name)
     assert marker.exists()  # a worker really died while the run was going
-    assert code == 0, err
-    assert mapped == inline
+    assert _trade_bytes(mapped) == _trade_bytes(inline)
     cluster.wait_for_workers(2, timeout=60)  # and the nanny replaced it
 
 
@@ -187,12 +250,10 @@ def test_split_covers_every_item_once_in_order(n, k):
     assert max(sizes) - min(sizes) <= 1
 
 
-def test_recovery_reading_the_dataset_on_the_workers_prints_the_inline_bytes(cluster, tmp_path, capsys):
-    assert main(["data", "export", "NVDA", "MU", "SPY", "--to", str(tmp_path / "prices")]) == 0
-    command = ["recovery", "--symbols", "NVDA", "MU", "--event", "deepseek_r1", "--horizon", "20"]
-    code, inline, _ = _run(capsys, *command)
-    assert code == 0
-    code, mapped, err = _run(capsys, *command, "--source", "parquet", "--path", str(tmp_path / "prices"),
-                             "--scheduler", cluster.scheduler.address)
-    assert code == 0, err
-    assert mapped == inline
+def test_recovery_reading_the_dataset_on_the_workers_gives_the_inline_bytes(cluster, dataset):
+    inputs = load_inputs(symbols=["NVDA", "MU"], event_ids=["deepseek_r1"])
+    inline = recovery(inputs.prices, inputs.alignment, inputs.calendars, horizon=20)
+    shipped = SourcePrices(get_source("parquet", path=dataset), list(inputs.prices))
+    mapped = recovery(shipped, inputs.alignment, inputs.calendars, horizon=20, scheduler=cluster)
+    for table in ("table", "paths", "survival"):
+        assert to_csv(getattr(mapped, table)) == to_csv(getattr(inline, table)), table

@@ -9,7 +9,7 @@ import strategies
 from backtest.inputs import load_inputs
 from backtest.trade import run_strategy
 from backtest.trading.grid import expand_grid
-from backtest.trading.slices import combine, grid_slices, run_slice
+from backtest.trading.slices import combine, grid_slices, grid_sums, run_slice
 from backtest.trading.windows import build_units
 
 
@@ -45,3 +45,23 @@ def test_grid_slices_cover_every_column_once():
     cells = sorted((u, c) for us, cs in slices
                    for u in range(us.start, us.stop) for c in range(cs.start, cs.stop))
     assert cells == [(u, c) for u in range(3) for c in range(7)]
+
+
+def test_grid_sums_give_the_aggregate_means_without_the_per_column_rows(inputs):
+    # The sums of 5 slices, added, give the means TradeResult.aggregate takes over all rows
+    # (pandas' groupby means: an independent computation), to rounding.
+    grid = {"hold": [1, 5, 10], "threshold": [0.03, 0.05], "stop": [None, 0.08]}
+    args = (inputs.prices, inputs.alignment, inputs.calendars)
+    whole = run_strategy("buy_the_dip", *args, grid=grid, horizon=20).aggregate.set_index("combo")
+    strat = strategies.get("buy_the_dip")
+    units = build_units(*args, horizon=20, lookback=strat.lookback, hedge=strat.hedge)
+    combos = expand_grid(strat, grid)
+    sums = grid_sums(strat, units, combos, fees=0.001, slippage=0.0005, fill="next_open", n_slices=5)
+    assert list(sums.index) == list(whole.index) and len(sums) == 12  # grid order, one row each
+    assert sums["pairs"].tolist() == whole["pairs"].tolist() == [4] * 12
+    assert sums["trades"].tolist() == whole["trades"].tolist() and whole["trades"].sum() > 0
+    for column in ("mean_return", "positive_share", "win_rate", "mean_excess_vs_buy_hold"):
+        np.testing.assert_allclose(sums[column], whole[column], rtol=1e-12, atol=1e-15, err_msg=column)
+    by_event = grid_sums(strat, units, combos, fees=0.001, slippage=0.0005, fill="next_open",
+                         n_slices=5, by=("event_id", "combo"))
+    assert len(by_event) == 2 * 12 and (by_event["pairs"] == 2).all()  # two symbols per event

@@ -95,7 +95,8 @@ def _run(args: argparse.Namespace, mapper: Mapper) -> int:
         warnings.simplefilter("always")
         # The abnormal path follows the study's ARs from day -1 to the horizon (same model as backtest run).
         try:
-            study = event_study(inputs.prices, inputs.alignment, inputs.calendars, model=args.model,
+            study = event_study(inputs.unit_prices(mapper.client is not None), inputs.alignment,
+                                inputs.calendars, model=args.model,
                                 factors=args.factors, event_window=(-1, reach if capped else args.horizon),
                                 car_windows=((0, 0),), other_events=inputs.all_alignment, scheduler=mapper)
         except StudyError as exc:

@@ -82,7 +82,9 @@ def run(args: argparse.Namespace) -> int:
         inputs = inputs_from_args(args, benchmarks=benchmarks, extra=args.factors or ())
         check_job(pairs=len(inputs.alignment), budget=budget_from(args.max_memory),
                   estimation_window=args.estimation_window, event_window=args.event_window)
-        result = event_study(inputs.prices, inputs.alignment, inputs.calendars, model=args.model,
+        # on a cluster with a parquet dataset each block reads its own symbols on its worker
+        result = event_study(inputs.unit_prices(mapper.client is not None), inputs.alignment,
+                             inputs.calendars, model=args.model,
                              estimation_window=args.estimation_window, event_window=args.event_window,
                              car_windows=args.car_windows, min_estimation=args.min_estimation,
                              benchmarks=benchmarks or None, factors=args.factors, return_kind=args.returns,

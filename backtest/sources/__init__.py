@@ -84,10 +84,11 @@ class SourcePrices(Mapping):
     def __init__(self, source: PriceSource, symbols: Sequence[str]) -> None:
         self.source = source
         self._symbols = list(dict.fromkeys(symbols))
+        self._names = set(self._symbols)
         self._loaded: dict[str, pd.DataFrame] = {}
 
     def __getitem__(self, symbol: str) -> pd.DataFrame:
-        if symbol not in self._symbols:
+        if symbol not in self._names:
             raise KeyError(symbol)
         if symbol not in self._loaded:
             self._loaded[symbol] = self.source.load(symbol)
@@ -96,6 +97,9 @@ class SourcePrices(Mapping):
     def __iter__(self) -> Iterator[str]:
         return iter(self._symbols)
 
+    def __contains__(self, symbol: object) -> bool:  # a name check, not a read
+        return symbol in self._names
+
     def __len__(self) -> int:
         return len(self._symbols)
 
@@ -103,7 +107,7 @@ class SourcePrices(Mapping):
         return (SourcePrices, (self.source, self._symbols))
 
     def subset(self, symbols: Sequence[str]) -> SourcePrices:
-        return SourcePrices(self.source, [s for s in symbols if s in self._symbols])
+        return SourcePrices(self.source, [s for s in symbols if s in self._names])
 
 
 def unit_prices(

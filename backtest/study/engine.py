@@ -4,15 +4,17 @@ For each event x symbol row of ``align_symbols``' output, relative day 0 is its
 reaction session and relative days count the sessions of the instrument's own
 exchange calendar (reconciled, so closures are never counted). Returns follow
 the rule in :mod:`backtest.study.returns`; the benchmark (and factor) returns
-are read on the instrument's sessions. The numerics run on all pairs at once
-(:func:`backtest.study.panel.compute`).
+are read on the instrument's sessions. The rows go in blocks of pairs through
+:func:`backtest.study.pairs.study_pairs` (on the scheduler's workers, each reading its own
+symbols), and the tables are built from what the blocks send back
+(:func:`backtest.study.panel.result_tables`).
 """
 
 from __future__ import annotations
 
 import warnings
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
+from dataclasses import fields, replace
 from typing import Any, Literal
 
 import numpy as np
@@ -22,12 +24,25 @@ from backtest.calendars import ExchangeCalendars
 from backtest.errors import DataWarning, ParameterError, StudyError
 from backtest.instruments import benchmark_of, get_instrument
 from backtest.scheduler import open_scheduler
+from backtest.sources import SourcePrices, subset_prices
 from backtest.study import diagnostics as dg
+from backtest.study.block import Computed, concat_computed, table_arrays
 from backtest.study.models import NEEDS_MARKET, Model
-from backtest.study.panel import Panel, assemble
+from backtest.study.pairs import (
+    PairDiagnostics,
+    PairsDone,
+    PairsInput,
+    WindowSetup,
+    cover_windows,
+    pair_blocks,
+    relabel,
+    study_pairs,
+    take_computed,
+)
+from backtest.study.panel import Panel, block_spec, result_tables
 from backtest.study.result import EventStudyResult
-from backtest.study.returns import returns_panel, session_returns
-from backtest.study.synchrony import FACTOR_ALIGNMENTS, FactorAlignment, aligned_levels
+from backtest.study.sufficient import ScopeStats, combine
+from backtest.study.synchrony import FACTOR_ALIGNMENTS, FactorAlignment
 from backtest.study.windows import Window, check_windows, parse_car_windows, parse_model, parse_window
 
 DEFAULT_CAR_WINDOWS: tuple[Window, ...] = ((0, 0), (0, 1), (-1, 1), (0, 5), (0, 20))
@@ -55,15 +70,9 @@ def _need_prices(prices: Mapping[str, pd.DataFrame], symbol: str, role: str) -> 
             f"no prices for {role} {symbol!r}; load it too (the prices must include every symbol, "
             "benchmark and factor)"
         )
-    if "close" not in prices[symbol].columns:
+    # a dataset the units read themselves is checked by its reader, on the worker
+    if not isinstance(prices, SourcePrices) and "close" not in prices[symbol].columns:
         raise StudyError(f"prices of {symbol!r} have no 'close' column")
-
-
-def _gather(values: np.ndarray, pos0: np.ndarray, window: Window, col: np.ndarray) -> np.ndarray:
-    rows = pos0[:, None] + np.arange(window[0], window[1] + 1)[None, :]
-    inside = (rows >= 0) & (rows < values.shape[0])
-    taken = values[np.clip(rows, 0, values.shape[0] - 1), col[:, None]]
-    return np.where(inside, taken, np.nan)
 
 
 def _warn_shared_day0(align: pd.DataFrame) -> None:
@@ -243,61 +252,35 @@ def event_study(prices: Mapping[str, pd.DataFrame], alignment: pd.DataFrame,
             )
     regressors = tuple(dict.fromkeys(["market", *factor_list])) if model == "factor" else ("market",)
     regressors += tuple(f"market_{side}{j}" for j in range(1, dimson + 1) for side in ("lag", "lead"))
-    k = len(regressors)
 
-    n, l1, l2 = len(align), est[1] - est[0] + 1, evt[1] - evt[0] + 1
-    est_r, evt_r = np.full((n, l1), np.nan), np.full((n, l2), np.nan)
-    est_x, evt_x = np.full((n, l1, k), np.nan), np.full((n, l2, k), np.nan)
-    evt_dates = np.full((n, l2), np.datetime64("NaT"), dtype="datetime64[ns]")
-    est_dates = np.full((n, l1), np.datetime64("NaT"), dtype="datetime64[ns]")
-    pos0_all = np.zeros(n, dtype=np.int64)
-    excluded = np.zeros(n, dtype=np.int64)
-    excluded_events = [""] * n
-    others = align if other_events is None else other_events
-    for calendar, rows in align.groupby("calendar", sort=False).groups.items():
-        idx = np.asarray(rows)
-        day0 = pd.DatetimeIndex(pd.to_datetime(align.loc[idx, "reaction_session"]))
-        # the schedule must reach the windows: at most 2 calendar days per session, plus a month
-        calendars.cover(day0.min() + pd.Timedelta(days=2 * min(est[0], evt[0], 0) - 31),
-                        day0.max() + pd.Timedelta(days=2 * max(evt[1], 0) + 31))
-        sessions = calendars.sessions(str(calendar))
-        pos0 = sessions.get_indexer(day0)
-        if (pos0 < 0).any():
-            bad = day0[pos0 < 0][0]
-            raise StudyError(f"reaction session {bad.date()} is not a session of {calendar}; "
-                             "rebuild the alignment with the same calendars")
-        names = list(dict.fromkeys([symbols[i] for i in idx] + [bench[i] for i in idx if bench[i]]
-                                   + factor_list))
-        panel = returns_panel(prices, names, sessions, return_kind).to_numpy()
-        if factor_alignment != "date":
-            panel = _time_align(panel, names, prices, calendars, str(calendar), return_kind, factor_alignment)
-        col = {name: j for j, name in enumerate(names)}
-        own = np.array([col[symbols[i]] for i in idx])
-        est_r[idx], evt_r[idx] = _gather(panel, pos0, est, own), _gather(panel, pos0, evt, own)
-        has_b = np.array([bool(bench[i]) for i in idx])
-        bcol = np.array([col[bench[i]] if bench[i] else 0 for i in idx])
-        for j, name in enumerate(regressors):
-            market = name.startswith("market")
-            lag = _lag(name)
-            c = bcol if market else np.full(len(idx), col[name])
-            mask = has_b[:, None] if market else True
-            est_x[idx, :, j] = np.where(mask, _gather(panel, pos0 - lag, est, c), np.nan)
-            evt_x[idx, :, j] = np.where(mask, _gather(panel, pos0 - lag, evt, c), np.nan)
-        for window, dates in ((evt, evt_dates), (est, est_dates)):
-            rel = pos0[:, None] + np.arange(window[0], window[1] + 1)[None, :]
-            inside = (rel >= 0) & (rel < len(sessions))
-            dates[idx] = np.where(inside, sessions.to_numpy()[np.clip(rel, 0, len(sessions) - 1)],
-                                  np.datetime64("NaT"))
-        pos0_all[idx] = pos0
-        if around is not None:
-            mask, ids = _near_other_events(others, str(calendar), sessions, align.loc[idx], pos0, est, around)
-            excluded[idx] = (mask & np.isfinite(est_r[idx])).sum(axis=1)
-            est_r[idx] = np.where(mask, np.nan, est_r[idx])
-            for i, text in zip(idx, ids, strict=True):
-                excluded_events[i] = text
-
+    setup = WindowSetup(est, evt, tuple(cars), regressors, tuple(factor_list), return_kind,
+                        factor_alignment, around, model)
     event_ids = align["event_id"].astype(str).to_numpy(dtype=object)
-    has_data = np.isfinite(evt_r).any(axis=1)
+    codes_all, _ = pd.factorize(event_ids)
+    rows = align[["event_id", "symbol", "calendar", "reaction_session"]].assign(benchmark=bench,
+                                                                                code=codes_all)
+    others = align if other_events is None else other_events
+    cover_windows(calendars, rows, setup)  # before any unit: every unit sees the same sessions
+    blocks = pair_blocks(len(align), symbols)
+    other_symbols = others["symbol"].astype(str)
+    units = []
+    for idx in blocks:  # each unit gets the prices and the other events of its own symbols only
+        part = rows.iloc[idx]
+        mine = list(dict.fromkeys(part["symbol"]))
+        wanted = [*mine, *(b for b in dict.fromkeys(part["benchmark"]) if b), *factor_list]
+        units.append(PairsInput(part, subset_prices(prices, wanted), others[other_symbols.isin(mine)]))
+    spec = block_spec(model, evt, cars, min_estimation, return_kind)
+    with open_scheduler(scheduler) as mapper:
+        done = mapper.map(study_pairs, units, label="study blocks", calendars=calendars, setup=setup,
+                          spec=spec, keep=table_arrays)
+    order = np.concatenate(blocks)
+    back = np.argsort(order, kind="stable")  # block order -> row order
+
+    def rejoin(values: list) -> np.ndarray:
+        return np.concatenate(values)[back]
+
+    has_data = rejoin([d.has_data for d in done])
+    evt_r, evt_dates = rejoin([d.evt_r for d in done]), rejoin([d.evt_dates for d in done])
     if not has_data.any():
         raise StudyError(
             "no event x symbol pair has a return in its event window "
@@ -310,13 +293,11 @@ def event_study(prices: Mapping[str, pd.DataFrame], alignment: pd.DataFrame,
                    for i in np.flatnonzero(~has_data)]
         warnings.warn(f"no prices in the event window for {', '.join(dropped)}; left out of the study",
                       DataWarning, stacklevel=2)
-    # an AR needs the return and, except under constant mean, every regressor
-    ar_missing = ~np.isfinite(evt_r)
-    if model != "constant_mean":
-        ar_missing |= ~np.all(np.isfinite(evt_x), axis=-1)
-    partial = has_data & ar_missing.any(axis=1)
+    n_ar_missing = rejoin([d.n_ar_missing for d in done])
+    partial = has_data & (n_ar_missing > 0)
     if partial.any():
-        listed = [f"{symbols[i]} in {event_ids[i]} ({int(ar_missing[i].sum())} of {l2})"
+        l2 = evt[1] - evt[0] + 1
+        listed = [f"{symbols[i]} in {event_ids[i]} ({int(n_ar_missing[i])} of {l2})"
                   for i in np.flatnonzero(partial)]
         warnings.warn("missing returns in the event window (counted in n_missing; a gap inside the "
                       "data is left out of the CARs, a CAR running past the data is NaN): "
@@ -325,21 +306,24 @@ def event_study(prices: Mapping[str, pd.DataFrame], alignment: pd.DataFrame,
     if model == "factor" and factor_alignment == "date":
         _warn_foreign_factors(align, factor_list)
     keep = np.flatnonzero(has_data)
+    stats, out = _reduce(done, order, codes_all, keep)
+    diagnostics = PairDiagnostics(**{
+        f.name: _rejoin_field([getattr(d.diagnostics, f.name) for d in done], back[keep])
+        for f in fields(PairDiagnostics)})
     kind = align["kind"].astype(str).to_numpy(dtype=object)[keep] if "kind" in align else None
+    # the estimation arrays stayed in the units: the tables read the event windows only
     panel = Panel(event_ids[keep], np.array(symbols, dtype=object)[keep],
-                  np.array(bench, dtype=object)[keep], est_r[keep], est_x[keep], evt_r[keep],
-                  evt_x[keep], evt_dates[keep], regressors, est_dates[keep], kind, excluded[keep])
+                  np.array(bench, dtype=object)[keep], np.empty((len(keep), 0)),
+                  np.empty((len(keep), 0, len(regressors))), evt_r[keep],
+                  rejoin([d.evt_bench for d in done])[keep][..., None], evt_dates[keep], regressors,
+                  None, kind, diagnostics.excluded)
     settings = {"model": model, "estimation_window": est, "event_window": evt, "car_windows": cars,
                 "min_estimation": min_estimation, "return_kind": return_kind,
                 "benchmarks": dict(benchmarks or {}), "factors": factor_list, "source": "prices",
                 "exclude_events": around, "factor_alignment": factor_alignment, "dimson": dimson}
-    with open_scheduler(scheduler) as mapper:
-        result = assemble(panel, model=model, estimation=est, event=evt, car_windows=cars,
-                          min_estimation=min_estimation, return_kind=return_kind, settings=settings,
-                          mapper=mapper)
-    gaps = _gap_counts(calendars, panel, cars, evt)
-    result = with_diagnostics(result, panel, pos0_all[keep], excluded[keep],
-                              [excluded_events[i] for i in keep], gaps, evt, cars, return_kind)
+    result = result_tables(panel, out, stats, model=model, estimation=est, event=evt, car_windows=cars,
+                           min_estimation=min_estimation, settings=settings)
+    result = with_diagnostics(result, panel, diagnostics, evt, cars, return_kind)
     if not robustness:
         return result
     from backtest.study.robustness import model_robustness
@@ -347,32 +331,9 @@ def event_study(prices: Mapping[str, pd.DataFrame], alignment: pd.DataFrame,
     view = model_robustness(prices, alignment, calendars, estimation_window=est, event_window=evt,
                             car_windows=cars, min_estimation=min_estimation, benchmarks=benchmarks,
                             factors=factors, return_kind=return_kind, exclude_events=around,
-                            other_events=other_events, factor_alignment=factor_alignment)
+                            other_events=other_events, factor_alignment=factor_alignment,
+                            scheduler=scheduler)
     return replace(result, robustness=view)
-
-
-def _lag(regressor: str) -> int:
-    """``market_lag2`` -> 2, ``market_lead1`` -> -1, anything else -> 0."""
-    for side, sign in (("_lag", 1), ("_lead", -1)):
-        if side in regressor:
-            return sign * int(regressor.rsplit(side, 1)[1])
-    return 0
-
-
-def _time_align(panel: np.ndarray, names: Sequence[str], prices: Mapping[str, pd.DataFrame],
-                calendars: ExchangeCalendars, calendar: str, return_kind: str,
-                rule: FactorAlignment) -> np.ndarray:
-    """``panel`` with the returns of series from another exchange replaced by time-aligned ones."""
-    foreign = [(j, name) for j, name in enumerate(names) if get_instrument(name).calendar != calendar]
-    if not foreign:
-        return panel
-    panel = panel.copy()
-    target = calendars.schedule(calendar)
-    for j, name in foreign:
-        source = calendars.schedule(get_instrument(name).calendar)
-        levels = aligned_levels(prices[name]["close"], source, target, rule)
-        panel[:, j] = session_returns(levels, target.index, return_kind).to_numpy()  # type: ignore[arg-type]
-    return panel
 
 
 def _gaps_hit(calendars: ExchangeCalendars, symbols: Sequence[str], dates: np.ndarray) -> str:
@@ -386,48 +347,40 @@ def _gaps_hit(calendars: ExchangeCalendars, symbols: Sequence[str], dates: np.nd
     return f", inside a data gap: {'; '.join(listed)}" if listed else ""
 
 
-def _near_other_events(others: pd.DataFrame, calendar: str, sessions: pd.DatetimeIndex,
-                       rows: pd.DataFrame, pos0: np.ndarray, est: Window, around: Window
-                       ) -> tuple[np.ndarray, list[str]]:
-    """Estimation days of ``rows`` near the day 0 of the same symbol's other events (see diagnostics)."""
-    theirs = others[others["calendar"].astype(str) == calendar]
-    other_pos = sessions.get_indexer(pd.DatetimeIndex(pd.to_datetime(theirs["reaction_session"])))
-    ok = other_pos >= 0
-    return dg.near_other_events(
-        rows["symbol"].astype(str).to_numpy(), rows["event_id"].astype(str).to_numpy(), pos0, est,
-        theirs["symbol"].astype(str).to_numpy()[ok], theirs["event_id"].astype(str).to_numpy()[ok],
-        other_pos[ok], around)
 
 
-def _gap_counts(calendars: ExchangeCalendars, panel: Panel, cars: Sequence[Window],
-                evt: Window) -> tuple[np.ndarray, np.ndarray]:
-    """Sessions of each pair's estimation window and CAR windows inside a data gap of the
-    symbol or its benchmark (``calendars.gaps``): ``(n,)`` and ``(n, W)``."""
-    n = len(panel.symbol)
-    n_est, n_car = np.zeros(n, dtype=np.int64), np.zeros((n, len(cars)), dtype=np.int64)
-    gaps = calendars.gaps
-    if gaps.empty:
-        return n_est, n_car
-    days: dict[str, pd.DatetimeIndex] = {}
-    for g in gaps.itertuples():
-        span = calendars.sessions(str(g.calendar), g.first, g.last)
-        days[str(g.symbol)] = days.get(str(g.symbol), pd.DatetimeIndex([])).union(span)
-    for i in range(n):
-        hit = [days[s] for s in (str(panel.symbol[i]), str(panel.benchmark[i])) if s in days]
-        if not hit:
-            continue
-        gap_days = hit[0].union(hit[1]) if len(hit) > 1 else hit[0]
-        n_est[i] = int(pd.DatetimeIndex(panel.est_dates[i]).isin(gap_days).sum())
-        in_evt = pd.DatetimeIndex(panel.evt_dates[i]).isin(gap_days)
-        n_car[i] = [int(in_evt[a - evt[0] : b - evt[0] + 1].sum()) for a, b in cars]
-    return n_est, n_car
+def _rejoin_field(values: list, rows: np.ndarray) -> Any:
+    """One diagnostics field of the units, concatenated and taken at ``rows`` (block positions)."""
+    if isinstance(values[0], list):
+        return np.array([text for part in values for text in part], dtype=object)[rows].tolist()
+    return np.concatenate(values)[rows]
 
 
-def with_diagnostics(result: EventStudyResult, panel: Panel, pos0: np.ndarray, excluded: np.ndarray,
-                     excluded_events: list[str], gaps: tuple[np.ndarray, np.ndarray], evt: Window,
+def _reduce(done: Sequence[PairsDone], order: np.ndarray, codes_all: np.ndarray,
+            keep: np.ndarray) -> tuple[ScopeStats, Computed]:
+    """The units' statistics merged (event codes of the kept pairs) and their arrays in row order."""
+    parts = [d.stats for d in done if d.stats is not None]
+    # one merge at the end, as run_blocks does
+    stats = parts[0] if len(parts) == 1 else combine(parts)
+    post, _ = pd.factorize(codes_all[keep])  # the event codes of the kept pairs only
+    new_code = np.full(int(codes_all.max()) + 1, -1, dtype=np.int64)
+    new_code[codes_all[keep]] = post
+    if not np.array_equal(new_code, np.arange(len(new_code))):
+        stats = relabel(stats, new_code)
+    out = concat_computed([d.kept for d in done if d.stats is not None])
+    kept_order = order[np.concatenate([d.has_data for d in done])]
+    if np.any(np.diff(kept_order) < 0):
+        out = take_computed(out, np.argsort(kept_order, kind="stable"))
+    return stats, out
+
+
+
+def with_diagnostics(result: EventStudyResult, panel: Panel, diagnostics: PairDiagnostics, evt: Window,
                      cars: Sequence[Window], return_kind: str) -> EventStudyResult:
     """Add the trap diagnostics (:mod:`backtest.study.diagnostics`) to the CAR and fits tables."""
     n, w = len(panel.symbol), len(cars)
+    pos0, excluded, gaps = diagnostics.pos0, diagnostics.excluded, \
+        (diagnostics.n_gap_estimation, diagnostics.n_gap_car)
     car, fits = result.car.copy(), result.fits.copy()
     car_cols = [(a - evt[0], b - evt[0]) for a, b in cars]
     shape = (n, w)
@@ -441,9 +394,7 @@ def with_diagnostics(result: EventStudyResult, panel: Panel, pos0: np.ndarray, e
     ar = ab["ar"].to_numpy(dtype=float).reshape(n, l2)
     bhar_drift = np.stack([dg.bhar_drift(normal, ar, alpha, a, b, return_kind) for a, b in car_cols], 1)
     complete = car["complete"].to_numpy(dtype=bool).reshape(shape)
-    bench_est = panel.est_x[..., 0] if panel.est_x.shape[2] else np.full(panel.est_r.shape, np.nan)
-    bench_evt = panel.evt_x[..., 0] if panel.evt_x.shape[2] else np.full(panel.evt_r.shape, np.nan)
-    bench_ret, bench_z = dg.benchmark_move(bench_est, bench_evt, car_cols)
+    bench_ret, bench_z = diagnostics.benchmark_car, diagnostics.benchmark_z
     overlap = dg.overlapping_events(panel.symbol.astype(str), panel.event_id.astype(str), pos0, cars)
     for name in ("drift", "drift_share", "car_drift_free"):
         car[name] = drift[name].ravel()
@@ -455,9 +406,6 @@ def with_diagnostics(result: EventStudyResult, panel: Panel, pos0: np.ndarray, e
     car["overlap_events"] = [text for row in overlap for text in row]
     car["n_gap"] = gaps[1].ravel()
 
-    day0 = -evt[0] if evt[0] <= 0 <= evt[1] else None
-    day0_ret, day0_z = (dg.benchmark_move(bench_est, bench_evt, [(day0, day0)]) if day0 is not None
-                        else (np.full((n, 1), np.nan), np.full((n, 1), np.nan)))
     fits["n_excluded"] = excluded
     short = (excluded > 0) & (fits["warning"].astype(str) != "")
     fits.loc[short, "warning"] = [f"{w} ({k} sessions near other events left out; exclude_events=None "
@@ -466,10 +414,10 @@ def with_diagnostics(result: EventStudyResult, panel: Panel, pos0: np.ndarray, e
     gap_short = (gaps[0] > 0) & (fits["warning"].astype(str) != "")
     fits.loc[gap_short, "warning"] = [f"{w} ({k} sessions in a data gap)" for w, k in
                                       zip(fits.loc[gap_short, "warning"], gaps[0][gap_short], strict=True)]
-    fits["excluded_events"] = excluded_events
+    fits["excluded_events"] = diagnostics.excluded_events
     fits["n_gap_estimation"] = gaps[0]
-    fits["benchmark_day0_return"] = day0_ret[:, 0]
-    fits["benchmark_day0_z"] = day0_z[:, 0]
+    fits["benchmark_day0_return"] = diagnostics.benchmark_day0
+    fits["benchmark_day0_z"] = diagnostics.benchmark_day0_z
     fits["overlap_events"] = dg.overlapping_events(panel.symbol.astype(str), panel.event_id.astype(str),
                                                    pos0, [evt])
     fits["overlap_events"] = [row[0] for row in fits["overlap_events"]]
@@ -478,6 +426,7 @@ def with_diagnostics(result: EventStudyResult, panel: Panel, pos0: np.ndarray, e
     abnormal["ar_drift_free"] = (ar + alpha[:, None]).ravel()
     return replace(result, car=car, fits=fits, abnormal_returns=abnormal,
                    tests=_overlap_notes(result.tests, car, panel.kind))
+
 
 
 def _overlap_notes(tests: pd.DataFrame, car: pd.DataFrame, kind: np.ndarray | None) -> pd.DataFrame:

@@ -129,6 +129,13 @@ def _aar_table(scopes: Sequence[str], stats: ScopeStats, rel_days: np.ndarray) -
                          "caar": np.cumsum(aar, axis=1).ravel(), "n": n.ravel()})
 
 
+def block_spec(model: str, event: Window, car_windows: Sequence[Window], min_estimation: int,
+               return_kind: str) -> BlockSpec:
+    """The settings every block of a study shares (CAR windows as event-window columns)."""
+    return BlockSpec(model, min_estimation, tuple((a - event[0], b - event[0]) for a, b in car_windows),
+                     return_kind, -event[0] if event[0] <= 0 <= event[1] else None)
+
+
 def assemble(panel: Panel, *, model: str, estimation: Window, event: Window,
              car_windows: Sequence[Window], min_estimation: int, return_kind: str,
              settings: dict, block_size: int = BLOCK_SIZE, mapper: Any = None) -> EventStudyResult:
@@ -142,18 +149,30 @@ def assemble(panel: Panel, *, model: str, estimation: Window, event: Window,
     """
     from backtest.study.blocks import map_blocks
 
-    car_cols = [(a - event[0], b - event[0]) for a, b in car_windows]
-    labels = [window_label(w) for w in car_windows]
-    spec = BlockSpec(model, min_estimation, tuple(car_cols), return_kind,
-                     -event[0] if event[0] <= 0 <= event[1] else None)
-    codes, uniques = pd.factorize(np.asarray(panel.event_id))
+    spec = block_spec(model, event, car_windows, min_estimation, return_kind)
+    codes, _ = pd.factorize(np.asarray(panel.event_id))
     est_days = None if panel.est_dates is None else day_numbers(panel.est_dates)
     stats, parts = map_blocks([BlockInput(panel.est_r[b], panel.est_x[b], panel.evt_r[b], panel.evt_x[b],
                                           codes[b], None if est_days is None else est_days[b])
                                for b in slices(len(codes), block_size)], spec, table_arrays, mapper)
-    out = concat_computed(parts)
+    return result_tables(panel, concat_computed(parts), stats, model=model, estimation=estimation,
+                         event=event, car_windows=car_windows, min_estimation=min_estimation,
+                         settings=settings)
+
+
+def result_tables(panel: Panel, out: Computed, stats: ScopeStats, *, model: str, estimation: Window,
+                  event: Window, car_windows: Sequence[Window], min_estimation: int,
+                  settings: dict) -> EventStudyResult:
+    """The result tables from the blocks' per-pair arrays ``out`` and reduced ``stats``.
+
+    Reads of ``panel`` only the identifiers, ``kind``, ``n_excluded`` and the event-window
+    arrays: its estimation arrays may be empty ``(n, 0)`` (the blocks already used them).
+    """
+    car_cols = [(a - event[0], b - event[0]) for a, b in car_windows]
+    labels = [window_label(w) for w in car_windows]
+    codes, uniques = pd.factorize(np.asarray(panel.event_id))
     n, l2 = panel.evt_r.shape
-    l1 = panel.est_r.shape[1]
+    l1 = estimation[1] - estimation[0] + 1
     rel_days = np.arange(event[0], event[1] + 1)
     fit = out.fit
     used = np.where(out.fallback, "market_adjusted", model)

@@ -5,6 +5,11 @@ column (one unit x one combination) is simulated on its own. So the grid can be 
 rectangular slices, each slice run anywhere (:mod:`backtest.scheduler`), and the pieces put
 back in the inline column order (unit-major, then combination): :func:`combine` gives the
 same :class:`~backtest.trading.result.TradeResult`, bit for bit, as one call over everything.
+
+A grid too large to hold per column (100,000 combinations over 1,000 units is 10^8 rows) is
+reduced on the workers instead: :func:`grid_sums` maps :func:`slice_sums` and adds the
+slices' per-combination sums, so what comes back is ``O(combinations)`` whatever the number
+of units, and the means of :attr:`TradeResult.aggregate` follow from the sums.
 """
 
 from __future__ import annotations
@@ -83,3 +88,64 @@ def combine(parts: Sequence[TradeResult], slices: Sequence[Slice], units: list[U
         legs[leg] = {name: values[sort] for name, values in records.items()}
     return TradeResult(strategy=parts[0].strategy, results=results, units=units, combos=combos,
                        value=value, buy_hold_value=buy_hold, legs=legs, settings=dict(parts[0].settings))
+
+
+#: Per-combination sums of a grid (:func:`combo_sums`): counts and sums that add across slices.
+SUM_COLUMNS: tuple[str, ...] = ("pairs", "traded", "return_sum", "positive", "trades", "wins",
+                                "excess_n", "excess_sum")
+
+
+def combo_sums(results: pd.DataFrame, by: Sequence[str] = ("combo",)) -> pd.DataFrame:
+    """Sums per combination (or per ``by`` keys, e.g. ``("event_id", "combo")`` for a holdout)
+    of a results table (:attr:`TradeResult.results`): :data:`SUM_COLUMNS`, in first-seen order.
+
+    ``pairs`` event x symbol units, ``traded`` those with a trade, ``return_sum`` the sum of
+    their total returns, ``positive`` how many gained, ``trades`` and ``wins`` the trade counts,
+    ``excess_n`` / ``excess_sum`` the count and sum of the finite ``excess_vs_buy_hold``.
+    Sums add across slices, so ``mean_return = return_sum / pairs`` of the whole grid comes
+    from the slices' sums (:func:`sums_summary`).
+    """
+    excess = results["excess_vs_buy_hold"]
+    frame = results.assign(_traded=results["n_trades"] > 0, _pos=results["total_return"] > 0,
+                           _wins=results["win_rate"].fillna(0) * results["n_trades"],
+                           _excess_n=excess.notna(), _excess=excess.fillna(0.0))
+    g = frame.groupby(list(by), sort=False)
+    return pd.DataFrame({"pairs": g.size(), "traded": g["_traded"].sum(),
+                         "return_sum": g["total_return"].sum(), "positive": g["_pos"].sum(),
+                         "trades": g["n_trades"].sum(), "wins": g["_wins"].sum(),
+                         "excess_n": g["_excess_n"].sum(), "excess_sum": g["_excess"].sum()})
+
+
+def slice_sums(piece: tuple[Sequence[Unit], pd.DataFrame], *, strategy: Strategy, fees: float,
+               slippage: float, fill: Fill, by: Sequence[str] = ("combo",)) -> pd.DataFrame:
+    """One slice reduced on its worker: :func:`combo_sums` of :func:`run_slice`."""
+    done = run_slice(piece, strategy=strategy, fees=fees, slippage=slippage, fill=fill)
+    return combo_sums(done.results, by)
+
+
+def sums_summary(sums: pd.DataFrame) -> pd.DataFrame:
+    """The means of :attr:`TradeResult.aggregate` from :func:`combo_sums`: mean_return,
+    positive_share, win_rate, mean_excess_vs_buy_hold (NaN where nothing to average)."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return sums.assign(
+            mean_return=sums["return_sum"] / sums["pairs"],
+            positive_share=sums["positive"] / sums["pairs"],
+            win_rate=(sums["wins"] / sums["trades"]).where(sums["trades"] > 0),
+            mean_excess_vs_buy_hold=(sums["excess_sum"] / sums["excess_n"]).where(sums["excess_n"] > 0))
+
+
+def grid_sums(strategy: Strategy, units: Sequence[Unit], combos: pd.DataFrame, *, fees: float,
+              slippage: float, fill: Fill, scheduler: Any = None, n_slices: int | None = None,
+              by: Sequence[str] = ("combo",)) -> pd.DataFrame:
+    """The grid's :func:`sums_summary`, reduced slice by slice over ``scheduler``'s workers.
+
+    Memory is one slice's results per worker and ``O(combinations)`` (times events with
+    ``by=("event_id", "combo")``) here, never one row per unit x combination.
+    """
+    with open_scheduler(scheduler) as mapper:
+        count = n_slices or max(8, 4 * mapper.workers)
+        pieces = [(list(units[u]), combos.iloc[c]) for u, c in grid_slices(len(units), len(combos), count)]
+        parts = mapper.map(slice_sums, pieces, label="grid slices", strategy=strategy, fees=fees,
+                           slippage=slippage, fill=fill, by=tuple(by))
+    total = pd.concat(parts).groupby(level=list(range(len(by))), sort=False).sum()
+    return sums_summary(total)
