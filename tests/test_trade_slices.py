@@ -65,3 +65,21 @@ def test_grid_sums_give_the_aggregate_means_without_the_per_column_rows(inputs):
     by_event = grid_sums(strat, units, combos, fees=0.001, slippage=0.0005, fill="next_open",
                          n_slices=5, by=("event_id", "combo"))
     assert len(by_event) == 2 * 12 and (by_event["pairs"] == 2).all()  # two symbols per event
+
+
+def test_grid_sums_in_batches_equal_one_gather(inputs):
+    # 48 slices come back in three batches of 16, each added into the running sums: the
+    # totals equal those of one gather of 3 slices (counts exactly, sums to rounding).
+    grid = {"hold": [1, 2, 5, 10], "threshold": [0.01, 0.03, 0.05], "stop": [None, 0.05, 0.08, 0.12]}
+    strat = strategies.get("buy_the_dip")
+    units = build_units(inputs.prices, inputs.alignment, inputs.calendars, horizon=20,
+                        lookback=strat.lookback, hedge=strat.hedge)
+    combos = expand_grid(strat, grid)
+    assert len(grid_slices(len(units), len(combos), 48)) > 16  # more than one batch
+    few = grid_sums(strat, units, combos, fees=0.001, slippage=0.0005, fill="next_open", n_slices=3)
+    many = grid_sums(strat, units, combos, fees=0.001, slippage=0.0005, fill="next_open", n_slices=48)
+    assert list(many.index) == list(few.index) == list(combos["combo"])
+    for column in ("pairs", "traded", "positive", "trades", "excess_n"):
+        assert many[column].tolist() == few[column].tolist(), column
+    for column in ("return_sum", "wins", "excess_sum", "mean_return"):
+        np.testing.assert_allclose(many[column], few[column], rtol=1e-12, atol=1e-15, err_msg=column)

@@ -90,6 +90,8 @@ def combine(parts: Sequence[TradeResult], slices: Sequence[Slice], units: list[U
                        value=value, buy_hold_value=buy_hold, legs=legs, settings=dict(parts[0].settings))
 
 
+#: Most unit x combination columns in one slice of :func:`grid_sums` (~100 MB of matrices and results).
+SLICE_COLUMNS = 100_000
 #: Per-combination sums of a grid (:func:`combo_sums`): counts and sums that add across slices.
 SUM_COLUMNS: tuple[str, ...] = ("pairs", "traded", "return_sum", "positive", "trades", "wins",
                                 "excess_n", "excess_sum")
@@ -116,10 +118,17 @@ def combo_sums(results: pd.DataFrame, by: Sequence[str] = ("combo",)) -> pd.Data
                          "excess_n": g["_excess_n"].sum(), "excess_sum": g["_excess"].sum()})
 
 
-def slice_sums(piece: tuple[Sequence[Unit], pd.DataFrame], *, strategy: Strategy, fees: float,
-               slippage: float, fill: Fill, by: Sequence[str] = ("combo",)) -> pd.DataFrame:
-    """One slice reduced on its worker: :func:`combo_sums` of :func:`run_slice`."""
-    done = run_slice(piece, strategy=strategy, fees=fees, slippage=slippage, fill=fill)
+def slice_sums(piece: tuple[Sequence[Unit], pd.DataFrame | slice], *, strategy: Strategy, fees: float,
+               slippage: float, fill: Fill, by: Sequence[str] = ("combo",),
+               combos: pd.DataFrame | None = None) -> pd.DataFrame:
+    """One slice reduced on its worker: :func:`combo_sums` of :func:`run_slice`.
+
+    ``piece`` is ``(units, combinations)``, or ``(units, rows)`` with ``rows`` a slice of the
+    shared ``combos`` (which then travel once per worker, not once per slice).
+    """
+    units, rows = piece
+    chosen = combos.iloc[rows] if isinstance(rows, slice) else rows
+    done = run_slice((units, chosen), strategy=strategy, fees=fees, slippage=slippage, fill=fill)
     return combo_sums(done.results, by)
 
 
@@ -139,13 +148,21 @@ def grid_sums(strategy: Strategy, units: Sequence[Unit], combos: pd.DataFrame, *
               by: Sequence[str] = ("combo",)) -> pd.DataFrame:
     """The grid's :func:`sums_summary`, reduced slice by slice over ``scheduler``'s workers.
 
-    Memory is one slice's results per worker and ``O(combinations)`` (times events with
-    ``by=("event_id", "combo")``) here, never one row per unit x combination.
+    Slices hold at most :data:`SLICE_COLUMNS` unit x combination columns (unless ``n_slices``
+    says otherwise) and come back in batches, each added into the running sums before the next
+    is gathered: memory is one slice's results per worker and ``O(combinations)`` (times events
+    with ``by=("event_id", "combo")``) here, never one row per unit x combination.
     """
+    keys = list(range(len(by)))
+    total: pd.DataFrame | None = None
     with open_scheduler(scheduler) as mapper:
-        count = n_slices or max(8, 4 * mapper.workers)
-        pieces = [(list(units[u]), combos.iloc[c]) for u, c in grid_slices(len(units), len(combos), count)]
-        parts = mapper.map(slice_sums, pieces, label="grid slices", strategy=strategy, fees=fees,
-                           slippage=slippage, fill=fill, by=tuple(by))
-    total = pd.concat(parts).groupby(level=list(range(len(by))), sort=False).sum()
+        count = n_slices or max(4 * mapper.workers, math.ceil(len(units) * len(combos) / SLICE_COLUMNS))
+        slices = grid_slices(len(units), len(combos), count)
+        batch = max(16, 8 * mapper.workers)
+        for first in range(0, len(slices), batch):
+            parts = mapper.map(slice_sums, [(list(units[u]), c) for u, c in slices[first:first + batch]],
+                               label="grid slices", strategy=strategy, fees=fees, slippage=slippage,
+                               fill=fill, by=tuple(by), combos=combos)
+            both = pd.concat(parts if total is None else [total, *parts])
+            total = both.groupby(level=keys, sort=False).sum()
     return sums_summary(total)
