@@ -5,13 +5,15 @@ Run (writes the synthetic universe of ``benchmarks/universe.py`` first if DIR ha
     python benchmarks/bench_scale.py DIR --symbols 2000 --years 10 --events 200 \\
         --grid-units 1000 --grid-combos 100000
 
-Two jobs, each timed on every scheduler, the schedulers interleaved (A B C A B C ...) so
+Three jobs, each timed on every scheduler, the schedulers interleaved (A B C A B C ...) so
 that a machine shared with other work slows them alike; medians over ``--repeats``:
 
-1. **study + recovery**: ``event_study`` (market model, all eight tests) and ``recovery`` on
-   every event x stock pair of the universe (``symbols x events`` pairs), with prices from
-   the Parquet dataset (on a cluster each recovery block reads its own symbols there);
-2. **grid**: ``buy_the_dip`` over a ``--grid-combos`` grid on the first ``--grid-units``
+1. **study**: ``event_study`` (market model, every test) on every event x stock pair of the
+   universe (``symbols x events`` pairs; ``--events-limit K`` keeps the first K events), with
+   prices from the Parquet dataset: on a cluster each block of pairs reads its own symbols;
+2. **recovery**: ``recovery`` on the same pairs, following the study's abnormal returns (the
+   study is run once, inline, untimed, before the first recovery run);
+3. **grid**: ``buy_the_dip`` over a ``--grid-combos`` grid on the first ``--grid-units``
    event x stock pairs, mapped as grid slices (``backtest.trading.slices.grid_sums``): each
    slice returns per-combination sums, so what comes back is ``O(combinations)`` whatever
    the number of units.
@@ -32,6 +34,7 @@ import statistics
 import sys
 import time
 import warnings
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -64,19 +67,21 @@ def grid(n_combos: int) -> dict[str, list]:
             "stop": [None] + [round(float(x), 4) for x in np.linspace(0.01, 0.3, n_stop - 1)]}
 
 
-def run_once(kind: str, mapper, inputs, units, combos, strategy) -> dict:
+def run_once(kind: str, mapper, inputs, units, combos, strategy, study=None) -> dict:
     from backtest.recovery import recovery
     from backtest.study import event_study
     from backtest.trading.slices import grid_sums
 
     start = time.perf_counter()
+    # on a cluster the study's and recovery's blocks read their symbols from the dataset
+    prices = inputs.unit_prices(mapper.client is not None)
     if kind == "study":
-        # on a cluster the study's and recovery's blocks read their symbols from the dataset
-        prices = inputs.unit_prices(mapper.client is not None)
         study = event_study(prices, inputs.alignment, inputs.calendars, scheduler=mapper)
-        recovery(prices, inputs.alignment, inputs.calendars,
-                 horizon=20, study=study, scheduler=mapper)
         size = len(study.car) // len(study.settings["car_windows"])
+    elif kind == "recovery":
+        result = recovery(prices, inputs.alignment, inputs.calendars, horizon=20, study=study,
+                          scheduler=mapper)
+        size = int((result.table["path"] == "price").sum())
     else:
         total = grid_sums(strategy, units, combos, fees=0.001, slippage=0.0005, fill="next_open",
                           scheduler=mapper)
@@ -93,7 +98,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--grid-units", type=int, default=1000)
     parser.add_argument("--grid-combos", type=int, default=100_000)
     parser.add_argument("--repeats", type=int, default=2)
-    parser.add_argument("--jobs", default="study,grid")
+    parser.add_argument("--jobs", default="study,recovery,grid")
+    parser.add_argument("--events-limit", type=int, default=None,
+                        help="keep the first K events of DIR/events.csv (pairs = symbols x K)")
     parser.add_argument("--schedulers", default=",".join(SCHEDULERS),
                         help="e.g. local:1,local:2 to measure the client's peak without an inline run")
     args = parser.parse_args(argv)
@@ -112,6 +119,10 @@ def main(argv: list[str] | None = None) -> int:
     symbols = universe.stock_symbols(target / "prices")
     start = time.perf_counter()
     inputs = load_inputs(target / "events.csv", symbols, source="parquet", path=target / "prices")
+    if args.events_limit:
+        first = list(dict.fromkeys(inputs.alignment["event_id"]))[: args.events_limit]
+        inputs = replace(inputs, alignment=inputs.alignment[inputs.alignment["event_id"].isin(first)]
+                         .reset_index(drop=True))
     load_s = time.perf_counter() - start
     strategy = strategies.get("buy_the_dip")
     combos = expand_grid(strategy, grid(args.grid_combos))
@@ -119,14 +130,19 @@ def main(argv: list[str] | None = None) -> int:
                         horizon=20, lookback=strategy.lookback, hedge=False)
     report: dict = {"pairs": len(inputs.alignment), "load_seconds": load_s, "grid_units": len(units),
                     "grid_combinations": len(combos), "client_peak_mb_after_load": _peak_mb(), "jobs": {}}
+    study = None
     for job in args.jobs.split(","):
+        if job == "recovery" and study is None:
+            from backtest.study import event_study
+
+            study = event_study(inputs.prices, inputs.alignment, inputs.calendars)
         runs: dict[str, list] = {s: [] for s in args.schedulers.split(",")}
         for _ in range(args.repeats):
             for name in runs:  # interleaved
                 with open_scheduler(name, progress=False) as mapper:
                     if mapper.client is not None:
                         mapper.client.run(_warm)
-                    out = run_once(job, mapper, inputs, units, combos, strategy)
+                    out = run_once(job, mapper, inputs, units, combos, strategy, study)
                     if mapper.client is None:
                         out["peak_mb_per_worker"] = [_peak_mb()]
                     else:
