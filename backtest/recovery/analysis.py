@@ -242,6 +242,7 @@ def measure_pairs(
     ars = None if study_ars is None else StudyARs(study_ars, "ar_drift_free" if drift_free else "ar")
     rows: list[dict[str, object]] = []
     paths = PathColumns()
+    bench_of: dict[str, str | None] = {}
     for item, reaction in zip(items, reactions, strict=True):
         symbol, event_id = str(item.symbol), str(item.event_id)
         stock = closes[symbol]
@@ -251,7 +252,9 @@ def measure_pairs(
         first_date, last_date = stock.first, stock.last
         dates, has_day0 = sessions.window(str(item.calendar), reaction, last_date, horizon)
         dates_ns = as_ns(dates)
-        bench = benchmark_of(symbol, benchmarks)
+        if symbol not in bench_of:  # the registry lookup, once per symbol
+            bench_of[symbol] = benchmark_of(symbol, benchmarks)
+        bench = bench_of[symbol]
         ident = {"event_id": event_id, "symbol": symbol, "kind": str(item.kind),
                  "calendar": str(item.calendar), "reaction_session": reaction,
                  "benchmark": bench if study_ars is None else "", "ar_source": ar_source,

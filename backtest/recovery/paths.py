@@ -91,6 +91,7 @@ class PathMetrics:
 
 
 _FIELDS = fields(PathMetrics)
+_DAY = np.timedelta64(1, "D")
 
 
 def check_horizon(horizon: object, name: str = "horizon") -> int:
@@ -115,6 +116,8 @@ def _carry_forward(values: np.ndarray, prior_value: float) -> tuple[np.ndarray, 
     array([1., 2., 2., 2., 5.])
     """
     missing = ~np.isfinite(values)
+    if not missing.any():
+        return values, missing
     seen = np.maximum.accumulate(np.where(missing, -1, np.arange(values.size)))  # last finite position
     filled = np.where(seen >= 0, values[np.maximum(seen, 0)], prior_value)
     return filled, missing
@@ -206,7 +209,7 @@ def path_metrics(
     n = min(values.size, horizon + 2)
     dates, values = dates[:n], values[:n]
     filled, missing = _carry_forward(values, prior_value)
-    n_missing = int(missing.sum())
+    n_missing = int(np.count_nonzero(missing))
     ratio_days = tuple(int(k) for k in ratio_days)
 
     if n == 0 or not np.isfinite(filled[0]):
@@ -222,20 +225,21 @@ def path_metrics(
     post = filled[1:]  # day 0 .. last day seen
     last_rel_day = post.size - 1
     end_reason = "horizon" if last_rel_day >= horizon else truncated_by
-    t = int(np.argmin(sign * post))  # first occurrence of the extreme
+    signed = post if sign > 0 else -post
+    t = int(np.argmin(signed))  # first occurrence of the extreme
     extreme = float(post[t])
     excursion = extreme / pre - 1.0
     max_drawdown = min(excursion, 0.0) if direction == "drawdown" else max(excursion, 0.0)
     moved = bool(sign * (pre - extreme) > 0)
 
-    at_or_beyond = sign * post >= sign * pre  # back at P_pre (or never left it)
+    at_or_beyond = signed >= sign * pre  # back at P_pre (or never left it)
     back = np.flatnonzero(at_or_beyond)
     recovered = back.size > 0
     relapsed: bool | None = None
     if recovered:
         k = int(back[0])
         recovery_date = pd.Timestamp(dates[k + 1])
-        recovery_sessions, recovery_days = k, int((recovery_date - pd.Timestamp(dates[1])).days)
+        recovery_sessions, recovery_days = k, int((dates[k + 1] - dates[1]) // _DAY)  # whole days, floor
         censored_by = None
         relapsed = bool((~at_or_beyond[k + 1:]).any())
     else:
