@@ -40,15 +40,16 @@ from backtest.recovery import recovery
 def _baseline(ref: str):
     """``recovery`` of git ``ref`` (its analysis.py using its own paths.py)."""
     root = Path(__file__).resolve().parent.parent
-    folder = Path(tempfile.mkdtemp(prefix="bench_recovery_"))
     modules = {}
-    for name in ("paths", "analysis"):
-        source = subprocess.run(["git", "-C", str(root), "show", f"{ref}:backtest/recovery/{name}.py"],
-                                check=True, capture_output=True, text=True).stdout
-        (folder / f"{name}.py").write_text(source)
-        spec = importlib.util.spec_from_file_location(f"baseline_recovery_{name}", folder / f"{name}.py")
-        modules[name] = sys.modules[spec.name] = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(modules[name])
+    with tempfile.TemporaryDirectory(prefix="bench_recovery_") as tmp:
+        for name in ("paths", "analysis"):
+            source = subprocess.run(["git", "-C", str(root), "show", f"{ref}:backtest/recovery/{name}.py"],
+                                    check=True, capture_output=True, text=True).stdout
+            file = Path(tmp) / f"{name}.py"
+            file.write_text(source)
+            spec = importlib.util.spec_from_file_location(f"baseline_recovery_{name}", file)
+            modules[name] = sys.modules[spec.name] = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(modules[name])
     modules["analysis"].path_metrics = modules["paths"].path_metrics
     modules["analysis"].check_horizon = modules["paths"].check_horizon
     return modules["analysis"].recovery
