@@ -3,6 +3,8 @@
 * :mod:`backtest.recovery.paths` — pure metrics of one path (:func:`path_metrics`);
 * :mod:`backtest.recovery.survival` — Kaplan-Meier summary across paths (:func:`summarize`);
 * :mod:`backtest.recovery.analysis` — prices + alignment + calendars -> :class:`RecoveryResult`.
+* :mod:`backtest.recovery.block` — a block of pairs' inputs as arrays indexed once (the fast path);
+* :mod:`backtest.recovery.result` — :class:`RecoveryResult` and how it renders.
 """
 
 from __future__ import annotations

@@ -35,15 +35,26 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from backtest.errors import CalendarError, DataError, DataWarning, ParameterError
+from backtest.errors import DataError, DataWarning, ParameterError
 from backtest.instruments import benchmark_of
+from backtest.recovery.block import (
+    PATH_COLUMNS,
+    BlockSessions,
+    Closes,
+    PathColumns,
+    StudyARs,
+    as_ns,
+    block_spans,
+    carried,
+)
 from backtest.recovery.paths import RATIO_DAYS, check_horizon, path_metrics
+from backtest.recovery.result import RecoveryResult
 from backtest.recovery.status import recovery_statuses
 from backtest.recovery.survival import summarize
 from backtest.scheduler import open_scheduler, split
@@ -51,98 +62,6 @@ from backtest.sources import subset_prices
 
 ALIGNMENT_COLUMNS: tuple[str, ...] = ("event_id", "symbol", "calendar", "reaction_session", "kind")
 KIND_DIRECTION: dict[str, str] = {"shock": "drawdown", "relief": "give_back"}
-_LOOKBACK = pd.Timedelta(days=40)  # calendar days searched for day -1 (longest closures are ~1 week)
-
-
-@dataclass(frozen=True)
-class RecoveryResult:
-    """What :func:`recovery` returns.
-
-    Attributes
-    ----------
-    table : pandas.DataFrame
-        One row per event x symbol x path (``"price"`` | ``"abnormal"``): identifiers
-        (event_id, symbol, path, kind, direction, calendar, reaction_session,
-        benchmark, ar_source, ar_model: the model the abnormal path follows, e.g. ``market`` or
-        ``market, drift-free``) and the :class:`PathMetrics` fields (pre_event_close,
-        reaction_return, trough_date, trough_rel_day, trough_close, max_drawdown,
-        moved, recovered, recovery_sessions, recovery_days, recovery_date, censored_by, relapsed,
-        recovered_after_trough, recovery_from_trough_sessions, trough_censored_by,
-        last_date_seen, last_rel_day, duration_sessions, half_life_sessions,
-        half_life_date, n_missing, ratio_1, ratio_5, ratio_20, ratio_60) and
-        ``measurable`` / ``unmeasured_reason``, and ``status``: the row in words
-        (:mod:`backtest.recovery.status`, the one vocabulary every output uses). Fractions, not percent.
-        Rows with ``direction = "give_back"`` (relief events) hold the *peak* in the
-        ``trough_*`` columns and the largest run-up (>= 0) in ``max_drawdown``;
-        ``recovered`` there means the whole jump was given back. ``recovery_*`` are
-        ``<NA>``/``NaT`` exactly when ``recovered`` is False; ``censored_by`` then says
-        why (``horizon``, ``end_of_data``, ``study_window``) and ``last_date_seen`` when.
-        ``moved`` is False for a path that never went below the pre-event value (give-back:
-        above it); such a path "recovers" on day 0 trivially and the summary leaves it out of
-        the Kaplan-Meier estimate. ``relapsed``: back below the pre-event value after the
-        first recovery; ``recovered_after_trough`` / ``recovery_from_trough_sessions`` /
-        ``trough_censored_by``: the recovery counted from the trough day instead of day 0.
-        ``measurable`` is False when the row has no pre-event value or nothing after the event;
-        ``unmeasured_reason`` then says which, with the date the prices start or end
-        (e.g. ``"no pre-event close: prices start 2024-01-02"``), and every measure is undefined.
-    paths : pandas.DataFrame
-        Tidy: event_id, symbol, rel_day, date, close (carried forward), missing,
-        rebased (pre-event close = 100), cum_ar (``CAR(0, k)``; 0 on day -1).
-    survival : pandas.DataFrame
-        :func:`~backtest.recovery.survival.summarize` of ``table`` per path and direction
-        (Kaplan-Meier shares recovered; ``summary()`` is the printable view of everything).
-    settings : dict
-        horizon, ratio_days, ar_source.
-    """
-
-    table: pd.DataFrame
-    paths: pd.DataFrame
-    survival: pd.DataFrame
-    settings: dict[str, Any] = field(default_factory=dict)
-
-    def __repr__(self) -> str:
-        from backtest.display import short_repr
-
-        price = self.table[self.table["path"] == "price"] if "path" in self.table else self.table
-        recovered = int(price["recovered"].astype("boolean").fillna(False).astype(bool).sum())
-        return short_repr(
-            "RecoveryResult", pairs=len(price), recovered=recovered, horizon=self.settings.get("horizon"),
-            rows=len(self.table),
-        )  # fmt: skip
-
-    def summary(self):  # -> backtest.display.Summary
-        """Per event x symbol x path (status, largest move, sessions back) and the Kaplan-Meier table."""
-        from backtest.display import Summary
-        from backtest.report.tables import recovery_summary_table, recovery_table
-
-        return Summary(
-            "Recovery", [recovery_table(self.table, self.settings.get("horizon")),
-                         recovery_summary_table(self.survival)],
-            lead=f"Horizon {self.settings.get('horizon')} sessions after day 0; abnormal path from "
-            f"{self.settings.get('ar_source', 'the event study')}.",
-        )  # fmt: skip
-
-    def _repr_html_(self) -> str:
-        return self.summary().as_html()
-
-    def plot(self, kind: str = "recovery", names: dict[str, str] | None = None):  # -> matplotlib Figure
-        """A report chart as a matplotlib figure: ``"recovery"`` (sessions back), ``"paths"``
-        (rebased closes) or ``"survival"`` (Kaplan-Meier share recovered)."""
-        from backtest.errors import ParameterError
-        from backtest.recovery.survival import km_curves
-        from backtest.report.charts import price_paths_figure, recovery_figure
-        from backtest.report.survival_chart import km_figure
-
-        horizon = int(self.settings.get("horizon", 60))
-        names = names or {e: e for e in dict.fromkeys(self.table["event_id"].astype(str))}
-        draw = {
-            "recovery": lambda: recovery_figure(self.table, names, horizon),
-            "paths": lambda: price_paths_figure(self.paths, names),
-            "survival": lambda: km_figure(km_curves(self.table), horizon),
-        }
-        if kind not in draw:
-            raise ParameterError(f"plot kind {kind!r}: use one of {', '.join(draw)}")
-        return draw[kind]()
 
 
 def _check_alignment(alignment: pd.DataFrame) -> None:
@@ -158,79 +77,18 @@ def _check_alignment(alignment: pd.DataFrame) -> None:
         )
 
 
-def _window_dates(
-    calendars: Any, calendar: str, reaction: pd.Timestamp, last_date: pd.Timestamp, horizon: int
-) -> tuple[pd.DatetimeIndex, bool]:
-    """Sessions from day -1 to min(horizon, last data date); flag = day 0 exists."""
-    sessions = pd.DatetimeIndex(calendars.sessions(calendar, reaction - _LOOKBACK, max(last_date, reaction)))
-    before = sessions[sessions < reaction]
-    if reaction <= last_date and reaction not in sessions:
-        raise CalendarError(
-            f"reaction session {reaction.date()} is not a session of {calendar}; "
-            "rebuild the alignment with backtest.alignment.align_symbols on the same calendars"
-        )
-    if before.empty:
-        raise CalendarError(
-            f"{calendar}: no session in the {_LOOKBACK.days} days before {reaction.date()}; "
-            "the calendar does not reach day -1 of this event"
-        )
-    after = sessions[(sessions >= reaction) & (sessions <= last_date)][: horizon + 1]
-    if before[-1] > last_date:  # the data end before day -1: nothing of the window exists
-        return pd.DatetimeIndex([]), False
-    return before[-1:].append(after), len(after) > 0
-
-
-def _closes_on(bars: pd.DataFrame, dates: pd.DatetimeIndex) -> tuple[np.ndarray, float]:
-    """Closes on ``dates`` (NaN where no row) and the last close before ``dates[0]``."""
-    close = bars["close"].astype(float)
-    earlier = close[close.index < dates[0]].dropna()
-    prior = float(earlier.iloc[-1]) if len(earlier) else math.nan
-    return close.reindex(dates).to_numpy(dtype=float), prior
-
-
-def _filled(values: np.ndarray, prior: float) -> np.ndarray:
-    return pd.Series(np.concatenate([[prior], values])).ffill().to_numpy()[1:]
-
-
-def _market_adjusted(
-    stock: np.ndarray, stock_prior: float, bench_bars: pd.DataFrame, dates: pd.DatetimeIndex
-) -> np.ndarray:
-    """``1 + CAR(0, k)`` on ``dates`` (day -1 first) from market-adjusted returns; NaN where missing."""
-    bench, bench_prior = _closes_on(bench_bars, dates)
-    last_bench = bench_bars["close"].dropna().index.max()
-    keep = int((dates <= last_bench).sum())
+def _market_adjusted(stock: np.ndarray, stock_prior: float, bench: Closes, dates: np.ndarray) -> np.ndarray:
+    """``1 + CAR(0, k)`` on ``dates`` (int64 ns, day -1 first) from market-adjusted ARs; NaN if missing."""
+    bench_values, bench_prior = bench.on(dates)
+    keep = int(np.searchsorted(dates, bench.seen_dates[-1], side="right"))  # dates up to the benchmark's last
     if keep == 0:  # the benchmark ends before day -1
         return np.array([])
-    s, b = _filled(stock, stock_prior)[:keep], _filled(bench, bench_prior)[:keep]
+    s, b = carried(stock, stock_prior)[:keep], carried(bench_values, bench_prior)[:keep]
     ar = np.diff(s) / s[:-1] - np.diff(b) / b[:-1]
     level = np.concatenate([[1.0], 1.0 + np.cumsum(ar)])
-    level[(~np.isfinite(stock[:keep])) | (~np.isfinite(bench[:keep]))] = math.nan
+    level[(~np.isfinite(stock[:keep])) | (~np.isfinite(bench_values[:keep]))] = math.nan
     level[0] = 1.0 if np.isfinite(s[0]) and np.isfinite(b[0]) else math.nan
     return level
-
-
-def _study_level(study_ars: pd.DataFrame, dates: pd.DatetimeIndex,
-                 column: str = "ar") -> tuple[np.ndarray, str]:
-    """``1 + CAR(0, k)`` from a study's ARs on the window, and why it ends before the window does.
-
-    Missing ARs inside the path are carried forward (NaN level); a trailing run of
-    missing ARs (e.g. the benchmark's data ended) is the end of the data, not a gap.
-    """
-    rows = study_ars[study_ars["rel_day"] >= 0].set_index("rel_day").sort_index()
-    last = int(rows.index.max()) if len(rows) else -1
-    n_post = len(dates) - 1
-    keep = min(n_post, last + 1)
-    reason = "study_window" if keep < n_post else "end_of_data"
-    ar = rows[column].astype(float).reindex(range(keep))
-    missing = ar.isna().to_numpy()
-    if "missing" in rows.columns:
-        missing = missing | rows["missing"].reindex(range(keep)).fillna(True).astype(bool).to_numpy()
-    valid = np.flatnonzero(~missing)
-    if valid.size < keep and (valid.size == 0 or valid[-1] < keep - 1):
-        keep, reason = (int(valid[-1]) + 1 if valid.size else 0), "end_of_data"
-    level = 1.0 + np.cumsum(np.nan_to_num(ar.to_numpy()[:keep], nan=0.0))
-    level[missing[:keep]] = math.nan
-    return np.concatenate([[1.0], level]), reason
 
 
 def _row(ident: dict[str, object], path: str, metrics: Any, reason: str = "") -> dict[str, object]:
@@ -284,18 +142,29 @@ def measure_pairs(
     """
     alignment, prices, study_ars = block
     ar_source = "study" if study_ars is not None else "market_adjusted"
+    items = list(alignment.itertuples(index=False))
+    reactions = [pd.Timestamp(item.reaction_session).tz_localize(None).normalize() for item in items]
+    closes: dict[str, Closes | None] = {}  # each instrument's arrays, built once for the block
+    for symbol in dict.fromkeys(str(item.symbol) for item in items):
+        closes[symbol] = Closes.of(symbol, prices.get(symbol))
+    lasts = [None if closes[str(item.symbol)] is None else closes[str(item.symbol)].last for item in items]
+    sessions = BlockSessions(calendars, block_spans(reactions, [str(item.calendar) for item in items], lasts))
+    ars = None if study_ars is None else StudyARs(study_ars, "ar_drift_free" if drift_free else "ar")
     rows: list[dict[str, object]] = []
-    path_frames: list[pd.DataFrame] = []
-    for item in alignment.itertuples(index=False):
+    paths = PathColumns()
+    bench_of: dict[str, str | None] = {}
+    for item, reaction in zip(items, reactions, strict=True):
         symbol, event_id = str(item.symbol), str(item.event_id)
-        bars = prices.get(symbol)
-        if bars is None or "close" not in bars.columns or bars["close"].dropna().empty:
+        stock = closes[symbol]
+        if stock is None:
             raise DataError(f"symbol {symbol!r} (event {event_id}) has no close prices; load its bars first")
-        reaction = pd.Timestamp(item.reaction_session).tz_localize(None).normalize()
         direction = KIND_DIRECTION[str(item.kind)]
-        first_date, last_date = bars["close"].dropna().index.min(), bars["close"].dropna().index.max()
-        dates, has_day0 = _window_dates(calendars, str(item.calendar), reaction, last_date, horizon)
-        bench = benchmark_of(symbol, benchmarks)
+        first_date, last_date = stock.first, stock.last
+        dates, has_day0 = sessions.window(str(item.calendar), reaction, last_date, horizon)
+        dates_ns = as_ns(dates)
+        if symbol not in bench_of:  # the registry lookup, once per symbol
+            bench_of[symbol] = benchmark_of(symbol, benchmarks)
+        bench = bench_of[symbol]
         ident = {"event_id": event_id, "symbol": symbol, "kind": str(item.kind),
                  "calendar": str(item.calendar), "reaction_session": reaction,
                  "benchmark": bench if study_ars is None else "", "ar_source": ar_source,
@@ -308,7 +177,7 @@ def measure_pairs(
                 stacklevel=2,
             )
             # Explicit censoring: nothing observed after the event, last date seen = end of the data.
-            values, prior = _closes_on(bars, dates) if len(dates) else (np.array([]), math.nan)
+            values, prior = stock.on(dates_ns)
             empty = replace(path_metrics(dates, values, horizon=horizon, direction=direction,
                                          prior_value=prior, ratio_days=ratio_days),
                             unmeasured="no_session_after", censored_by="end_of_data",
@@ -316,34 +185,34 @@ def measure_pairs(
             reason = f"nothing after the event: prices end {last_date.date()}"
             rows += [_row(ident, "price", empty, reason), _row(ident, "abnormal", empty, reason)]
             continue
-        if dates[0] < first_date:
+        if dates_ns[0] < stock.seen_dates[0]:
             warnings.warn(
                 f"event {event_id}: {symbol} prices start on {first_date.date()}, after the pre-event "
-                f"session {dates[0].date()}; recorded as not measurable",
+                f"session {pd.Timestamp(dates[0]).date()}; recorded as not measurable",
                 DataWarning,
                 stacklevel=2,
             )
-            values, _ = _closes_on(bars, dates)
-            inside = (dates >= first_date) & (dates <= last_date)  # missing = inside the data only
+            values, _ = stock.on(dates_ns)
+            inside = (dates_ns >= stock.seen_dates[0]) & (dates_ns <= stock.seen_dates[-1])  # inside the data
             empty = replace(path_metrics(dates, values, horizon=horizon, direction=direction,
                                          ratio_days=ratio_days),
                             n_missing=int((~np.isfinite(values[inside])).sum()))
             reason = f"no pre-event close: prices start {first_date.date()}"
             rows += [_row(ident, "price", empty, reason), _row(ident, "abnormal", empty, reason)]
             continue
-        values, prior = _closes_on(bars, dates)
+        values, prior = stock.on(dates_ns)
         price = path_metrics(dates, values, horizon=horizon, direction=direction, prior_value=prior,
                              ratio_days=ratio_days)
         rows.append(_row(ident, "price", price))
 
         level = None
-        if study_ars is not None:
-            mine = study_ars[(study_ars["event_id"].astype(str) == event_id)
-                             & (study_ars["symbol"] == symbol)]
-            if len(mine):
-                level, truncated = _study_level(mine, dates, "ar_drift_free" if drift_free else "ar")
-                if "benchmark" in mine.columns:
-                    ident["benchmark"] = str(mine["benchmark"].iloc[0])
+        if ars is not None:
+            mine = ars.rows(event_id, symbol)
+            if mine is not None:
+                level, truncated = ars.level(mine, len(dates))
+                used = ars.benchmark(mine)
+                if used is not None:
+                    ident["benchmark"] = used
                 suffix = ", drift-free" if drift_free else ""
                 ident["ar_model"] = models.get((event_id, symbol), "") + suffix
             else:
@@ -354,24 +223,19 @@ def measure_pairs(
                           "abnormal path skipped (load the benchmark or pass benchmarks=)",
                           DataWarning, stacklevel=2)
         else:
-            level, truncated = _market_adjusted(values, prior, prices[bench], dates), "end_of_data"
+            if bench not in closes:
+                closes[bench] = Closes.of(bench, prices[bench])
+            level = (np.array([]) if closes[bench] is None  # a benchmark without closes ends before day -1
+                     else _market_adjusted(values, prior, closes[bench], dates_ns))
+            truncated = "end_of_data"
         if level is not None:
             abnormal = path_metrics(dates[: len(level)], level, horizon=horizon, direction=direction,
                                     ratio_days=ratio_days, truncated_by=truncated)
-            reason = _abnormal_reason(abnormal, dates[0], bench, prices, study_ars is not None)
+            reason = _abnormal_reason(abnormal, pd.Timestamp(dates[0]), bench, prices, study_ars is not None)
             rows.append(_row(ident, "abnormal", abnormal, reason))
+        paths.add(event_id, symbol, dates, values, prior, price.pre_event_close, level)
 
-        close = _filled(values, prior)
-        cum_ar = np.full(len(dates), math.nan)
-        if level is not None:
-            cum_ar[: len(level)] = _filled(level, 1.0) - 1.0
-        path_frames.append(pd.DataFrame({
-            "event_id": event_id, "symbol": symbol, "rel_day": np.arange(-1, len(dates) - 1),
-            "date": dates, "close": close, "missing": ~np.isfinite(values),
-            "rebased": close / price.pre_event_close * 100.0, "cum_ar": cum_ar,
-        }))
-
-    return rows, path_frames
+    return rows, paths.frames()
 
 
 def recovery(
@@ -478,8 +342,8 @@ def recovery(
         path_frames += part_paths
 
     table = _tidy_table(rows, ratio_days)
-    paths = pd.concat(path_frames, ignore_index=True) if path_frames else pd.DataFrame(
-        columns=["event_id", "symbol", "rel_day", "date", "close", "missing", "rebased", "cum_ar"])
+    paths = (pd.concat(path_frames, ignore_index=True) if path_frames
+             else pd.DataFrame(columns=list(PATH_COLUMNS)))
     settings = {"horizon": horizon, "ratio_days": tuple(ratio_days), "ar_source": ar_source}
     return RecoveryResult(table=table, paths=paths, survival=summarize(table), settings=settings)
 

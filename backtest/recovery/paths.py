@@ -32,7 +32,7 @@ Conventions
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Literal
 
 import numpy as np
@@ -85,10 +85,13 @@ class PathMetrics:
 
     def to_dict(self) -> dict[str, object]:
         """Flat dict, one ``ratio_<k>`` entry per recovery-ratio day."""
-        row = asdict(self)
-        ratios = row.pop("ratios")
-        row.update({f"ratio_{k}": v for k, v in ratios.items()})
+        row = {f.name: getattr(self, f.name) for f in _FIELDS if f.name != "ratios"}
+        row.update({f"ratio_{k}": v for k, v in self.ratios.items()})
         return row
+
+
+_FIELDS = fields(PathMetrics)
+_DAY = np.timedelta64(1, "D")
 
 
 def check_horizon(horizon: object, name: str = "horizon") -> int:
@@ -107,15 +110,16 @@ def check_horizon(horizon: object, name: str = "horizon") -> int:
 
 
 def _carry_forward(values: np.ndarray, prior_value: float) -> tuple[np.ndarray, np.ndarray]:
-    """Fill NaNs with the last finite value (``prior_value`` before the first)."""
+    """Fill NaNs with the last finite value (``prior_value`` before the first).
+
+    >>> _carry_forward(np.array([np.nan, 2.0, np.nan, np.inf, 5.0]), 1.0)[0]
+    array([1., 2., 2., 2., 5.])
+    """
     missing = ~np.isfinite(values)
-    filled = values.copy()
-    last = prior_value
-    for i in range(filled.size):
-        if missing[i]:
-            filled[i] = last
-        else:
-            last = filled[i]
+    if not missing.any():
+        return values, missing
+    seen = np.maximum.accumulate(np.where(missing, -1, np.arange(values.size)))  # last finite position
+    filled = np.where(seen >= 0, values[np.maximum(seen, 0)], prior_value)
     return filled, missing
 
 
@@ -197,14 +201,15 @@ def path_metrics(
     horizon = check_horizon(horizon)
     if direction not in DIRECTIONS:
         raise ParameterError(f"direction {direction!r}: use one of {', '.join(DIRECTIONS)}")
-    dates = pd.DatetimeIndex(pd.to_datetime(dates))
+    if not (isinstance(dates, np.ndarray) and dates.dtype.kind == "M"):  # datetime64 arrays pass as they are
+        dates = pd.DatetimeIndex(pd.to_datetime(dates))
     values = np.asarray(values, dtype=float)
     if dates.size != values.size:
         raise ParameterError(f"dates ({dates.size}) and values ({values.size}) must have the same length")
     n = min(values.size, horizon + 2)
     dates, values = dates[:n], values[:n]
     filled, missing = _carry_forward(values, prior_value)
-    n_missing = int(missing.sum())
+    n_missing = int(np.count_nonzero(missing))
     ratio_days = tuple(int(k) for k in ratio_days)
 
     if n == 0 or not np.isfinite(filled[0]):
@@ -220,20 +225,21 @@ def path_metrics(
     post = filled[1:]  # day 0 .. last day seen
     last_rel_day = post.size - 1
     end_reason = "horizon" if last_rel_day >= horizon else truncated_by
-    t = int(np.argmin(sign * post))  # first occurrence of the extreme
+    signed = post if sign > 0 else -post
+    t = int(np.argmin(signed))  # first occurrence of the extreme
     extreme = float(post[t])
     excursion = extreme / pre - 1.0
     max_drawdown = min(excursion, 0.0) if direction == "drawdown" else max(excursion, 0.0)
     moved = bool(sign * (pre - extreme) > 0)
 
-    at_or_beyond = sign * post >= sign * pre  # back at P_pre (or never left it)
+    at_or_beyond = signed >= sign * pre  # back at P_pre (or never left it)
     back = np.flatnonzero(at_or_beyond)
     recovered = back.size > 0
     relapsed: bool | None = None
     if recovered:
         k = int(back[0])
-        recovery_date = dates[k + 1]
-        recovery_sessions, recovery_days = k, int((recovery_date - dates[1]).days)
+        recovery_date = pd.Timestamp(dates[k + 1])
+        recovery_sessions, recovery_days = k, int((dates[k + 1] - dates[1]) // _DAY)  # whole days, floor
         censored_by = None
         relapsed = bool((~at_or_beyond[k + 1:]).any())
     else:
@@ -256,35 +262,35 @@ def path_metrics(
         half = np.flatnonzero(ratio_path[t:] >= 0.5)
         if half.size:
             half_life_sessions = t + int(half[0])
-            half_life_date = dates[half_life_sessions + 1]
+            half_life_date = pd.Timestamp(dates[half_life_sessions + 1])
 
     return PathMetrics(
-        direction=direction, pre_event_date=dates[0], pre_event_close=pre,
-        reaction_return=float(post[0] / pre - 1.0), trough_date=dates[t + 1], trough_rel_day=t,
+        direction=direction, pre_event_date=pd.Timestamp(dates[0]), pre_event_close=pre,
+        reaction_return=float(post[0] / pre - 1.0), trough_date=pd.Timestamp(dates[t + 1]), trough_rel_day=t,
         trough_close=extreme, max_drawdown=float(max_drawdown), moved=moved, recovered=recovered,
         recovery_sessions=recovery_sessions, recovery_days=recovery_days, recovery_date=recovery_date,
         censored_by=censored_by, relapsed=relapsed, recovered_after_trough=recovered_after_trough,
         recovery_from_trough_sessions=from_trough, trough_censored_by=trough_censored_by,
-        last_date_seen=dates[-1], last_rel_day=last_rel_day,
+        last_date_seen=pd.Timestamp(dates[-1]), last_rel_day=last_rel_day,
         duration_sessions=duration, half_life_sessions=half_life_sessions, half_life_date=half_life_date,
         n_missing=n_missing, unmeasured=None, ratios=ratios,
     )
 
 
 def _unmeasured(
-    direction: str, dates: pd.DatetimeIndex, filled: np.ndarray, reason: Unmeasured,
+    direction: str, dates: pd.DatetimeIndex | np.ndarray, filled: np.ndarray, reason: Unmeasured,
     censored_by: str | None, last_rel_day: int | None, n_missing: int, ratio_days: tuple[int, ...],
 ) -> PathMetrics:
     """A path with nothing to measure: every measure undefined, ``unmeasured`` says why."""
     seen = reason == "no_session_after"  # day -1 was seen
     return PathMetrics(
-        direction=direction, pre_event_date=dates[0] if dates.size else pd.NaT,
+        direction=direction, pre_event_date=pd.Timestamp(dates[0]) if dates.size else pd.NaT,
         pre_event_close=float(filled[0]) if seen else math.nan, reaction_return=math.nan,
         trough_date=pd.NaT, trough_rel_day=None, trough_close=math.nan, max_drawdown=math.nan, moved=None,
         recovered=False, recovery_sessions=None, recovery_days=None, recovery_date=pd.NaT,
         censored_by=censored_by, relapsed=None, recovered_after_trough=None,
         recovery_from_trough_sessions=None, trough_censored_by=censored_by,
-        last_date_seen=dates[-1] if seen else pd.NaT, last_rel_day=last_rel_day,
+        last_date_seen=pd.Timestamp(dates[-1]) if seen else pd.NaT, last_rel_day=last_rel_day,
         duration_sessions=None, half_life_sessions=None, half_life_date=pd.NaT,
         n_missing=n_missing, unmeasured=reason, ratios=dict.fromkeys(ratio_days, math.nan),
     )
