@@ -9,16 +9,14 @@ code 2; anything else is a bug and keeps its traceback.
 from __future__ import annotations
 
 import argparse
-import gc
 import importlib
 import pkgutil
 import sys
 import warnings
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import backtest.commands as commands_package
 from backtest import __version__
+from backtest.collector import frozen_heap
 from backtest.errors import BacktestError, BacktestWarning, os_error
 
 
@@ -70,23 +68,6 @@ def _command_of(argv: list[str]) -> str | None:
     return next((word for word in argv if not word.startswith("-")), None)
 
 
-@contextmanager
-def _imports_frozen() -> Iterator[None]:
-    """Keep the objects alive so far (the imported libraries) out of the collector's scans.
-
-    Why: a full collection scans every tracked object, and the modules imported by then
-    (pandas, scipy, statsmodels: hundreds of thousands of objects) live until exit anyway.
-    statsmodels' ``multipletests`` calls ``gc.collect()`` on every Holm adjustment, and a run
-    makes hundreds of them: that scan was about 40 % of ``backtest run``'s CPU time. Unfrozen
-    afterwards, so that an in-process caller (tests, a notebook) keeps its collector as it was.
-    """
-    gc.freeze()
-    try:
-        yield
-    finally:
-        gc.unfreeze()
-
-
 def _run(args: argparse.Namespace) -> int:
     out = getattr(args, "out", None)
     if isinstance(out, str):
@@ -116,8 +97,8 @@ def main(argv: list[str] | None = None) -> int:
         try:
             from backtest.instruments import user_names
 
-            with user_names(getattr(args, "instruments", None)), _imports_frozen():
-                return _run(args)  # user_names: --instruments, names beside tickers
+            with user_names(getattr(args, "instruments", None)), frozen_heap():
+                return _run(args)  # user_names: --instruments; frozen_heap: see backtest.collector
         except BacktestError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2

@@ -32,6 +32,7 @@ from typing import Any, Literal
 import pandas as pd
 
 from backtest import __version__
+from backtest.collector import frozen_heap
 from backtest.errors import BacktestWarning
 from backtest.scheduler import Mapper, open_scheduler
 from backtest.study.engine import DEFAULT_CAR_WINDOWS
@@ -311,7 +312,7 @@ def run_all(
     """
     settings = settings or RunSettings()
     step = progress or (lambda _name: None)
-    with warnings.catch_warnings(record=True) as caught:
+    with warnings.catch_warnings(record=True) as caught, frozen_heap():
         warnings.simplefilter("always", BacktestWarning)
         with open_scheduler(scheduler, progress=False) as mapper:
             result = _run(settings, step, max_memory, mapper)

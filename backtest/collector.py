@@ -1,0 +1,37 @@
+"""Python's garbage collector kept off the objects that outlive a job.
+
+A full collection scans every tracked object. When a job starts, those are mostly the
+imported libraries (pandas, scipy, statsmodels: hundreds of thousands of objects) and, in a
+notebook or a test session, the caller's own; they outlive the job anyway. statsmodels'
+``multipletests`` calls ``gc.collect()`` on every Holm adjustment and a run makes hundreds of
+them: scanning those objects each time was about 40 % of ``backtest run``'s CPU time.
+:func:`frozen_heap` moves them to the collector's permanent generation for the job
+(``gc.freeze``) and back afterwards (``gc.unfreeze``), so the caller's collector is as it was.
+"""
+
+from __future__ import annotations
+
+import gc
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+_depth = 0  # nested jobs (the CLI around run_all): the outermost unfreezes
+
+
+@contextmanager
+def frozen_heap() -> Iterator[None]:
+    """Objects alive on entry are not scanned by collections inside the block.
+
+    >>> with frozen_heap():
+    ...     gc.get_freeze_count() > 0
+    True
+    """
+    global _depth
+    gc.freeze()  # again when nested: what was imported since the outer block joins them
+    _depth += 1
+    try:
+        yield
+    finally:
+        _depth -= 1
+        if _depth == 0:
+            gc.unfreeze()
