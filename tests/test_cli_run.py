@@ -1,15 +1,13 @@
 """``backtest run`` end to end: the default job on the embedded snapshot, options and errors.
 
 The default run (packaged events, the four targets, the default grid) runs once for
-the module, in-process, from an empty directory. Expected day-0 moves come from the
-event-day table of ``backtest/data/prices/PROVENANCE.md`` (computed from the files
-independently of this package).
+the session, in-process, from an empty directory (``default_run`` in ``conftest.py``).
+Expected day-0 moves come from the event-day table of ``backtest/data/prices/PROVENANCE.md``
+(computed from the files independently of this package).
 """
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 from importlib import resources
 from pathlib import Path
@@ -18,18 +16,6 @@ import pandas as pd
 import pytest
 
 from backtest.cli import main
-
-
-@pytest.fixture(scope="module")
-def default_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
-    cwd = tmp_path_factory.mktemp("cli")
-    # capsys is function-scoped; a module fixture redirects the streams itself
-    with pytest.MonkeyPatch.context() as patch:
-        patch.chdir(cwd)  # no ./events.csv here: the packaged copy is used
-        out, err = io.StringIO(), io.StringIO()
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            code = main(["run"])
-    return {"code": code, "out": out.getvalue(), "err": err.getvalue(), "dir": cwd / "out"}
 
 
 def test_default_run_completes_and_prints_the_tables(default_run: dict[str, object]) -> None:

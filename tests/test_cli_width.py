@@ -90,8 +90,10 @@ def test_trade(columns_100: None, capsys: pytest.CaptureFixture[str]) -> None:
     assert "2025-01-28" in out
 
 
-def test_run(columns_100: None, capsys: pytest.CaptureFixture[str], tmp_path) -> None:
-    out = _run(["run", "--event", "deepseek_r1", "--out", str(tmp_path / "out")], capsys)
+def test_run(default_run: dict[str, object]) -> None:
+    # the session's default run, printed at COLUMNS=100 (conftest.py)
+    assert default_run["code"] == 0, default_run["err"]
+    out = str(default_run["out"])
     _fits(out)
     headers = _headers(out)
     # the columns that say what a row is: never dropped (they were at 120 columns)
