@@ -126,8 +126,9 @@ def main(argv: list[str] | None = None) -> int:
     load_s = time.perf_counter() - start
     strategy = strategies.get("buy_the_dip")
     combos = expand_grid(strategy, grid(args.grid_combos))
-    units = build_units(inputs.prices, inputs.alignment.iloc[: args.grid_units], inputs.calendars,
-                        horizon=20, lookback=strategy.lookback, hedge=False)
+    # the first --grid-units pairs that have a window (late listings have none): cut from a few more
+    units = build_units(inputs.prices, inputs.alignment.iloc[: 2 * args.grid_units], inputs.calendars,
+                        horizon=20, lookback=strategy.lookback, hedge=False)[: args.grid_units]
     report: dict = {"pairs": len(inputs.alignment), "load_seconds": load_s, "grid_units": len(units),
                     "grid_combinations": len(combos), "client_peak_mb_after_load": _peak_mb(), "jobs": {}}
     study = None

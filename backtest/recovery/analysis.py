@@ -125,6 +125,27 @@ def _pair_blocks(alignment: pd.DataFrame, prices: Mapping[str, pd.DataFrame], st
     return blocks
 
 
+def _by_symbol(alignment: pd.DataFrame) -> np.ndarray | None:
+    """Row order grouping the alignment by symbol (stable), or None if a pair repeats."""
+    keys = alignment["event_id"].astype(str) + "\x00" + alignment["symbol"].astype(str)
+    if keys.duplicated().any():
+        return None
+    return np.argsort(pd.factorize(alignment["symbol"].astype(str))[0], kind="stable")
+
+
+def _in_alignment_order(alignment: pd.DataFrame, rows: list[dict[str, object]],
+                        paths: pd.DataFrame) -> tuple[list[dict[str, object]], pd.DataFrame]:
+    """Rows and paths of blocks cut by symbol, back in the alignment's order (stable within a pair)."""
+    position = {key: i for i, key in enumerate(zip(alignment["event_id"].astype(str),
+                                                   alignment["symbol"].astype(str), strict=True))}
+    rows = sorted(rows, key=lambda row: position[(str(row["event_id"]), str(row["symbol"]))])
+    def keys(frame: pd.DataFrame) -> pd.MultiIndex:
+        return pd.MultiIndex.from_arrays([frame["event_id"].astype(str), frame["symbol"].astype(str)])
+
+    at = keys(alignment).get_indexer(keys(paths))
+    return rows, paths.iloc[np.argsort(at, kind="stable")].reset_index(drop=True)
+
+
 def measure_pairs(
     block: tuple[pd.DataFrame, Mapping[str, pd.DataFrame], pd.DataFrame | None],
     *,
@@ -332,18 +353,23 @@ def recovery(
     rows: list[dict[str, object]] = []
     path_frames: list[pd.DataFrame] = []
     with open_scheduler(scheduler) as mapper:
-        parts = mapper.map(measure_pairs, _pair_blocks(alignment, prices, study_ars, benchmarks,
-                                                       mapper.chunks(len(alignment))),
+        n_blocks = mapper.chunks(len(alignment))
+        # blocks by symbol, so each reads (or is sent) few symbols' bars; put back in order below
+        order = _by_symbol(alignment) if n_blocks > 1 else None
+        parts = mapper.map(measure_pairs, _pair_blocks(alignment if order is None else alignment.iloc[order],
+                                                       prices, study_ars, benchmarks, n_blocks),
                            label="recovery pairs", calendars=calendars, horizon=horizon,
                            benchmarks=benchmarks, ratio_days=ratio_days, drift_free=drift_free,
                            models=models)
     for part_rows, part_paths in parts:
         rows += part_rows
         path_frames += part_paths
-
-    table = _tidy_table(rows, ratio_days)
     paths = (pd.concat(path_frames, ignore_index=True) if path_frames
              else pd.DataFrame(columns=list(PATH_COLUMNS)))
+    if order is not None:
+        rows, paths = _in_alignment_order(alignment, rows, paths)
+
+    table = _tidy_table(rows, ratio_days)
     settings = {"horizon": horizon, "ratio_days": tuple(ratio_days), "ar_source": ar_source}
     return RecoveryResult(table=table, paths=paths, survival=summarize(table), settings=settings)
 
