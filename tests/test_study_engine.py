@@ -358,3 +358,18 @@ def test_deepseek_rbar_on_calendar_dates_matches_independent(result):
     assert kp["rbar"].iloc[0] > 0  # relative-day alignment across exchanges gave r < 0
     other = result.tests[result.tests.test != "bmp_kp"]
     assert other["rbar"].isna().all()
+
+
+def test_robustness_view_reuses_the_headline_study_unchanged(prices, calendars, deepseek):
+    # The headline (market model) result stands in for the view's market-model rerun: the view
+    # equals one built by running every model afresh, and its market rows are the headline's CARs.
+    from backtest.study.robustness import model_robustness
+
+    with pytest.warns(ShortHistoryWarning, match=r"285A\.T"):
+        with_view = event_study(prices, deepseek, calendars, robustness=True)
+    afresh = model_robustness(prices, deepseek, calendars, estimation_window=(-250, -11),
+                              event_window=(-5, 20), min_estimation=60)
+    pd.testing.assert_frame_equal(with_view.robustness, afresh, check_exact=True)
+    market = with_view.robustness[with_view.robustness["model"] == "market"]
+    np.testing.assert_array_equal(market["car"].to_numpy(), with_view.car["car"].to_numpy())
+    assert set(with_view.robustness["model"]) == {"market", "market_adjusted", "constant_mean"}

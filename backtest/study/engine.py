@@ -332,7 +332,7 @@ def event_study(prices: Mapping[str, pd.DataFrame], alignment: pd.DataFrame,
                             car_windows=cars, min_estimation=min_estimation, benchmarks=benchmarks,
                             factors=factors, return_kind=return_kind, exclude_events=around,
                             other_events=other_events, factor_alignment=factor_alignment,
-                            scheduler=scheduler)
+                            scheduler=scheduler, known={model: result} if dimson == 0 else None)
     return replace(result, robustness=view)
 
 

@@ -38,12 +38,14 @@ def robustness_models(factors: Sequence[str] | None) -> tuple[str, ...]:
 
 
 def model_robustness(prices: Mapping[str, pd.DataFrame], alignment: pd.DataFrame, calendars: Any,
-                     *, models: Sequence[str] | None = None, **options: Any) -> pd.DataFrame:
+                     *, models: Sequence[str] | None = None, known: Mapping[str, Any] | None = None,
+                     **options: Any) -> pd.DataFrame:
     """CARs of every pair x window under each model (tidy, :data:`ROBUSTNESS_COLUMNS`).
 
     ``options`` are :func:`backtest.study.event_study`'s keyword arguments except ``model``
-    (the factor model gets ``factors``; the others ignore them). Warnings of the reruns
-    are not repeated (the headline study gives them).
+    (the factor model gets ``factors``; the others ignore them). ``known`` maps a model to a
+    result already computed with these options (the headline study), which is used instead of
+    running it again. Warnings of the reruns are not repeated (the headline study gives them).
     """
     from backtest.study.engine import event_study
 
@@ -51,10 +53,12 @@ def model_robustness(prices: Mapping[str, pd.DataFrame], alignment: pd.DataFrame
     options.pop("model", None)
     frames = []
     for model in models or robustness_models(factors):
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", BacktestWarning)
-            res = event_study(prices, alignment, calendars, model=model,  # type: ignore[arg-type]
-                              factors=factors if model == "factor" else None, **options)
+        res = (known or {}).get(model)
+        if res is None:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", BacktestWarning)
+                res = event_study(prices, alignment, calendars, model=model,  # type: ignore[arg-type]
+                                  factors=factors if model == "factor" else None, **options)
         frames.append(res.car[["event_id", "symbol", "window", "model_used", "car", "t_stat", "p_value",
                                "drift"]].assign(model=model))
     return flag_model_dependence(pd.concat(frames, ignore_index=True))
