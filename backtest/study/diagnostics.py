@@ -25,7 +25,8 @@ first, then a warning line and a note in the report):
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -38,6 +39,19 @@ BENCHMARK_Z = 3.0
 DRIFT_SHARE = 0.5
 #: Default sessions around other events of the same symbol left out of the estimation sample.
 DEFAULT_EXCLUDE: Window = (-5, 5)
+
+
+def symbol_groups(symbol: np.ndarray) -> Iterator[tuple[Any, np.ndarray]]:
+    """Each distinct symbol (sorted) and its positions (ascending): one sort, not one scan per symbol.
+
+    >>> [(str(s), i.tolist()) for s, i in symbol_groups(np.array(["B", "A", "B"]))]
+    [('A', [1]), ('B', [0, 2])]
+    """
+    names, codes = np.unique(symbol, return_inverse=True)
+    order = np.argsort(codes, kind="stable")
+    bounds = np.searchsorted(codes[order], np.arange(len(names) + 1))
+    for k, name in enumerate(names):
+        yield name, order[bounds[k]:bounds[k + 1]]
 
 
 def near_other_events(symbol: np.ndarray, event_id: np.ndarray, pos0: np.ndarray, est: Window,
@@ -73,8 +87,7 @@ def near_other_events(symbol: np.ndarray, event_id: np.ndarray, pos0: np.ndarray
     mask = np.zeros((n, l1), dtype=bool)
     events = [""] * n
     est_pos = pos0[:, None] + np.arange(est[0], est[1] + 1)[None, :]
-    for s in np.unique(symbol):
-        mine = np.flatnonzero(symbol == s)
+    for s, mine in symbol_groups(symbol):
         theirs = np.flatnonzero(other_symbol == s)
         if len(theirs) == 0:
             continue
@@ -102,8 +115,7 @@ def overlapping_events(symbol: np.ndarray, event_id: np.ndarray, pos0: np.ndarra
     [['', 'pause'], ['', 'lib']]
     """
     out = [[""] * len(windows) for _ in range(len(pos0))]
-    for s in np.unique(symbol):
-        mine = np.flatnonzero(symbol == s)
+    for _, mine in symbol_groups(symbol):
         if len(mine) < 2:
             continue
         for w, (a, b) in enumerate(windows):
