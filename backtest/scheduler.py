@@ -123,10 +123,15 @@ class Mapper:
                 self.client.submit(_call, func, item, shared_tasks, key=f"{label}-{i}-{token}", pure=False)
                 for i, item in enumerate(items)
             ]
+        # each output comes back as soon as its unit is done and the workers drop it: a worker
+        # holds the units it runs, not every output it made until the last unit ends
+        position = {future.key: i for i, future in enumerate(futures)}
+        outputs: list[Any] = [None] * len(futures)
         with self._bar(label, len(futures)) as advance:
-            for _ in as_completed(futures):
+            for future, output in as_completed(futures, with_results=True):
+                outputs[position[future.key]] = output
+                future.release()
                 advance()
-        outputs = self.client.gather(futures)
         values = []
         for value, caught in outputs:
             for category, message in caught:
