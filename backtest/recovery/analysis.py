@@ -57,7 +57,7 @@ from backtest.recovery.paths import RATIO_DAYS, check_horizon, path_metrics
 from backtest.recovery.result import RecoveryResult
 from backtest.recovery.status import recovery_statuses
 from backtest.recovery.survival import summarize
-from backtest.scheduler import open_scheduler, split
+from backtest.scheduler import grouped_order, open_scheduler, split
 from backtest.sources import subset_prices
 
 ALIGNMENT_COLUMNS: tuple[str, ...] = ("event_id", "symbol", "calendar", "reaction_session", "kind")
@@ -125,25 +125,26 @@ def _pair_blocks(alignment: pd.DataFrame, prices: Mapping[str, pd.DataFrame], st
     return blocks
 
 
+def _pair_keys(frame: pd.DataFrame) -> pd.MultiIndex:
+    return pd.MultiIndex.from_arrays([frame["event_id"].astype(str), frame["symbol"].astype(str)])
+
+
 def _by_symbol(alignment: pd.DataFrame) -> np.ndarray | None:
     """Row order grouping the alignment by symbol (stable), or None if a pair repeats."""
-    keys = alignment["event_id"].astype(str) + "\x00" + alignment["symbol"].astype(str)
-    if keys.duplicated().any():
+    if _pair_keys(alignment).duplicated().any():
         return None
-    return np.argsort(pd.factorize(alignment["symbol"].astype(str))[0], kind="stable")
+    return grouped_order(alignment["symbol"].astype(str))
 
 
 def _in_alignment_order(alignment: pd.DataFrame, rows: list[dict[str, object]],
                         paths: pd.DataFrame) -> tuple[list[dict[str, object]], pd.DataFrame]:
     """Rows and paths of blocks cut by symbol, back in the alignment's order (stable within a pair)."""
-    position = {key: i for i, key in enumerate(zip(alignment["event_id"].astype(str),
-                                                   alignment["symbol"].astype(str), strict=True))}
-    rows = sorted(rows, key=lambda row: position[(str(row["event_id"]), str(row["symbol"]))])
-    def keys(frame: pd.DataFrame) -> pd.MultiIndex:
-        return pd.MultiIndex.from_arrays([frame["event_id"].astype(str), frame["symbol"].astype(str)])
-
-    at = keys(alignment).get_indexer(keys(paths))
-    return rows, paths.iloc[np.argsort(at, kind="stable")].reset_index(drop=True)
+    pairs = _pair_keys(alignment)
+    ident = pd.DataFrame({"event_id": [r["event_id"] for r in rows], "symbol": [r["symbol"] for r in rows]})
+    row_at = pairs.get_indexer(_pair_keys(ident))
+    path_at = pairs.get_indexer(_pair_keys(paths))
+    return ([rows[i] for i in np.argsort(row_at, kind="stable")],
+            paths.iloc[np.argsort(path_at, kind="stable")].reset_index(drop=True))
 
 
 def measure_pairs(

@@ -24,6 +24,7 @@ import pandas as pd
 
 from backtest.calendars import ExchangeCalendars
 from backtest.instruments import get_instrument
+from backtest.scheduler import grouped_order
 from backtest.study import diagnostics as dg
 from backtest.study.block import BLOCK_SIZE, Block, BlockInput, BlockSpec, Computed, study_block
 from backtest.study.crosscorr import day_numbers
@@ -307,8 +308,7 @@ def pair_blocks(n: int, symbols: Sequence[str], block_size: int | None = None) -
     block_size = BLOCK_SIZE if block_size is None else block_size
     if n <= block_size:
         return [np.arange(n)]
-    codes, _ = pd.factorize(np.asarray(symbols, dtype=object))
-    order = np.argsort(codes, kind="stable")
+    order = grouped_order(symbols)
     return [order[i : i + block_size] for i in range(0, n, block_size)]
 
 
