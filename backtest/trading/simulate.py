@@ -19,10 +19,12 @@ column's cash; shorts lock the cash as collateral (no leverage).
 
 Stops are resolved before the simulation (:mod:`backtest.trading.stops`: they
 depend on the fill price and the bars, not on cash) and the resulting orders go
-through vectorbt's ``Portfolio.from_orders``, whose numba simulator is cached on
-disk, instead of ``from_signals``, whose simulator numba compiles again in
-every new process (~6 s). Fills, fees, trade records and values are the ones
-``from_signals`` gives for the same decisions (same vectorbt order execution).
+through vectorbt's ``Portfolio.from_orders`` instead of ``from_signals`` (whose
+numba simulator is compiled again in every new process). vectorbt runs both on its
+Rust engine (``vectorbt[rust]``, a dependency): nothing is compiled on first use;
+without it, numba compiles ``from_orders`` once and caches it on disk. Fills, fees,
+trade records and values are the ones ``from_signals`` gives for the same decisions
+(same vectorbt order execution).
 Values, positions and trades come from the order records through vectorbt's own
 functions (:func:`portfolio_arrays`), without the ``Portfolio``'s pandas objects; a
 column whose last order closes its position is simulated only up to that order.
@@ -119,8 +121,8 @@ def simulate_leg(
     value per column (``NaN`` stop = none).
 
     Decisions and stops become per-row orders (:func:`~backtest.trading.stops.plan_orders`)
-    that go through ``Portfolio.from_orders``, whose numba simulator is cached on
-    disk (``NUMBA_CACHE_DIR``), so a new process does not compile it again. If
+    that go through ``Portfolio.from_orders`` (vectorbt's Rust engine; without it, a numba
+    simulator cached on disk in ``NUMBA_CACHE_DIR``), so a new process compiles nothing. If
     the plan's assumption fails (an entry not filled, or a short cover that
     could not close the position for lack of collateral), the leg is simulated
     again with ``Portfolio.from_signals``, which gives the same fills by

@@ -7,7 +7,8 @@ price* (the row's order price moved against the order by the slippage), and
 whether it is hit depends only on the bars. So this module walks each column
 once, in a small ``@numba.njit(cache=True)`` kernel, and writes the orders that
 ``from_signals`` would send; :mod:`backtest.trading.simulate` hands them to
-``Portfolio.from_orders``, whose simulator *is* disk-cached.
+``Portfolio.from_orders``, which vectorbt runs on its Rust engine (or, without
+``vectorbt-rust``, a numba simulator that *is* disk-cached).
 
 Rules (those of vectorbt 1.2's ``simulate_from_signals_nb`` with ``accumulate``
 off, conflicts ignored, ``stop_entry_price=FillPrice``,
