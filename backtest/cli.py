@@ -83,6 +83,14 @@ def _run(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; returns the process exit code."""
     argv = sys.argv[1:] if argv is None else list(argv)
+    from backtest.background import second_process, wants_second_process
+
+    # started first: the second process's imports overlap this one's (backtest.background)
+    with second_process(wants_second_process(argv)):
+        return _main(argv)
+
+
+def _main(argv: list[str]) -> int:
     parser = build_parser(_command_of(argv))
     try:
         args = parser.parse_args(argv)

@@ -26,12 +26,13 @@ import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 
 import pandas as pd
 
-from backtest import __version__
+from backtest import __version__, background
 from backtest.collector import frozen_heap
 from backtest.errors import BacktestWarning
 from backtest.scheduler import Mapper, open_scheduler
@@ -147,6 +148,21 @@ class RunResult:
             "equity": self.trade.equity,
         }
 
+    @cached_property
+    def return_tables(self) -> Any:  # -> backtest.return_tables.ReturnTables
+        """The return tables (raw returns, scoreboard) with the default options, built once."""
+        from backtest.return_tables import build_return_tables
+
+        return build_return_tables(self.tables(), self.settings.to_dict())
+
+    @cached_property
+    def display_tables(self) -> dict[str, Any]:  # -> dict[str, backtest.report.Table]
+        """The human-facing tables (:func:`backtest.report.display_tables`), built once: the
+        terminal, the Markdown summary, the report page and ``summary()`` show the same objects."""
+        from backtest.report import display_tables
+
+        return display_tables(self)
+
     def __repr__(self) -> str:
         from backtest.display import short_repr
 
@@ -159,11 +175,10 @@ class RunResult:
     def summary(self):  # -> backtest.display.Summary
         """Key findings in words, then the reactions, tests, recovery and strategy tables."""
         from backtest.display import Summary
-        from backtest.report import display_tables
         from backtest.report.findings import holdout_sentence, key_findings
         from backtest.report.views import holdout_table
 
-        shown = display_tables(self)
+        shown = self.display_tables
         trade = self.trade
         holdout = [holdout_table(trade.holdout, self.event_names())] if len(trade.holdout) else []
         findings = [f"{f.title}. {f.text}" for f in key_findings(self)]
@@ -366,6 +381,17 @@ def _run(settings: RunSettings, step: Progress, max_memory: int | None, mapper: 
     every_alignment = (symbol_alignment if len(every) == len(events)
                        else align_symbols(every, calendars, symbols))
 
+    # The strategy needs only prices and the alignment: with a second process (backtest.background)
+    # it runs there, beside the study and recovery; else here, at its step. On a cluster its
+    # grid slices are mapped like the other units.
+    strategy_args = (settings.strategy, prices, symbol_alignment, calendars)
+    strategy_options: dict[str, Any] = {
+        "grid": grid or None, "fees": settings.fees, "slippage": settings.slippage, "fill": settings.fill,
+        "horizon": settings.horizon, "benchmarks": benchmarks or None,
+    }  # fmt: skip
+    pending_trade = (background.submit(run_strategy, *strategy_args, **strategy_options)
+                     if mapper.client is None else None)
+
     step("event study")
     # on a cluster with a parquet dataset the units read their own symbols on the workers
     shipped = unit_prices(prices, source, mapper.client is not None)
@@ -431,19 +457,10 @@ def _run(settings: RunSettings, step: Progress, max_memory: int | None, mapper: 
     )
 
     step("strategy")
-    trade = run_strategy(
-        settings.strategy,
-        prices,
-        symbol_alignment,
-        calendars,
-        grid=grid or None,
-        fees=settings.fees,
-        slippage=settings.slippage,
-        fill=settings.fill,
-        horizon=settings.horizon,
-        benchmarks=benchmarks or None,
-        scheduler=mapper,
-    )
+    if pending_trade is not None:
+        trade = pending_trade.result(take_back=False)  # handed over at the start: the worker has it
+    else:
+        trade = run_strategy(*strategy_args, **strategy_options, scheduler=mapper)
 
     first = min(bars.index.min() for bars in prices.values())
     last = max(bars.index.max() for bars in prices.values())

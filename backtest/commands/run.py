@@ -127,11 +127,10 @@ def settings_from_args(args: argparse.Namespace) -> Any:
 
 def print_tables(console: Console, run_result: Any) -> None:
     """The terminal tables: raw returns and the scoreboard before the abnormal-return detail."""
-    from backtest.report import display_tables
     from backtest.report.tables import tests_table
     from backtest.report.terminal import print_table
 
-    tables = display_tables(run_result)
+    tables = run_result.display_tables
     scopes = dict.fromkeys(run_result.study.tests["scope"].astype(str))
     # "all", or "all shock" / "all relief" when the events are of both kinds (pooled apart)
     pooled = tests_table(run_result.study.tests, scopes=[s for s in scopes if s.startswith("all")])

@@ -58,19 +58,12 @@ __all__ = ["Results", "Table", "display_tables", "load_results", "write_report"]
 REPORT_FILE = "report.html"
 
 
-def run_return_tables(run: Any) -> Any:
-    """The return tables of a run (:class:`~backtest.return_tables.ReturnTables`), default options."""
-    from backtest.return_tables import build_return_tables
-
-    return build_return_tables(run.tables(), run.settings.to_dict())
-
-
 def display_tables(run: Any) -> dict[str, Table]:
     """The human-facing tables of a run: alignment, raw returns, scoreboard, reactions, tests,
     recovery (+ summary), strategy (raw returns and the scoreboard before the abnormal-return detail)."""
     from backtest.return_tables.display import raw_table, scoreboard_table
 
-    returns = run_return_tables(run)
+    returns = run.return_tables
     return {
         "alignment": alignment_table(run.alignment),
         "raw_returns": raw_table(returns),
@@ -125,9 +118,11 @@ def write_report(run: Any, out_dir: str | Path, html: bool = True) -> list[Path]
 
     All files go through :func:`~backtest.report.export.write_files`, as one set.
     """
-    from backtest.report.figures import build_figures
+    from backtest.report.figures import start_figures
     from backtest.report.html import render_html
 
+    # the charts first: with a second process (backtest.background) it draws them meanwhile
+    figures = start_figures(run) if html else None
     tables = run.tables()
     optional = _optional_params(run.settings.strategy)
     files: dict[str, str | bytes] = {}
@@ -137,16 +132,16 @@ def write_report(run: Any, out_dir: str | Path, html: bool = True) -> list[Path]
         files[f"{name}.csv"] = to_csv(frame)
         files[f"{name}.md"] = _markdown(generic_table(name, name.replace("_", " "), frame))
         files[f"{name}.parquet"] = to_parquet(frame)
-    shown_tables = display_tables(run)
+    shown_tables = run.display_tables
     files["reactions.csv"] = to_csv(shown_tables["reactions"].frame)
     files["reactions.md"] = _markdown(shown_tables["reactions"])
     from backtest.return_tables.export import return_table_files
 
-    files |= return_table_files(run_return_tables(run))
+    files |= return_table_files(run.return_tables)
     summary = "\n".join(_markdown(t) for t in shown_tables.values())
     files["summary.md"] = "# backtest run: summary\n\n" + summary
     settings = run.settings.to_dict() | {"grid_run": run.grid}
     files[JSON_FILE] = dumps_results(tables, settings, run.provenance, run.warnings)
-    if html:
-        files[REPORT_FILE] = render_html(run, shown_tables, build_figures(run))
+    if figures is not None:
+        files[REPORT_FILE] = render_html(run, shown_tables, figures())
     return write_files(out_dir, files)

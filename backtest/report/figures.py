@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from backtest import background
 from backtest.formatting import format_percent
 from backtest.report import charts, heatmap
 from backtest.report.survival_chart import km_figure
@@ -129,10 +130,28 @@ def build_figures(run: Any) -> dict[str, dict[str, Any]]:
     ``values`` are the tables of the plotted numbers (one per event) that the page shows,
     folded, under the chart, so a reader can read any point exactly.
     """
-    return {
-        name: {"svg": chart.svg(), "alt": chart.alt, "caption": chart.caption, "values": chart.values}
-        for name, chart in run_charts(run).items()
-    }
+    return start_figures(run)()
+
+
+def _svg(chart: Chart) -> str:
+    return chart.svg()
+
+
+def start_figures(run: Any) -> Callable[[], dict[str, dict[str, Any]]]:
+    """:func:`build_figures` started now, collected by calling the returned function: with a second
+    process running (:mod:`backtest.background`) it draws the charts from the first while this one
+    does other work, then draws from the last those the worker has not started."""
+    charts = run_charts(run)
+    pending = {name: background.submit(_svg, chart) for name, chart in charts.items()}
+
+    def collect() -> dict[str, dict[str, Any]]:
+        svgs = {name: pending[name].result() for name in reversed(pending)}
+        return {
+            name: {"svg": svgs[name], "alt": chart.alt, "caption": chart.caption, "values": chart.values}
+            for name, chart in charts.items()
+        }
+
+    return collect
 
 
 def equity_chart(trade: Any, names: Mapping[str, str], params: list[str], symbols: list[str]) -> Chart:

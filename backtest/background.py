@@ -1,0 +1,137 @@
+"""A second process for a step that needs none of the others' results: the machine's other core.
+
+``backtest run`` spends about 3 s on the strategy step alone: importing vectorbt (which brings
+plotly, scikit-learn and IPython) and simulating the grid. That step needs only the prices and
+the alignment, not the study or recovery. So the CLI starts one spawned worker process as the
+command starts (:func:`second_process`); the worker imports what the step needs while this
+process imports its own libraries, then runs the step while this one runs the study, inference
+and recovery. The report's charts are shared the same way: the worker draws them from the first,
+this process from the last, while it writes the tables. The results are the same, byte for
+byte: the worker runs the same functions on the same inputs.
+
+:func:`submit` hands a call to that worker, or, with no worker running (Python API, tests, a
+Dask scheduler doing the mapping, ``--help``), runs it here when its result is asked for, where
+it ran before. The warnings the call raises in the worker are raised again here when the result
+is taken, in order, so the run warns exactly as before. A worker that dies (killed, out of
+memory) is not a failure: the call runs again here.
+
+Example
+-------
+>>> submit(abs, -2).result()  # no worker running: computed here
+2
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import warnings
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager
+from typing import Any
+
+#: Command -> the modules its second-process steps import (imported as the worker starts).
+PRELOAD: dict[str, tuple[str, ...]] = {
+    "run": ("backtest.trade", "vectorbt", "backtest.report.figures", "matplotlib.backends.backend_svg"),
+}
+
+_executor: ProcessPoolExecutor | None = None
+
+
+def _import(modules: Sequence[str]) -> None:
+    import importlib
+
+    for name in modules:
+        importlib.import_module(name)
+
+
+Caught = list[tuple[type[Warning], str]]
+
+
+def _call(func: Callable[..., Any], args: tuple, kwargs: dict[str, Any]) -> tuple[Any, Caught]:
+    """Run ``func`` in the worker; return its value and the warnings it raised."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        value = func(*args, **kwargs)
+    return value, [(w.category, str(w.message)) for w in caught]
+
+
+def wants_second_process(argv: Sequence[str]) -> tuple[str, ...]:
+    """The modules to preload for this command line, or ``()`` when it gets no second process:
+    a command without a second-process step, ``--help``, or a Dask scheduler (which maps the
+    step's units itself).
+
+    >>> wants_second_process(["run", "--out", "o"])[:2]
+    ('backtest.trade', 'vectorbt')
+    >>> wants_second_process(["run", "--scheduler", "local:2"]), wants_second_process(["study"])
+    ((), ())
+    """
+    command = next((word for word in argv if not word.startswith("-")), None)
+    if command not in PRELOAD or {"-h", "--help"} & set(argv):
+        return ()
+    words = list(argv)
+    for i, word in enumerate(words):
+        value = word.partition("=")[2] if word.startswith("--scheduler=") else None
+        if word == "--scheduler" and i + 1 < len(words):
+            value = words[i + 1]
+        if value is not None and value.strip() != "inline":
+            return ()
+    return PRELOAD[command]
+
+
+@contextmanager
+def second_process(preload: Sequence[str]) -> Iterator[None]:
+    """Run the block with a second worker process available to :func:`submit` (none if
+    ``preload`` is empty); the worker starts now and imports ``preload``, and is shut down
+    at the end of the block."""
+    global _executor
+    if not preload or _executor is not None:
+        yield
+        return
+    context = multiprocessing.get_context("spawn")  # fork is unsafe with threads and absent on Windows
+    executor = ProcessPoolExecutor(1, mp_context=context, initializer=_import, initargs=(tuple(preload),))
+    executor.submit(int)  # start the worker now: its imports overlap this process's work
+    _executor = executor
+    try:
+        yield
+    finally:
+        _executor = None
+        executor.shutdown(wait=True, cancel_futures=True)
+
+
+class Pending:
+    """A call handed to :func:`submit`; :meth:`result` gives its value (or raises its error)."""
+
+    def __init__(self, func: Callable[..., Any], args: tuple, kwargs: dict[str, Any],
+                 future: Future | None) -> None:
+        self._call = (func, args, kwargs)
+        self._future = future
+
+    def result(self, take_back: bool = True) -> Any:
+        """The call's value; its warnings are raised here, in the order it raised them. With
+        ``take_back``, a call the worker has not started yet is run here instead (so the two
+        processes share a list of calls); without, this waits for the worker."""
+        func, args, kwargs = self._call
+        if self._future is not None and not (take_back and self._future.cancel()):
+            try:
+                value, caught = self._future.result()
+            except BrokenProcessPool:  # the worker died: run the call here instead
+                return func(*args, **kwargs)
+            for category, message in caught:
+                warnings.warn(message, category, stacklevel=2)
+            return value
+        return func(*args, **kwargs)
+
+
+def submit(func: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Pending:
+    """``func(*args, **kwargs)`` in the second process if one runs, else here when the result
+    is asked for. ``func`` and its arguments must pickle (module-level function, plain data)."""
+    executor = _executor
+    future = None
+    if executor is not None:
+        try:
+            future = executor.submit(_call, func, args, kwargs)
+        except BrokenProcessPool:
+            future = None
+    return Pending(func, args, kwargs, future)

@@ -1,0 +1,100 @@
+"""The second process of ``backtest run`` (backtest.background): same results, same warnings,
+errors as here, and a dead worker is not a failure."""
+
+from __future__ import annotations
+
+import os
+import warnings
+from pathlib import Path
+
+import pytest
+
+from backtest import background
+from backtest.errors import BacktestWarning, ParameterError
+
+
+class _Note(BacktestWarning):
+    """A warning class of the package, as the strategy step raises them."""
+
+
+def _pid_warning_twice(value: int) -> tuple[int, int]:
+    warnings.warn("first", _Note, stacklevel=1)
+    warnings.warn("second", UserWarning, stacklevel=1)
+    return os.getpid(), value * 2
+
+
+def _bad_parameter() -> None:
+    raise ParameterError("--grid hold=x: not a number; give integers, e.g. hold=1,5")
+
+
+def _dies_unless_in(pid: int) -> str:
+    if os.getpid() != pid:
+        os._exit(1)  # the worker dies without a word, as when the system kills it
+    return "ran here"
+
+
+def test_a_call_the_worker_has_not_started_is_taken_back():
+    with background.second_process(("json",)):
+        first = background.submit(os.getpid)
+        queued = [background.submit(os.getpid) for _ in range(5)]
+        # the last ones wait behind the first (one worker, two calls queued at most): run here
+        assert queued[-1].result() == os.getpid()
+        assert first.result(take_back=False) != os.getpid()
+
+
+def test_without_a_worker_the_call_runs_here_when_asked():
+    calls = []
+    pending = background.submit(calls.append, 1)
+    assert calls == []  # nothing runs before the result is asked for (where the step ran before)
+    pending.result()
+    assert calls == [1]
+
+
+def test_the_worker_runs_the_call_and_its_warnings_come_back_in_order():
+    with background.second_process(("json",)):
+        pending = background.submit(_pid_warning_twice, 21)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            pid, value = pending.result(take_back=False)
+    assert pid != os.getpid() and value == 42
+    assert [(w.category, str(w.message)) for w in caught] == [(_Note, "first"), (UserWarning, "second")]
+
+
+def test_an_error_in_the_worker_is_raised_here_as_it_was():
+    with background.second_process(("json",)):
+        pending = background.submit(_bad_parameter)
+        with pytest.raises(ParameterError, match=r"^--grid hold=x: not a number"):
+            pending.result(take_back=False)
+
+
+def test_a_worker_that_dies_is_replaced_by_this_process():
+    with background.second_process(("json",)):
+        assert background.submit(_dies_unless_in, os.getpid()).result(take_back=False) == "ran here"
+        # the pool is broken now: later calls run here too, without an error
+        assert background.submit(_dies_unless_in, os.getpid()).result() == "ran here"
+
+
+def test_run_with_the_second_process_writes_the_same_bytes(tmp_path: Path, monkeypatch, capsys):
+    from backtest.cli import main
+
+    used = []
+    result = background.Pending.result
+
+    def spy(self: background.Pending, take_back: bool = True) -> object:
+        used.append(self._future is not None)
+        return result(self, take_back)
+
+    monkeypatch.setattr(background.Pending, "result", spy)
+    argv = ["run", "--symbols", "NVDA", "--event", "deepseek_r1", "--event", "us_tariff_pause",
+            "--grid", "hold=1,5", "--quiet"]  # fmt: skip
+    assert main([*argv, "--out", str(tmp_path / "two")]) == 0
+    warned_two = capsys.readouterr().err
+    monkeypatch.setitem(background.PRELOAD, "run", ())  # no second process: the step runs here
+    assert main([*argv, "--out", str(tmp_path / "one")]) == 0
+    # the strategy and each chart: handed to the worker in the first run, run here in the second
+    assert len(used) == 16 and all(used[:8]) and not any(used[8:])
+    assert capsys.readouterr().err == warned_two
+    names = sorted(p.name for p in (tmp_path / "one").iterdir() if p.suffix in {".csv", ".json", ".md"})
+    assert len(names) > 20
+    for name in names:
+        assert (tmp_path / "two" / name).read_bytes() == (tmp_path / "one" / name).read_bytes(), name
