@@ -33,10 +33,12 @@ from typing import Any
 
 #: Command -> the modules its second-process steps import (imported as the worker starts).
 PRELOAD: dict[str, tuple[str, ...]] = {
-    "run": ("backtest.trade", "vectorbt", "backtest.report.figures", "matplotlib.backends.backend_svg"),
+    "run": ("backtest.trade", "vectorbt", "backtest.report.figures", "matplotlib.backends.backend_svg",
+            "backtest.return_tables.export", "openpyxl"),
 }
 
 _executor: ProcessPoolExecutor | None = None
+_submitted: list[Future] = []  # what the running worker was given (to know at the end if it is idle)
 
 
 def _import(modules: Sequence[str]) -> None:
@@ -91,13 +93,32 @@ def second_process(preload: Sequence[str]) -> Iterator[None]:
         return
     context = multiprocessing.get_context("spawn")  # fork is unsafe with threads and absent on Windows
     executor = ProcessPoolExecutor(1, mp_context=context, initializer=_import, initargs=(tuple(preload),))
-    executor.submit(int)  # start the worker now: its imports overlap this process's work
+    _submitted.append(executor.submit(int))  # start the worker now: its imports overlap this process's
     _executor = executor
     try:
         yield
     finally:
         _executor = None
-        executor.shutdown(wait=True, cancel_futures=True)
+        if all(future.done() for future in _submitted):  # idle: every result taken
+            executor.shutdown(wait=True)
+        else:
+            _stop(executor)
+        _submitted.clear()
+
+
+def _stop(executor: ProcessPoolExecutor) -> None:
+    """Stop a busy worker now: a command that ends early (bad input: one line, exit 2) must not
+    wait for the worker's imports or for a step whose result nobody will take."""
+    if hasattr(executor, "terminate_workers"):  # Python >= 3.14
+        executor.terminate_workers()
+        return
+    processes = list((getattr(executor, "_processes", None) or {}).values())  # no public handle
+    executor.shutdown(wait=False)
+    for process in processes:
+        if process.is_alive():
+            process.terminate()
+    for process in processes:
+        process.join()
 
 
 class Pending:
@@ -113,7 +134,10 @@ class Pending:
         ``take_back``, a call the worker has not started yet is run here instead (so the two
         processes share a list of calls); without, this waits for the worker."""
         func, args, kwargs = self._call
-        if self._future is not None and not (take_back and self._future.cancel()):
+        # Not cancelled when taken back: Python 3.11 fails on a cancelled call when the worker is
+        # stopped; the worker may run it later, for nothing, until it is stopped.
+        started = self._future is not None and (self._future.running() or self._future.done())
+        if self._future is not None and (started or not take_back):
             try:
                 value, caught = self._future.result()
             except BrokenProcessPool:  # the worker died: run the call here instead
@@ -132,6 +156,7 @@ def submit(func: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Pending:
     if executor is not None:
         try:
             future = executor.submit(_call, func, args, kwargs)
+            _submitted.append(future)
         except BrokenProcessPool:
             future = None
     return Pending(func, args, kwargs, future)

@@ -120,9 +120,12 @@ def write_report(run: Any, out_dir: str | Path, html: bool = True) -> list[Path]
     """
     from backtest.report.figures import start_figures
     from backtest.report.html import render_html
+    from backtest.return_tables.export import start_return_table_files
 
-    # the charts first: with a second process (backtest.background) it draws them meanwhile
+    # The charts and the Excel and LaTeX files first: with a second process (backtest.background)
+    # it makes them while this one writes the tables, and this one takes back what it has not started.
     figures = start_figures(run) if html else None
+    return_files = start_return_table_files(run.return_tables)
     tables = run.tables()
     optional = _optional_params(run.settings.strategy)
     files: dict[str, str | bytes] = {}
@@ -135,9 +138,7 @@ def write_report(run: Any, out_dir: str | Path, html: bool = True) -> list[Path]
     shown_tables = run.display_tables
     files["reactions.csv"] = to_csv(shown_tables["reactions"].frame)
     files["reactions.md"] = _markdown(shown_tables["reactions"])
-    from backtest.return_tables.export import return_table_files
-
-    files |= return_table_files(run.return_tables)
+    files |= return_files()
     summary = "\n".join(_markdown(t) for t in shown_tables.values())
     files["summary.md"] = "# backtest run: summary\n\n" + summary
     settings = run.settings.to_dict() | {"grid_run": run.grid}

@@ -16,6 +16,7 @@ from __future__ import annotations
 import io
 import re
 import zipfile
+from collections.abc import Callable
 
 import pandas as pd
 
@@ -112,7 +113,25 @@ def reproducible_zip(data: bytes) -> bytes:
 
 def return_table_files(tables: ReturnTables) -> dict[str, str | bytes]:
     """Every file of the return tables by file name: tidy CSVs, the workbook and the LaTeX tables."""
-    files: dict[str, str | bytes] = {f"{name}.csv": to_csv(frame) for name, frame in tables.tables().items()}
-    files[WORKBOOK_FILE] = workbook_bytes(tables)
-    files[LATEX_FILE] = latex_document_body(tables)
-    return files
+    return start_return_table_files(tables)()
+
+
+def start_return_table_files(tables: ReturnTables) -> Callable[[], dict[str, str | bytes]]:
+    """:func:`return_table_files` started now, collected by calling the returned function: with a
+    second process running (:mod:`backtest.background`), it writes the workbook and the LaTeX
+    tables meanwhile, unless this process takes them back first."""
+    from backtest import background
+
+    workbook = background.submit(workbook_bytes, tables)
+    latex = background.submit(latex_document_body, tables)
+
+    def collect() -> dict[str, str | bytes]:
+        files: dict[str, str | bytes] = {
+            f"{name}.csv": to_csv(frame) for name, frame in tables.tables().items()
+        }
+        latex_text = latex.result()  # the last handed over, the first taken back
+        files[WORKBOOK_FILE] = workbook.result()
+        files[LATEX_FILE] = latex_text
+        return files
+
+    return collect
