@@ -23,6 +23,7 @@ Example
 
 from __future__ import annotations
 
+import functools
 import multiprocessing
 import warnings
 from collections.abc import Callable, Iterator, Sequence
@@ -31,14 +32,22 @@ from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from typing import Any
 
-#: Command -> the modules its second-process steps import (imported as the worker starts).
-PRELOAD: dict[str, tuple[str, ...]] = {
-    "run": ("backtest.trade", "vectorbt", "backtest.report.figures", "matplotlib.backends.backend_svg",
-            "backtest.return_tables.export", "openpyxl"),
+#: Command -> the modules its worker imports: as it starts (what the first call it gets needs,
+#: the strategy step's), then once that call is handed over (the report's).
+PRELOAD: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "run": (("backtest.trade", "vectorbt"),
+            ("backtest.report.figures", "matplotlib.backends.backend_svg", "backtest.return_tables.export",
+             "openpyxl")),
 }
+Preload = tuple[tuple[str, ...], tuple[str, ...]]
+
+#: A call whose data (arrays, tables) exceed this runs here: copying it to the worker would cost
+#: more time and memory than the other core saves. The default job ships about 1 MB.
+MAX_SHIPPED_BYTES = 256 * 2**20
 
 _executor: ProcessPoolExecutor | None = None
 _submitted: list[Future] = []  # what the running worker was given (to know at the end if it is idle)
+_then: tuple[str, ...] = ()  # what it imports after the first call it is given
 
 
 def _import(modules: Sequence[str]) -> None:
@@ -46,6 +55,31 @@ def _import(modules: Sequence[str]) -> None:
 
     for name in modules:
         importlib.import_module(name)
+
+
+def data_bytes(value: Any, depth: int = 0) -> int:
+    """About how many bytes of arrays and tables ``value`` holds (what pickling it copies):
+    numpy arrays, pandas objects, and those inside containers, partials and plain objects.
+
+    >>> import numpy as np
+    >>> data_bytes(({"a": np.zeros(1000)}, [np.ones((10, 10))]))
+    8800
+    """
+    if depth > 8:  # deep enough for a chart's partial's tables; guards against cycles
+        return 0
+    if hasattr(value, "memory_usage") and hasattr(value, "columns"):  # a DataFrame (pandas stays lazy)
+        return int(value.memory_usage(index=True).sum())
+    if isinstance(getattr(value, "nbytes", None), int):  # numpy arrays, pandas Series and Index
+        return int(value.nbytes)
+    if isinstance(value, dict):
+        return sum(data_bytes(item, depth + 1) for item in value.values())
+    if isinstance(value, list | tuple):
+        return sum(data_bytes(item, depth + 1) for item in value)
+    if isinstance(value, functools.partial):
+        return data_bytes((value.args, value.keywords), depth + 1)
+    if hasattr(value, "__dict__") and not isinstance(value, type):
+        return data_bytes(vars(value), depth + 1)
+    return 0
 
 
 Caught = list[tuple[type[Warning], str]]
@@ -59,46 +93,47 @@ def _call(func: Callable[..., Any], args: tuple, kwargs: dict[str, Any]) -> tupl
     return value, [(w.category, str(w.message)) for w in caught]
 
 
-def wants_second_process(argv: Sequence[str]) -> tuple[str, ...]:
-    """The modules to preload for this command line, or ``()`` when it gets no second process:
-    a command without a second-process step, ``--help``, or a Dask scheduler (which maps the
-    step's units itself).
+def wants_second_process(argv: Sequence[str]) -> Preload | None:
+    """What the worker preloads for this command line (:data:`PRELOAD`), or None when it gets
+    no second process: a command without a second-process step, ``--help``, or a Dask
+    scheduler (which maps the step's units itself).
 
-    >>> wants_second_process(["run", "--out", "o"])[:2]
+    >>> wants_second_process(["run", "--out", "o"])[0]
     ('backtest.trade', 'vectorbt')
     >>> wants_second_process(["run", "--scheduler", "local:2"]), wants_second_process(["study"])
-    ((), ())
+    (None, None)
     """
     command = next((word for word in argv if not word.startswith("-")), None)
     if command not in PRELOAD or {"-h", "--help"} & set(argv):
-        return ()
+        return None
     words = list(argv)
     for i, word in enumerate(words):
         value = word.partition("=")[2] if word.startswith("--scheduler=") else None
         if word == "--scheduler" and i + 1 < len(words):
             value = words[i + 1]
         if value is not None and value.strip() != "inline":
-            return ()
+            return None
     return PRELOAD[command]
 
 
 @contextmanager
-def second_process(preload: Sequence[str]) -> Iterator[None]:
+def second_process(preload: Preload | None) -> Iterator[None]:
     """Run the block with a second worker process available to :func:`submit` (none if
-    ``preload`` is empty); the worker starts now and imports ``preload``, and is shut down
-    at the end of the block."""
-    global _executor
-    if not preload or _executor is not None:
+    ``preload`` is None); the worker starts now and imports ``preload[0]``, then ``preload[1]``
+    after the first call it is given, and is shut down at the end of the block."""
+    global _executor, _then
+    if preload is None or _executor is not None:
         yield
         return
+    first, _then = preload
     context = multiprocessing.get_context("spawn")  # fork is unsafe with threads and absent on Windows
-    executor = ProcessPoolExecutor(1, mp_context=context, initializer=_import, initargs=(tuple(preload),))
+    executor = ProcessPoolExecutor(1, mp_context=context, initializer=_import, initargs=(first,))
     _submitted.append(executor.submit(int))  # start the worker now: its imports overlap this process's
     _executor = executor
     try:
         yield
     finally:
-        _executor = None
+        _executor, _then = None, ()
         if all(future.done() for future in _submitted):  # idle: every result taken
             executor.shutdown(wait=True)
         else:
@@ -151,12 +186,16 @@ class Pending:
 def submit(func: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Pending:
     """``func(*args, **kwargs)`` in the second process if one runs, else here when the result
     is asked for. ``func`` and its arguments must pickle (module-level function, plain data)."""
+    global _then
     executor = _executor
     future = None
-    if executor is not None:
+    if executor is not None and data_bytes((args, kwargs)) <= MAX_SHIPPED_BYTES:
         try:
             future = executor.submit(_call, func, args, kwargs)
             _submitted.append(future)
+            if _then:  # the next steps' imports, once the first call is in the queue
+                _submitted.append(executor.submit(_import, _then))
+                _then = ()
         except BrokenProcessPool:
             future = None
     return Pending(func, args, kwargs, future)

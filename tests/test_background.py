@@ -34,7 +34,7 @@ def _dies_unless_in(pid: int) -> str:
 
 
 def test_a_call_the_worker_has_not_started_is_taken_back():
-    with background.second_process(("json",)):
+    with background.second_process((("json",), ())):
         first = background.submit(os.getpid)
         queued = [background.submit(os.getpid) for _ in range(5)]
         # the last ones wait behind the first (one worker, two calls queued at most): run here
@@ -51,7 +51,7 @@ def test_without_a_worker_the_call_runs_here_when_asked():
 
 
 def test_the_worker_runs_the_call_and_its_warnings_come_back_in_order():
-    with background.second_process(("json",)):
+    with background.second_process((("json",), ())):
         pending = background.submit(_pid_warning_twice, 21)
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
@@ -61,14 +61,14 @@ def test_the_worker_runs_the_call_and_its_warnings_come_back_in_order():
 
 
 def test_an_error_in_the_worker_is_raised_here_as_it_was():
-    with background.second_process(("json",)):
+    with background.second_process((("json",), ())):
         pending = background.submit(_bad_parameter)
         with pytest.raises(ParameterError, match=r"^--grid hold=x: not a number"):
             pending.result(take_back=False)
 
 
 def test_a_worker_that_dies_is_replaced_by_this_process():
-    with background.second_process(("json",)):
+    with background.second_process((("json",), ())):
         assert background.submit(_dies_unless_in, os.getpid()).result(take_back=False) == "ran here"
         # the pool is broken now: later calls run here too, without an error
         assert background.submit(_dies_unless_in, os.getpid()).result() == "ran here"
@@ -90,7 +90,7 @@ def test_run_with_the_second_process_writes_the_same_bytes(tmp_path: Path, monke
     assert main([*argv, "--out", str(tmp_path / "two")]) == 0
     warned_two = capsys.readouterr().err
     handed, used[:] = list(used), []
-    monkeypatch.setitem(background.PRELOAD, "run", ())  # no second process: the step runs here
+    monkeypatch.setattr(background, "PRELOAD", {})  # no second process: the steps run here
     assert main([*argv, "--out", str(tmp_path / "one")]) == 0
     # the strategy, each chart, the workbook and the LaTeX: handed over in the first run, not in the second
     assert len(handed) == len(used) >= 10 and all(handed) and not any(used)
@@ -111,3 +111,18 @@ def test_bad_input_stops_the_worker_at_once(tmp_path: Path, capsys):
     assert main(["run", "--events", str(tmp_path / "missing.csv"), "--out", str(tmp_path / "o")]) == 2
     assert capsys.readouterr().err.startswith("error: ")
     assert multiprocessing.active_children() == []
+
+
+def test_a_call_with_too_much_data_runs_here(monkeypatch):
+    import numpy as np
+
+    monkeypatch.setattr(background, "MAX_SHIPPED_BYTES", 1000)
+    with background.second_process((("json",), ())):
+        small = background.submit(_pid_of, np.zeros(10))  # 80 bytes: to the worker
+        large = background.submit(_pid_of, {"bars": np.zeros(1000)})  # 8,000 bytes: stays here
+        assert small.result(take_back=False) != os.getpid()
+        assert large.result(take_back=False) == os.getpid()
+
+
+def _pid_of(_data: object) -> int:
+    return os.getpid()
