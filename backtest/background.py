@@ -32,14 +32,15 @@ from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from typing import Any
 
+Preload = tuple[tuple[str, ...], tuple[str, ...]]
+
 #: Command -> the modules its worker imports: as it starts (what the first call it gets needs,
 #: the strategy step's), then once that call is handed over (the report's).
-PRELOAD: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+PRELOAD: dict[str, Preload] = {
     "run": (("backtest.trade", "vectorbt"),
             ("backtest.report.figures", "matplotlib.backends.backend_svg", "backtest.return_tables.export",
              "openpyxl")),
 }
-Preload = tuple[tuple[str, ...], tuple[str, ...]]
 
 #: A call whose data (arrays, tables) exceed this runs here: copying it to the worker would cost
 #: more time and memory than the other core saves. The default job ships about 1 MB.

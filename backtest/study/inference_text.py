@@ -82,15 +82,20 @@ def placebo_figure(draws: pd.DataFrame, event_ids: str | Sequence[str], window: 
     """Histograms of the placebo CAARs over ``window``, one panel per event, the event in red."""
     from matplotlib.figure import Figure
 
+    from backtest.report.charts import fit_margins
+
     ids = [event_ids] if isinstance(event_ids, str) else list(event_ids)
     ncols = min(2, max(1, len(ids)))
     nrows = -(-max(1, len(ids)) // ncols)
-    fig = Figure(figsize=(6.4 * ncols / 1.4, 2.8 * nrows))
-    for k, event_id in enumerate(ids):
-        ax = fig.add_subplot(nrows, ncols, k + 1)
+    fig = Figure()
+    axes = fig.subplots(nrows, ncols, squeeze=False).ravel().tolist()
+    for ax in axes[len(ids):]:
+        ax.set_visible(False)
+    for ax, event_id in zip(axes, ids, strict=False):
         block = draws[(draws["event_id"] == event_id) & (draws["window"] == window)]
         placebo = block.loc[~block["is_event"], "value"].dropna() * 100
-        ax.hist(placebo, bins=40, color="#8a9bb0")
+        # one filled outline per panel, drawn like 40 touching bars (not 40 separate shapes)
+        ax.hist(placebo, bins=40, color="#8a9bb0", histtype="stepfilled")
         event = block.loc[block["is_event"], "value"]
         if len(event):
             value = float(event.iloc[0])
@@ -99,5 +104,5 @@ def placebo_figure(draws: pd.DataFrame, event_ids: str | Sequence[str], window: 
             ax.set_title(f"{event_id}: {percent(value)}, rank {rank} of {len(placebo) + 1}", fontsize=9)
         ax.set_xlabel(f"CAAR {window} (%)", fontsize=8)
         ax.tick_params(labelsize=7)
-    fig.tight_layout()
+    fit_margins(fig)  # fixed margins, as the report's other charts: no layout pass drawing it twice
     return fig
