@@ -136,6 +136,19 @@ def format_cell(value: object, kind: ColumnKind) -> str:
     return str(value)
 
 
+def format_column(column: pd.Series, kind: ColumnKind) -> list[str]:
+    """:func:`format_cell` over a column; a date column in one vectorized pass (a large table's
+    dates were most of its formatting time).
+
+    >>> format_column(pd.Series(pd.to_datetime(["2025-01-27", None])), "date")
+    ['2025-01-27', '—']
+    """
+    if kind == "date" and pd.api.types.is_datetime64_dtype(column.dtype):
+        text = column.dt.strftime("%Y-%m-%d").astype(object)
+        return text.where(column.notna(), MISSING).tolist()
+    return [format_cell(value, kind) for value in column.tolist()]
+
+
 def format_marked(value: object, p_value: object, kind: ColumnKind = "number") -> str:
     """A value with the significance marks of its p-value (none on a missing value).
 

@@ -18,7 +18,7 @@ from backtest.formatting import (
     NUMERIC_KINDS,
     SIGNIFICANCE_NOTE,
     ColumnKind,
-    format_cell,
+    format_column,
     format_marked,
 )
 
@@ -58,12 +58,12 @@ class Table:
         out = {}
         for column in self.shown_columns():
             kind = self.kinds.get(column, "text")
-            values = self.frame[column].tolist()
             if column in self.marks:
+                values = self.frame[column].tolist()
                 p_values = self.frame[self.marks[column]].tolist()
                 out[column] = [format_marked(v, p, kind) for v, p in zip(values, p_values, strict=True)]
             else:
-                out[column] = [format_cell(value, kind) for value in values]
+                out[column] = format_column(self.frame[column], kind)
         return pd.DataFrame(out, index=range(len(self.frame)), columns=self.shown_columns(), dtype=object)
 
     def is_numeric(self, column: str) -> bool:
