@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import functools
 import multiprocessing
+import os
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -96,11 +97,11 @@ def _call(func: Callable[..., Any], args: tuple, kwargs: dict[str, Any]) -> tupl
 
 def wants_second_process(argv: Sequence[str]) -> Preload | None:
     """What the worker preloads for this command line (:data:`PRELOAD`), or None when it gets
-    no second process: a command without a second-process step, ``--help``, or a Dask
-    scheduler (which maps the step's units itself).
+    no second process: a command without a second-process step, ``--help``, a Dask scheduler
+    (which maps the step's units itself), or no free core (:func:`free_core`).
 
-    >>> wants_second_process(["run", "--out", "o"])[0]
-    ('backtest.trade', 'vectorbt')
+    >>> wants_second_process(["run", "--out", "o"]) in (PRELOAD["run"], None)
+    True
     >>> wants_second_process(["run", "--scheduler", "local:2"]), wants_second_process(["study"])
     (None, None)
     """
@@ -114,7 +115,33 @@ def wants_second_process(argv: Sequence[str]) -> Preload | None:
             value = words[i + 1]
         if value is not None and value.strip() != "inline":
             return None
-    return PRELOAD[command]
+    return PRELOAD[command] if free_core() else None
+
+
+def free_core() -> bool:
+    """True when another core is free now. On a busy machine the worker would only add the
+    imports it repeats (pandas, numba, matplotlib: about 3 s of CPU) to everyone's load.
+
+    Linux: fewer runnable tasks, this one included, than usable cores (``/proc/loadavg``, an
+    instant count, not an average: a run started right after another must not see its load);
+    elsewhere: the one-minute load average leaves a core idle.
+    """
+    try:
+        usable = len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        usable = os.cpu_count() or 1
+    if usable < 2:
+        return False
+    try:
+        with open("/proc/loadavg") as status:
+            runnable = int(status.read().split()[3].split("/")[0])
+        return runnable < usable
+    except (OSError, IndexError, ValueError):
+        pass
+    try:
+        return os.getloadavg()[0] <= usable - 1
+    except (AttributeError, OSError):  # Windows: no load average
+        return True
 
 
 @contextmanager

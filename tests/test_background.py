@@ -85,6 +85,7 @@ def test_run_with_the_second_process_writes_the_same_bytes(tmp_path: Path, monke
         return result(self, take_back)
 
     monkeypatch.setattr(background.Pending, "result", spy)
+    monkeypatch.setattr(background, "free_core", lambda: True)  # a busy test machine: start it anyway
     argv = ["run", "--symbols", "NVDA", "--event", "deepseek_r1", "--event", "us_tariff_pause",
             "--grid", "hold=1,5", "--quiet"]  # fmt: skip
     assert main([*argv, "--out", str(tmp_path / "two")]) == 0
@@ -101,16 +102,33 @@ def test_run_with_the_second_process_writes_the_same_bytes(tmp_path: Path, monke
         assert (tmp_path / "two" / name).read_bytes() == (tmp_path / "one" / name).read_bytes(), name
 
 
-def test_bad_input_stops_the_worker_at_once(tmp_path: Path, capsys):
+def test_bad_input_stops_the_worker_at_once(tmp_path: Path, capsys, monkeypatch):
     import multiprocessing
 
     from backtest.cli import main
+
+    started = []
+    second_process = background.second_process
+
+    def spy(preload: object) -> object:
+        started.append(preload is not None)
+        return second_process(preload)
+
+    monkeypatch.setattr(background, "free_core", lambda: True)
+    monkeypatch.setattr(background, "second_process", spy)
 
     # the worker is still importing vectorbt when the events file turns out to be missing: the
     # command prints its one line and returns without waiting for it, and leaves no process behind
     assert main(["run", "--events", str(tmp_path / "missing.csv"), "--out", str(tmp_path / "o")]) == 2
     assert capsys.readouterr().err.startswith("error: ")
-    assert multiprocessing.active_children() == []
+    assert started == [True] and multiprocessing.active_children() == []
+
+
+def test_a_busy_machine_gets_no_second_process(monkeypatch):
+    monkeypatch.setattr(background, "free_core", lambda: False)
+    assert background.wants_second_process(["run"]) is None
+    monkeypatch.setattr(background, "free_core", lambda: True)
+    assert background.wants_second_process(["run"]) == background.PRELOAD["run"]
 
 
 def test_a_call_with_too_much_data_runs_here(monkeypatch):
@@ -126,3 +144,8 @@ def test_a_call_with_too_much_data_runs_here(monkeypatch):
 
 def _pid_of(_data: object) -> int:
     return os.getpid()
+
+
+def test_one_usable_core_is_never_free(monkeypatch):
+    monkeypatch.setattr(os, "sched_getaffinity", lambda _pid: {0}, raising=False)
+    assert background.free_core() is False
