@@ -56,6 +56,9 @@ def _style():
             "svg.id": None,
             "font.size": 8.5,
             "axes.titlesize": 9.5,
+            # Titles at the axes' top: "auto" (None) measures every artist of the axes to lift the
+            # title over top-side ticks these charts never have (a tenth of their drawing time).
+            "axes.titley": 1.0,
             "axes.spines.top": False,
             "axes.spines.right": False,
             "axes.grid": True,
