@@ -288,9 +288,9 @@ def event_study(prices: Mapping[str, pd.DataFrame], alignment: pd.DataFrame,
             + _gaps_hit(calendars, symbols, evt_dates) + " (check the dates and the price source)"
         )
     if not has_data.all():
-        dropped = [f"{symbols[i]} in {event_ids[i]}"
-                   + _gaps_hit(calendars, [symbols[i]], evt_dates[i : i + 1])
-                   for i in np.flatnonzero(~has_data)]
+        lost = np.flatnonzero(~has_data)
+        hits = _gaps_hit_rows(calendars, [symbols[i] for i in lost], evt_dates[lost])
+        dropped = [f"{symbols[i]} in {event_ids[i]}{hit}" for i, hit in zip(lost, hits, strict=True)]
         warnings.warn(f"no prices in the event window for {', '.join(dropped)}; left out of the study",
                       DataWarning, stacklevel=2)
     n_ar_missing = rejoin([d.n_ar_missing for d in done])
@@ -336,15 +336,45 @@ def event_study(prices: Mapping[str, pd.DataFrame], alignment: pd.DataFrame,
     return replace(result, robustness=view)
 
 
+def _gap_text(gaps: pd.DataFrame) -> str:
+    """", inside a data gap: NVDA 2025-02-03..2025-06-30 (FILE)" for ``gaps`` (rows of ``calendars.gaps``)."""
+    listed = [f"{g.symbol} {g.first.date()}..{g.last.date()} ({g.origin})" for g in gaps.itertuples()]
+    return f", inside a data gap: {'; '.join(listed)}" if listed else ""
+
+
 def _gaps_hit(calendars: ExchangeCalendars, symbols: Sequence[str], dates: np.ndarray) -> str:
-    """", inside a data gap: NVDA 2025-02-03..2025-06-30 (FILE)" for gaps the windows fall into."""
+    """The gaps of ``symbols`` that the dates' span falls into, as :func:`_gap_text`."""
     gaps = calendars.gaps
     if gaps.empty:
         return ""
     lo, hi = pd.Timestamp(np.nanmin(dates)), pd.Timestamp(np.nanmax(dates))
-    hit = gaps[gaps["symbol"].isin(symbols) & (gaps["first"] <= hi) & (gaps["last"] >= lo)]
-    listed = [f"{g.symbol} {g.first.date()}..{g.last.date()} ({g.origin})" for g in hit.itertuples()]
-    return f", inside a data gap: {'; '.join(listed)}" if listed else ""
+    return _gap_text(gaps[gaps["symbol"].isin(symbols) & (gaps["first"] <= hi) & (gaps["last"] >= lo)])
+
+
+def _gaps_hit_rows(calendars: ExchangeCalendars, symbols: Sequence[str], dates: np.ndarray) -> list[str]:
+    """:func:`_gaps_hit` of each row: ``symbols[i]``'s gaps that ``dates[i]``'s span falls into.
+
+    One table scan for all rows, then a few comparisons per row on its own symbol's gaps.
+    """
+    out = [""] * len(symbols)
+    gaps = calendars.gaps
+    if gaps.empty or not len(symbols):
+        return out
+    gaps = gaps[gaps["symbol"].isin(set(symbols))]
+    by_symbol = {s: (part["first"].to_numpy(dtype="datetime64[ns]"),
+                     part["last"].to_numpy(dtype="datetime64[ns]"), part)
+                 for s, part in gaps.groupby("symbol", sort=False)}
+    stamps = dates.astype("datetime64[ns]")
+    valid = ~np.isnat(stamps)
+    for i, symbol in enumerate(symbols):
+        if symbol not in by_symbol or not valid[i].any():
+            continue  # no gaps, or no dates: NaT spans meet no gap
+        first, last, part = by_symbol[symbol]
+        mine = stamps[i][valid[i]]
+        hit = (first <= mine.max()) & (last >= mine.min())
+        if hit.any():
+            out[i] = _gap_text(part[hit])
+    return out
 
 
 

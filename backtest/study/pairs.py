@@ -189,29 +189,47 @@ def pair_windows(prices: Mapping[str, pd.DataFrame], rows: pd.DataFrame, calenda
     return Windows(est_r, est_x, evt_r, evt_x, evt_dates, est_dates, pos0_all, excluded, excluded_events)
 
 
+def _gap_days(calendars: ExchangeCalendars, gaps: pd.DataFrame) -> dict[str, np.ndarray]:
+    """The sessions inside each symbol's data gaps (``gaps``, a part of ``calendars.gaps``), sorted."""
+    spans: dict[str, list[np.ndarray]] = {}
+    for calendar, part in gaps.groupby("calendar", sort=False):
+        # a gap lies inside the data, so inside the sessions covered: one lookup per calendar
+        sessions = calendars.sessions(str(calendar)).to_numpy(dtype="datetime64[ns]")
+        lo = np.searchsorted(sessions, part["first"].to_numpy(dtype="datetime64[ns]"), side="left")
+        hi = np.searchsorted(sessions, part["last"].to_numpy(dtype="datetime64[ns]"), side="right")
+        for symbol, a, b in zip(part["symbol"].astype(str), lo, hi, strict=True):
+            spans.setdefault(symbol, []).append(sessions[a:b])
+    return {symbol: np.unique(np.concatenate(parts)) for symbol, parts in spans.items()}
+
+
 def gap_counts(calendars: ExchangeCalendars, symbol: np.ndarray, benchmark: np.ndarray,
                est_dates: np.ndarray, evt_dates: np.ndarray, car_windows: Sequence[Window],
                evt: Window) -> tuple[np.ndarray, np.ndarray]:
     """Sessions of each pair's estimation window and CAR windows inside a data gap of the
-    symbol or its benchmark (``calendars.gaps``): ``(n,)`` and ``(n, W)``."""
+    symbol or its benchmark (``calendars.gaps``): ``(n,)`` and ``(n, W)``.
+
+    One pass per (symbol, benchmark) of the pairs, never one per pair.
+    """
     n = len(symbol)
     n_est, n_car = np.zeros(n, dtype=np.int64), np.zeros((n, len(car_windows)), dtype=np.int64)
     gaps = calendars.gaps
-    if gaps.empty:
+    if gaps.empty or n == 0:
         return n_est, n_car
-    gaps = gaps[gaps["symbol"].astype(str).isin({*map(str, symbol), *map(str, benchmark)})]  # these pairs'
-    days: dict[str, pd.DatetimeIndex] = {}
-    for g in gaps.itertuples():
-        span = calendars.sessions(str(g.calendar), g.first, g.last)
-        days[str(g.symbol)] = days.get(str(g.symbol), pd.DatetimeIndex([])).union(span)
-    for i in range(n):
-        hit = [days[s] for s in (str(symbol[i]), str(benchmark[i])) if s in days]
+    symbol, benchmark = np.asarray(symbol).astype(str), np.asarray(benchmark).astype(str)
+    days = _gap_days(calendars, gaps[gaps["symbol"].astype(str).isin({*symbol, *benchmark})])  # these pairs'
+    if not days:
+        return n_est, n_car
+    cols = [(a - evt[0], b - evt[0] + 1) for a, b in car_windows]
+    groups = pd.DataFrame({"s": symbol, "b": benchmark}).groupby(["s", "b"], sort=False).indices
+    for (own, bench), idx in groups.items():
+        hit = [days[s] for s in (own, bench) if s in days]
         if not hit:
             continue
-        gap_days = hit[0].union(hit[1]) if len(hit) > 1 else hit[0]
-        n_est[i] = int(pd.DatetimeIndex(est_dates[i]).isin(gap_days).sum())
-        in_evt = pd.DatetimeIndex(evt_dates[i]).isin(gap_days)
-        n_car[i] = [int(in_evt[a - evt[0] : b - evt[0] + 1].sum()) for a, b in car_windows]
+        gap_days = np.union1d(hit[0], hit[1]) if len(hit) > 1 else hit[0]
+        # NaT (a window past the sessions) is never a gap day, as DatetimeIndex.isin has it
+        n_est[idx] = np.isin(est_dates[idx].astype("datetime64[ns]"), gap_days).sum(axis=1)
+        in_evt = np.isin(evt_dates[idx].astype("datetime64[ns]"), gap_days)
+        n_car[idx] = np.stack([in_evt[:, a:b].sum(axis=1) for a, b in cols], axis=1) if cols else 0
     return n_est, n_car
 
 
