@@ -116,7 +116,7 @@ def validate_bars(
 
     # A close-only series (open, high and low all NaN) has only its closes to check.
     columns = ["close"] if is_close_only(frame) else list(PRICE_COLUMNS)
-    prices = frame[columns].to_numpy(dtype=float)
+    prices = np.column_stack([frame[c].to_numpy(dtype=float) for c in columns])  # no reindexed copy
     bad = ~np.isfinite(prices) | (prices <= 0)
     if bad.any():
         position, column = (int(v[0]) for v in np.nonzero(bad))
@@ -152,7 +152,7 @@ def is_close_only(bars: pd.DataFrame) -> bool:
     >>> is_close_only(pd.DataFrame({"open": [np.nan], "high": [np.nan], "low": [np.nan], "close": [1.0]}))
     True
     """
-    return bool(bars[["open", "high", "low"]].isna().all(axis=None))
+    return all(bool(bars[c].isna().all()) for c in ("open", "high", "low"))
 
 
 @lru_cache(maxsize=32)
@@ -196,7 +196,7 @@ def off_calendar_dates(index: pd.DatetimeIndex, calendar: str) -> pd.DatetimeInd
     """
     if len(index) == 0:
         return pd.DatetimeIndex([], name="date")
-    days = index.normalize()
+    days = index if index.is_normalized else index.normalize()  # session dates usually are
     from backtest.calendars import CALENDAR_END, CALENDAR_START, library_sessions_of
 
     inside = (days >= CALENDAR_START) & (days <= CALENDAR_END)

@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import os
 import uuid
+import warnings
+from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from urllib.parse import quote, unquote
@@ -54,6 +56,22 @@ def _filesystem(path: str | Path):
         text = str(Path(text).expanduser().absolute())
     fs, root = fsspec.core.url_to_fs(text)
     return fs, root.rstrip("/")
+
+
+#: Partitions one process keeps after reading them (see :meth:`ParquetSource.load`).
+CACHE_PARTITIONS = 32
+_READ: OrderedDict[tuple[str, str, tuple], tuple[pd.DataFrame, list[tuple[type, str]]]] = OrderedDict()
+
+
+def _stamp(fs, folder: str) -> tuple | None:
+    """Names, sizes and modification times of a partition's files (None: the store gives no time)."""
+    stamps = []
+    for info in fs.ls(folder, detail=True):
+        changed = next((info[k] for k in ("mtime", "LastModified", "ETag", "created") if info.get(k)), None)
+        if changed is None:
+            return None
+        stamps.append((str(info["name"]), info.get("size"), str(changed)))
+    return tuple(sorted(stamps))
 
 
 class ParquetSource:
@@ -105,9 +123,14 @@ class ParquetSource:
         return sorted(unquote(n[len(PARTITION):]) for n in names if n.startswith(PARTITION))
 
     def load(self, symbol: str) -> pd.DataFrame:
-        """Validated bars of ``symbol``, read from its partition only."""
-        import pyarrow.parquet as pq
+        """Validated bars of ``symbol``, read from its partition only.
 
+        The last :data:`CACHE_PARTITIONS` partitions a process read stay in memory, keyed
+        on the dataset, the symbol and the partition files' names, sizes and modification
+        times: a worker that gets the same benchmark in every unit reads and validates it
+        once, and a rewritten partition is read again. A hit gives a copy and repeats the
+        warnings the read raised, so the caller sees what a fresh read shows.
+        """
         folder = f"{self.root}/{partition_name(symbol)}"
         if not self.fs.isdir(folder):
             known = self.symbols()
@@ -115,20 +138,48 @@ class ParquetSource:
                 f"symbol {symbol!r} has no partition in {self.path}{did_you_mean(symbol, known)}; "
                 f"add it with: backtest data export {symbol} --to {self.path}"
             )
+        stamp = _stamp(self.fs, folder)
+        key = (self.path, symbol, stamp)
+        if stamp is not None and key in _READ:
+            _READ.move_to_end(key)
+            bars, caught = _READ[key]
+            for category, message in caught:
+                warnings.warn(message, category, stacklevel=2)
+            return bars.copy()
+        with warnings.catch_warnings(record=True) as records:
+            warnings.simplefilter("always")
+            bars = self._read(symbol, folder)
+        caught = [(w.category, str(w.message)) for w in records]
+        for category, message in caught:
+            warnings.warn(message, category, stacklevel=2)
+        if stamp is not None:
+            _READ[key] = (bars.copy(), caught)
+            while len(_READ) > CACHE_PARTITIONS:
+                _READ.popitem(last=False)
+        return bars
+
+    def _read(self, symbol: str, folder: str) -> pd.DataFrame:
+        """Read and validate one partition (no cache)."""
+        import pyarrow.parquet as pq
+
         origin = f"{self.path}/{partition_name(symbol)}"
         try:
             table = pq.read_table(folder, filesystem=self.fs)
         except Exception as exc:  # pyarrow raises ArrowInvalid, OSError, ... for damaged files
             reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             raise DataError(f"{where(origin)} unreadable parquet ({reason}); re-export the symbol") from None
-        frame = table.to_pandas()
-        missing = [c for c in ("date", *BAR_COLUMNS) if c not in frame.columns]
+        missing = [c for c in ("date", *BAR_COLUMNS) if c not in table.column_names]
         if missing:
             raise DataError(f"{where(origin)} missing column(s) {', '.join(missing)}; "
                             f"expected date,{','.join(BAR_COLUMNS)}")
-        index = pd.DatetimeIndex(frame["date"], name="date").as_unit("us")
-        bars = frame.set_index(index)[list(BAR_COLUMNS)].astype(float)
-        bars = validate_bars(bars.sort_index(), symbol, origin)
+        # column by column: a worker reads thousands of partitions, the whole-table
+        # conversion and the frame's reindexing cost more than the read itself
+        index = pd.DatetimeIndex(table.column("date").to_pandas(), name="date").as_unit("us")
+        bars = pd.DataFrame({c: table.column(c).to_pandas().to_numpy(dtype=float) for c in BAR_COLUMNS},
+                            index=index)
+        if not index.is_monotonic_increasing:
+            bars = bars.sort_index()
+        bars = validate_bars(bars, symbol, origin)
         check_calendar(bars, symbol, origin)
         return bars
 

@@ -118,12 +118,16 @@ def overlapping_events(symbol: np.ndarray, event_id: np.ndarray, pos0: np.ndarra
     for _, mine in symbol_groups(symbol):
         if len(mine) < 2:
             continue
+        ids = [str(e) for e in event_id[mine]]
+        unique = len(set(ids)) == len(ids)  # the usual case: no event twice, nothing to dedupe
+        other = event_id[mine][:, None] != event_id[mine][None, :]
+        p = pos0[mine]
         for w, (a, b) in enumerate(windows):
-            lo, hi = pos0[mine] + a, pos0[mine] + b
-            shared = (lo[:, None] <= hi[None, :]) & (lo[None, :] <= hi[:, None])
-            shared &= event_id[mine][:, None] != event_id[mine][None, :]
-            for row, i in enumerate(mine):
-                out[i][w] = ", ".join(dict.fromkeys(str(e) for e in event_id[mine][shared[row]]))
+            # [p_i + a, p_i + b] and [p_j + a, p_j + b] share a session iff |p_i - p_j| <= b - a
+            shared = (np.abs(p[:, None] - p[None, :]) <= b - a) & other
+            for row in np.flatnonzero(shared.any(axis=1)):
+                hits = [ids[j] for j in np.flatnonzero(shared[row])]
+                out[mine[row]][w] = ", ".join(hits if unique else dict.fromkeys(hits))
     return out
 
 

@@ -13,6 +13,7 @@ symbols), and the tables are built from what the blocks send back
 from __future__ import annotations
 
 import warnings
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import fields, replace
 from typing import Any, Literal
@@ -50,8 +51,8 @@ ALIGNMENT_COLUMNS: tuple[str, ...] = ("event_id", "symbol", "calendar", "reactio
 
 
 def _benchmarks(symbols: Sequence[str], overrides: Mapping[str, str] | None, model: str) -> list[str]:
-    out = []
-    for symbol in symbols:
+    out = {}
+    for symbol in dict.fromkeys(symbols):  # one registry lookup per symbol, not per pair
         bench = benchmark_of(symbol, overrides)
         if not bench and model in NEEDS_MARKET:
             other = "QQQ" if symbol == "SPY" else "SPY"
@@ -60,8 +61,8 @@ def _benchmarks(symbols: Sequence[str], overrides: Mapping[str, str] | None, mod
                 f"benchmarks={{'{symbol}': '{other}'}} (CLI: --benchmark {symbol}={other}) "
                 "or use model 'constant_mean'"
             )
-        out.append(bench)
-    return out
+        out[symbol] = bench
+    return [out[symbol] for symbol in symbols]
 
 
 def _need_prices(prices: Mapping[str, pd.DataFrame], symbol: str, role: str) -> None:
@@ -238,7 +239,7 @@ def event_study(prices: Mapping[str, pd.DataFrame], alignment: pd.DataFrame,
     align = alignment.reset_index(drop=True)
     symbols = [str(s) for s in align["symbol"]]
     bench = _benchmarks(symbols, benchmarks, model)
-    for symbol, b in zip(symbols, bench, strict=True):
+    for symbol, b in dict.fromkeys(zip(symbols, bench, strict=True)):  # each pair of names once
         _need_prices(prices, symbol, "symbol")
         if b:
             _need_prices(prices, b, f"benchmark of {symbol}:")
@@ -461,21 +462,23 @@ def with_diagnostics(result: EventStudyResult, panel: Panel, diagnostics: PairDi
 
 def _overlap_notes(tests: pd.DataFrame, car: pd.DataFrame, kind: np.ndarray | None) -> pd.DataFrame:
     """Pooled scopes over events whose CAR windows share sessions say they are not independent."""
-    shared = car[(car["overlap_events"] != "") & car["complete"]]
-    if shared.empty:
+    shared = np.flatnonzero((car["overlap_events"] != "").to_numpy() & car["complete"].to_numpy(dtype=bool))
+    if not len(shared):
         return tests
     tests = tests.copy()
-    kinds = dict(zip(car["event_id"], np.repeat(kind, len(car) // len(kind)), strict=False)) \
-        if kind is not None else {}
+    windows = car["window"].to_numpy(dtype=object)[shared]
+    # car holds the pairs' rows one window after another: a row's kind is its pair's
+    n_shared = Counter(windows.tolist())
+    if kind is not None:
+        scopes = np.repeat(np.array([f"all {k}" for k in kind], dtype=object), len(car) // len(kind))[shared]
+        n_shared.update(zip(windows.tolist(), scopes.tolist(), strict=True))
     for (window, scope), rows in tests.groupby(["window", "scope"]).groups.items():
         if not str(scope).startswith("all"):
             continue
-        part = shared[shared["window"] == window]
-        if str(scope) != "all":
-            part = part[[f"all {kinds.get(e)}" == scope for e in part["event_id"]]]
-        if part.empty:
+        count = n_shared.get(window if str(scope) == "all" else (window, scope), 0)
+        if not count:
             continue
-        note = (f"{len(part)} CARs share sessions with another event's window of the same symbol: "
+        note = (f"{count} CARs share sessions with another event's window of the same symbol: "
                 "not independent (see overlap_events)")
         tests.loc[rows, "note"] = [f"{n}; {note}" if n else note for n in tests.loc[rows, "note"]]
     return tests

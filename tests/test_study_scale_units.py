@@ -1,0 +1,138 @@
+"""What makes the study scale: per-symbol diagnostics instead of per-pair scans, and a worker
+that reads a partition once. Expected values come from brute force over Python sets or from
+the construction of the data, never from the code under test."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from backtest.calendars import ExchangeCalendars
+from backtest.errors import DataGapWarning, DataWarning
+from backtest.sources.parquet import ParquetSource, write_dataset, write_partition
+from backtest.study import diagnostics as dg
+from backtest.study import event_study
+from backtest.study.pairs import gap_counts
+
+
+@pytest.fixture(scope="module")
+def sessions() -> pd.DatetimeIndex:
+    return ExchangeCalendars().sessions("NASDAQ", "2023-01-03", "2025-12-31")
+
+
+def _bars(dates: pd.DatetimeIndex, seed: int) -> pd.DataFrame:
+    close = 100.0 * np.cumprod(1.0 + np.random.default_rng(seed).normal(0.0, 0.01, len(dates)))
+    return pd.DataFrame({"open": close, "high": close, "low": close, "close": close, "volume": 1.0},
+                        index=pd.DatetimeIndex(dates, name="date"))
+
+
+def test_overlapping_events_match_brute_force_session_sets():
+    # Two pairs share a window's sessions iff the sets {p + a .. p + b} intersect: checked on
+    # random day-0 positions against Python sets, symbol by symbol, with the events in row order.
+    rng = np.random.default_rng(3)
+    n = 300
+    symbol = rng.choice(np.array(["A", "B", "C"], dtype=object), n)
+    event_id = np.array([f"e{i:03d}" for i in range(n)], dtype=object)
+    pos0 = rng.integers(0, 2000, n)
+    windows = [(0, 0), (0, 5), (-1, 1), (-5, 20)]
+    got = dg.overlapping_events(symbol, event_id, pos0, windows)
+    for i in range(n):
+        for w, (a, b) in enumerate(windows):
+            mine = set(range(pos0[i] + a, pos0[i] + b + 1))
+            expected = [event_id[j] for j in range(n) if j != i and symbol[j] == symbol[i]
+                        and mine & set(range(pos0[j] + a, pos0[j] + b + 1))]
+            assert got[i][w] == ", ".join(expected)
+
+
+def test_overlapping_events_list_a_repeated_event_once():
+    # x covers sessions 10-11, both y rows 11-12: x sees y once; a y row never lists its own event
+    got = dg.overlapping_events(np.array(["A"] * 3), np.array(["x", "y", "y"]), np.array([10, 11, 11]),
+                                [(0, 1)])
+    assert got == [["y"], ["x"], ["x"]]
+
+
+def test_gap_counts_match_the_missing_sessions_of_symbol_and_benchmark(sessions):
+    # NVDA lacks 10 sessions, SPY 10 others, 4 of them shared: a window over all of them
+    # counts the union (16), as the sessions missing from either series say.
+    nvda_gap, spy_gap = np.arange(300, 310), np.arange(306, 316)
+    prices = {"NVDA": _bars(sessions, 1).drop(sessions[nvda_gap]),
+              "SPY": _bars(sessions, 2).drop(sessions[spy_gap])}
+    with pytest.warns(DataGapWarning):
+        cals = ExchangeCalendars.from_prices(prices)
+    rng = np.random.default_rng(5)
+    day0 = np.concatenate([[330, 320, 600], rng.integers(260, 620, 40)])
+    est, evt, cars = (-40, -11), (-5, 20), [(0, 0), (-5, 5), (0, 20)]
+    est_dates = sessions.to_numpy()[day0[:, None] + np.arange(est[0], est[1] + 1)]
+    evt_dates = sessions.to_numpy()[day0[:, None] + np.arange(evt[0], evt[1] + 1)]
+    n = len(day0)
+    n_est, n_car = gap_counts(cals, np.array(["NVDA"] * n), np.array(["SPY"] * n), est_dates, evt_dates,
+                              cars, evt)
+    missing = {sessions[i] for i in np.union1d(nvda_gap, spy_gap)}
+    assert len(missing) == 16
+    for i in range(n):
+        assert n_est[i] == sum(pd.Timestamp(d) in missing for d in est_dates[i])
+        for w, (a, b) in enumerate(cars):
+            days = evt_dates[i][a - evt[0] : b - evt[0] + 1]
+            assert n_car[i, w] == sum(pd.Timestamp(d) in missing for d in days)
+    assert n_est[0] == 16 and n_est[2] == 0  # day 0 at 330: [-40, -11] is sessions 290..319
+    # without a benchmark only the symbol's own gap counts
+    alone, _ = gap_counts(cals, np.array(["NVDA"]), np.array([""]), est_dates[:1], evt_dates[:1], cars, evt)
+    assert alone.tolist() == [10]
+
+
+def test_a_pair_dropped_inside_a_data_gap_names_the_gap(sessions):
+    # NVDA has no bar in 40 sessions around the second event: that pair has no return in its
+    # event window [-5, +20], is left out, and the warning names the gap's first and last session.
+    gap = np.arange(480, 520)
+    prices = {"NVDA": _bars(sessions, 3).drop(sessions[gap]), "SPY": _bars(sessions, 4)}
+    with pytest.warns(DataGapWarning):
+        cals = ExchangeCalendars.from_prices(prices)
+    rows = pd.DataFrame({"event_id": ["kept", "lost"], "symbol": "NVDA", "calendar": "NASDAQ",
+                         "reaction_session": [sessions[400], sessions[500]], "kind": "shock"})
+    first, last = sessions[480].date(), sessions[519].date()
+    with pytest.warns(DataWarning, match=rf"no prices in the event window for NVDA in lost, inside a data "
+                                         rf"gap: NVDA {first}\.\.{last} \(NVDA\); left out"):
+        res = event_study(prices, rows, cals, car_windows=[(0, 0)])
+    assert res.car["event_id"].tolist() == ["kept"]
+
+
+def test_pooled_scopes_count_the_overlapping_cars_of_their_own_kind(sessions):
+    # Shocks at 400 and 404 overlap in CAR[0,+5]; the relief at 600 overlaps nothing. The
+    # pooled scope of each kind counts its own overlapping CARs: 2 shocks, no relief.
+    prices = {"NVDA": _bars(sessions, 5), "SPY": _bars(sessions, 6)}
+    cals = ExchangeCalendars.from_prices(prices)
+    rows = pd.DataFrame({"event_id": ["a", "b", "c"], "symbol": "NVDA", "calendar": "NASDAQ",
+                         "reaction_session": [sessions[400], sessions[404], sessions[600]],
+                         "kind": ["shock", "shock", "relief"]})
+    res = event_study(prices, rows, cals, car_windows=[(0, 0), (0, 5)])
+    notes = res.tests[res.tests.test == "sign"].set_index(["scope", "window"])["note"]
+    assert notes[("all shock", "[0,+5]")].startswith("2 CARs share sessions")
+    assert "share sessions" not in notes[("all relief", "[0,+5]")]
+    assert "share sessions" not in notes[("all shock", "[0,0]")]
+    assert "share sessions" not in notes[("a", "[0,+5]")]  # one event's own scope is not pooled
+
+
+def test_a_partition_is_read_once_per_process_and_again_when_rewritten(tmp_path, sessions):
+    target = tmp_path / "prices"
+    write_dataset({"NVDA": _bars(sessions, 7)}, target)
+    source = ParquetSource(target)
+    first = source.load("NVDA")
+    first.loc[first.index[0], "close"] = -1.0  # a caller's edit never reaches the next reader
+    again = ParquetSource(target).load("NVDA")
+    pd.testing.assert_frame_equal(again, _bars(sessions, 7).rename_axis("date"), check_freq=False,
+                                  check_index_type=False)
+    write_partition(target, "NVDA", _bars(sessions, 8))  # rewritten: read again, not served stale
+    assert ParquetSource(target).load("NVDA")["close"].iloc[-1] == pytest.approx(
+        _bars(sessions, 8)["close"].iloc[-1], rel=1e-15)
+
+
+def test_a_cached_partition_warns_like_a_fresh_read(tmp_path, sessions):
+    # A Saturday row is kept with a DataWarning; every load of it warns, read or cached.
+    saturday = pd.Timestamp("2024-06-15")
+    bars = pd.concat([_bars(sessions, 9), _bars(pd.DatetimeIndex([saturday]), 10)]).sort_index()
+    target = tmp_path / "prices"
+    write_dataset({"NVDA": bars}, target)
+    for _ in range(2):
+        with pytest.warns(DataWarning, match="2024-06-15"):
+            assert len(ParquetSource(target).load("NVDA")) == len(sessions) + 1
