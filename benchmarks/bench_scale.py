@@ -19,7 +19,9 @@ that a machine shared with other work slows them alike; medians over ``--repeats
    the number of units.
 
 Per scheduler: wall time (the cluster is started and its workers have imported the
-package before the clock starts), peak resident
+package before the clock starts), split into the seconds inside ``Mapper.map`` (the units
+running) and the rest, the client's serial share (preparing the units, building the result
+from their outputs); peak resident
 memory of each worker process (``ru_maxrss``; inline: of this process), the client's peak
 (this process; ``--schedulers local:1,local:2`` leaves the inline run out of it), and the scaling
 efficiency ``T(local:1) / (2 T(local:2))``. Prints one JSON document.
@@ -84,6 +86,7 @@ def run_once(kind: str, mapper, inputs, units, combos, strategy, study=None) -> 
     from backtest.study import event_study
     from backtest.trading.slices import grid_sums
 
+    mapped = _time_maps(mapper)
     start = time.perf_counter()
     # on a cluster the study's and recovery's blocks read their symbols from the dataset
     prices = inputs.unit_prices(mapper.client is not None)
@@ -98,7 +101,29 @@ def run_once(kind: str, mapper, inputs, units, combos, strategy, study=None) -> 
         total = grid_sums(strategy, units, combos, fees=0.001, slippage=0.0005, fill="next_open",
                           scheduler=mapper)
         size = int(total["pairs"].sum())
-    return {"seconds": time.perf_counter() - start, "size": size}
+    seconds = time.perf_counter() - start
+    return {"seconds": seconds, "size": size, "map_seconds": sum(mapped),
+            "client_seconds": seconds - sum(mapped)}
+
+
+def _time_maps(mapper) -> list[float]:
+    """Wrap ``mapper.map`` so that the seconds of each call land in the returned list.
+
+    What is left of a run's wall time is the client's serial share: preparing the units
+    before the map and building the result from their outputs after it.
+    """
+    seconds: list[float] = []
+    inner = mapper.map
+
+    def timed(*args, **kwargs):
+        start = time.perf_counter()
+        try:
+            return inner(*args, **kwargs)
+        finally:
+            seconds.append(time.perf_counter() - start)
+
+    mapper.map = timed
+    return seconds
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -165,6 +190,8 @@ def main(argv: list[str] | None = None) -> int:
         summary = {name: {"median_seconds": statistics.median(r["seconds"] for r in rs),
                           "runs_seconds": [round(r["seconds"], 2) for r in rs],
                           "peak_mb_per_worker": max(max(r["peak_mb_per_worker"]) for r in rs),
+                          "median_client_seconds": statistics.median(r["client_seconds"] for r in rs),
+                          "median_map_seconds": statistics.median(r["map_seconds"] for r in rs),
                           "size": rs[0]["size"]} for name, rs in runs.items()}
         if "local:1" in summary and "local:2" in summary:
             one, two = summary["local:1"]["median_seconds"], summary["local:2"]["median_seconds"]

@@ -63,10 +63,24 @@ CACHE_PARTITIONS = 32
 _READ: OrderedDict[tuple[str, str, tuple], tuple[pd.DataFrame, list[tuple[type, str]]]] = OrderedDict()
 
 
-def _stamp(fs, folder: str) -> tuple | None:
-    """Names, sizes and modification times of a partition's files (None: the store gives no time)."""
-    stamps = []
+def _data_files(fs, folder: str) -> list[dict] | None:
+    """The partition's data files (names pyarrow reads: not starting with ``.`` or ``_``), or
+    None when it holds sub-directories (then only a dataset read is right)."""
+    files = []
     for info in fs.ls(folder, detail=True):
+        if info.get("type") == "directory":
+            return None
+        if not str(info["name"]).rstrip("/").rsplit("/", 1)[-1].startswith((".", "_")):
+            files.append(info)
+    return files
+
+
+def _stamp(files: list[dict] | None) -> tuple | None:
+    """Names, sizes and modification times of a partition's files (None: the store gives no time)."""
+    if not files:
+        return None
+    stamps = []
+    for info in files:
         changed = next((info[k] for k in ("mtime", "LastModified", "ETag", "created") if info.get(k)), None)
         if changed is None:
             return None
@@ -138,7 +152,8 @@ class ParquetSource:
                 f"symbol {symbol!r} has no partition in {self.path}{did_you_mean(symbol, known)}; "
                 f"add it with: backtest data export {symbol} --to {self.path}"
             )
-        stamp = _stamp(self.fs, folder)
+        files = _data_files(self.fs, folder)
+        stamp = _stamp(files)
         key = (self.path, symbol, stamp)
         if stamp is not None and key in _READ:
             _READ.move_to_end(key)
@@ -148,7 +163,7 @@ class ParquetSource:
             return bars.copy()
         with warnings.catch_warnings(record=True) as records:
             warnings.simplefilter("always")
-            bars = self._read(symbol, folder)
+            bars = self._read(symbol, folder, files)
         caught = [(w.category, str(w.message)) for w in records]
         for category, message in caught:
             warnings.warn(message, category, stacklevel=2)
@@ -158,13 +173,21 @@ class ParquetSource:
                 _READ.popitem(last=False)
         return bars
 
-    def _read(self, symbol: str, folder: str) -> pd.DataFrame:
+    def _read(self, symbol: str, folder: str, files: list[dict] | None) -> pd.DataFrame:
         """Read and validate one partition (no cache)."""
         import pyarrow.parquet as pq
+        from fsspec.implementations.local import LocalFileSystem
 
         origin = f"{self.path}/{partition_name(symbol)}"
         try:
-            table = pq.read_table(folder, filesystem=self.fs)
+            if files is not None and len(files) == 1:
+                # the usual partition, one file: read as a file, a dataset's discovery and
+                # thread pool cost more than a few thousand rows
+                path = str(files[0]["name"])
+                handle = path if isinstance(self.fs, LocalFileSystem) else self.fs.open(path, "rb")
+                table = pq.ParquetFile(handle).read(use_threads=False)
+            else:
+                table = pq.read_table(folder, filesystem=self.fs)
         except Exception as exc:  # pyarrow raises ArrowInvalid, OSError, ... for damaged files
             reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             raise DataError(f"{where(origin)} unreadable parquet ({reason}); re-export the symbol") from None
