@@ -52,6 +52,31 @@ def test_overlapping_events_list_a_repeated_event_once():
     assert got == [["y"], ["x"], ["x"]]
 
 
+def test_estimation_days_near_other_events_match_brute_force():
+    # Day p_i + k of pair i's estimation window is left out when another event of the same
+    # symbol has its day 0 within [day + a, day + b]: checked day by day in plain Python.
+    rng = np.random.default_rng(4)
+    n, m = 120, 150
+    symbol = rng.choice(np.array(["A", "B"], dtype=object), n)
+    event_id = np.array([f"e{k}" for k in rng.integers(0, 40, n)], dtype=object)
+    pos0 = rng.integers(0, 1500, n)
+    other_symbol = rng.choice(np.array(["A", "B", "C"], dtype=object), m)
+    other_event = np.array([f"e{k}" for k in rng.integers(0, 40, m)], dtype=object)
+    other_pos0 = rng.integers(0, 1500, m)
+    est, around = (-120, -11), (-3, 5)
+    mask, events = dg.near_other_events(symbol, event_id, pos0, est, other_symbol, other_event, other_pos0,
+                                        around)
+    for i in range(n):
+        others = [j for j in range(m) if other_symbol[j] == symbol[i] and other_event[j] != event_id[i]]
+        listed = []
+        for col, k in enumerate(range(est[0], est[1] + 1)):
+            day = pos0[i] + k
+            near = [j for j in others if day + around[0] <= other_pos0[j] <= day + around[1]]
+            assert mask[i, col] == bool(near)
+            listed += near
+        assert events[i] == ", ".join(dict.fromkeys(other_event[j] for j in sorted(set(listed))))
+
+
 def test_gap_counts_match_the_missing_sessions_of_symbol_and_benchmark(sessions):
     # NVDA lacks 10 sessions, SPY 10 others, 4 of them shared: a window over all of them
     # counts the union (16), as the sessions missing from either series say.

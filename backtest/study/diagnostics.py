@@ -86,18 +86,24 @@ def near_other_events(symbol: np.ndarray, event_id: np.ndarray, pos0: np.ndarray
     n, l1 = len(pos0), est[1] - est[0] + 1
     mask = np.zeros((n, l1), dtype=bool)
     events = [""] * n
-    est_pos = pos0[:, None] + np.arange(est[0], est[1] + 1)[None, :]
     for s, mine in symbol_groups(symbol):
         theirs = np.flatnonzero(other_symbol == s)
         if len(theirs) == 0:
             continue
-        offset = est_pos[mine][:, :, None] - other_pos0[theirs][None, None, :]  # (n_s, L1, m)
-        near = (offset >= -around[1]) & (offset <= -around[0])
-        near &= (other_event[theirs][None, None, :] != event_id[mine][:, None, None])
-        mask[mine] = near.any(axis=2)
-        for row, i in enumerate(mine):
-            hit = near[row].any(axis=0)
-            events[i] = ", ".join(dict.fromkeys(str(e) for e in other_event[theirs][hit]))
+        # day d is near event j when j's day 0 lies in [d + around[0], d + around[1]], i.e.
+        # d in [q_j - around[1], q_j - around[0]]: intersect that span with each estimation
+        # window [p_i + est[0], p_i + est[1]], (pairs x other events), never (x days) too
+        p, q = pos0[mine][:, None], other_pos0[theirs][None, :]
+        start = np.maximum(q - around[1], p + est[0]) - (p + est[0])  # as estimation-day columns
+        stop = np.minimum(q - around[0], p + est[1]) - (p + est[0])
+        hit = (start <= stop) & (other_event[theirs][None, :] != event_id[mine][:, None])
+        rows, cols = np.nonzero(hit)
+        edges = np.zeros((len(mine), l1 + 1), dtype=np.int64)  # +1 where a span opens, -1 after it
+        np.add.at(edges, (rows, start[rows, cols]), 1)
+        np.add.at(edges, (rows, stop[rows, cols] + 1), -1)
+        mask[mine] = np.cumsum(edges[:, :l1], axis=1) > 0
+        for row in np.flatnonzero(hit.any(axis=1)):
+            events[mine[row]] = ", ".join(dict.fromkeys(str(e) for e in other_event[theirs][hit[row]]))
     return mask, events
 
 
