@@ -124,16 +124,21 @@ def overlapping_events(symbol: np.ndarray, event_id: np.ndarray, pos0: np.ndarra
     for _, mine in symbol_groups(symbol):
         if len(mine) < 2:
             continue
-        ids = [str(e) for e in event_id[mine]]
+        ids = np.array([str(e) for e in event_id[mine]], dtype=object)
         unique = len(set(ids)) == len(ids)  # the usual case: no event twice, nothing to dedupe
         other = event_id[mine][:, None] != event_id[mine][None, :]
-        p = pos0[mine]
+        p, rows_of = pos0[mine], mine.tolist()
         for w, (a, b) in enumerate(windows):
             # [p_i + a, p_i + b] and [p_j + a, p_j + b] share a session iff |p_i - p_j| <= b - a
-            shared = (np.abs(p[:, None] - p[None, :]) <= b - a) & other
-            for row in np.flatnonzero(shared.any(axis=1)):
-                hits = [ids[j] for j in np.flatnonzero(shared[row])]
-                out[mine[row]][w] = ", ".join(hits if unique else dict.fromkeys(hits))
+            rows, cols = np.nonzero((np.abs(p[:, None] - p[None, :]) <= b - a) & other)  # row-major
+            if not len(rows):
+                continue
+            names = ids[cols].tolist()
+            starts = np.flatnonzero(np.r_[True, rows[1:] != rows[:-1]])
+            for row, first, last in zip(rows[starts].tolist(), starts.tolist(),
+                                        [*starts[1:].tolist(), len(rows)], strict=True):
+                hits = names[first:last]
+                out[rows_of[row]][w] = ", ".join(hits if unique else dict.fromkeys(hits))
     return out
 
 

@@ -426,7 +426,8 @@ def with_diagnostics(result: EventStudyResult, panel: Panel, diagnostics: PairDi
     bhar_drift = np.stack([dg.bhar_drift(normal, ar, alpha, a, b, return_kind) for a, b in car_cols], 1)
     complete = car["complete"].to_numpy(dtype=bool).reshape(shape)
     bench_ret, bench_z = diagnostics.benchmark_car, diagnostics.benchmark_z
-    overlap = dg.overlapping_events(panel.symbol.astype(str), panel.event_id.astype(str), pos0, cars)
+    # the CAR windows and the whole event window (for fits) in one pass per symbol
+    overlap = dg.overlapping_events(panel.symbol.astype(str), panel.event_id.astype(str), pos0, [*cars, evt])
     for name in ("drift", "drift_share", "car_drift_free"):
         car[name] = drift[name].ravel()
     car["drift_dominates"] = drift["drift_dominates"].ravel()
@@ -434,7 +435,7 @@ def with_diagnostics(result: EventStudyResult, panel: Panel, diagnostics: PairDi
     car["benchmark_car"] = bench_ret.ravel()
     car["benchmark_z"] = bench_z.ravel()
     car["benchmark_moved"] = (np.abs(np.nan_to_num(bench_z)) > dg.BENCHMARK_Z).ravel()
-    car["overlap_events"] = [text for row in overlap for text in row]
+    car["overlap_events"] = [text for row in overlap for text in row[:-1]]
     car["n_gap"] = gaps[1].ravel()
 
     fits["n_excluded"] = excluded
@@ -449,9 +450,7 @@ def with_diagnostics(result: EventStudyResult, panel: Panel, diagnostics: PairDi
     fits["n_gap_estimation"] = gaps[0]
     fits["benchmark_day0_return"] = diagnostics.benchmark_day0
     fits["benchmark_day0_z"] = diagnostics.benchmark_day0_z
-    fits["overlap_events"] = dg.overlapping_events(panel.symbol.astype(str), panel.event_id.astype(str),
-                                                   pos0, [evt])
-    fits["overlap_events"] = [row[0] for row in fits["overlap_events"]]
+    fits["overlap_events"] = [row[-1] for row in overlap]
     abnormal = result.abnormal_returns.copy()
     # the AR without the extrapolated intercept: R - beta'x (recovery's drift-free abnormal path)
     abnormal["ar_drift_free"] = (ar + alpha[:, None]).ravel()
