@@ -184,8 +184,11 @@ class ParquetSource:
                 # the usual partition, one file: read as a file, a dataset's discovery and
                 # thread pool cost more than a few thousand rows
                 path = str(files[0]["name"])
-                handle = path if isinstance(self.fs, LocalFileSystem) else self.fs.open(path, "rb")
-                table = pq.ParquetFile(handle).read(use_threads=False)
+                if isinstance(self.fs, LocalFileSystem):
+                    table = pq.ParquetFile(path).read(use_threads=False)
+                else:
+                    with self.fs.open(path, "rb") as handle:  # closed after the read (remote stores)
+                        table = pq.ParquetFile(handle).read(use_threads=False)
             else:
                 table = pq.read_table(folder, filesystem=self.fs)
         except Exception as exc:  # pyarrow raises ArrowInvalid, OSError, ... for damaged files
