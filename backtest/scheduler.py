@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import os
 import re
 import sys
 import uuid
@@ -167,7 +168,11 @@ def _local_cluster(dd: Any, workers: int) -> Any:
     import dask
 
     environ = dict(dask.config.get("distributed.nanny.pre-spawn-environ", default={}) or {})
-    environ.pop("MALLOC_TRIM_THRESHOLD_", None)
+    dask_value = str(environ.pop("MALLOC_TRIM_THRESHOLD_", ""))
+    # a nanny writes its settings into this process's environment, which later workers inherit:
+    # drop the value an earlier cluster of this process left there (not one the user set)
+    if dask_value and os.environ.get("MALLOC_TRIM_THRESHOLD_") == dask_value:
+        del os.environ["MALLOC_TRIM_THRESHOLD_"]
     with dask.config.set({"distributed.nanny.pre-spawn-environ": environ}):
         return dd.LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
                                dashboard_address=":0", silence_logs=logging.ERROR)
