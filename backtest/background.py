@@ -150,7 +150,7 @@ def second_process(preload: Preload | None) -> Iterator[None]:
     ``preload`` is None); the worker starts now and imports ``preload[0]``, then ``preload[1]``
     after the first call it is given, and is shut down at the end of the block."""
     global _executor, _then
-    if preload is None or _executor is not None:
+    if preload is None or _executor is not None or not _main_reloadable():
         yield
         return
     first, _then = preload
@@ -182,6 +182,15 @@ def _stop(executor: ProcessPoolExecutor) -> None:
             process.terminate()
     for process in processes:
         process.join()
+
+
+def _main_reloadable() -> bool:
+    """False when a spawned process could not start: it re-imports the ``__main__`` module from
+    its file, and a program read from standard input (``python - < job.py``) has none."""
+    import sys
+
+    path = getattr(sys.modules.get("__main__"), "__file__", None)
+    return path is None or os.path.exists(path)
 
 
 class Pending:

@@ -149,3 +149,17 @@ def _pid_of(_data: object) -> int:
 def test_one_usable_core_is_never_free(monkeypatch):
     monkeypatch.setattr(os, "sched_getaffinity", lambda _pid: {0}, raising=False)
     assert background.free_core() is False
+
+
+def test_a_program_read_from_stdin_runs_without_a_worker_and_without_a_traceback():
+    import subprocess
+    import sys
+
+    # a spawned worker re-imports __main__ from its file; "python -" has none ("<stdin>")
+    program = (
+        "import os\nfrom backtest import background\n"
+        "with background.second_process((('json',), ())):\n"
+        "    print(background.submit(os.getpid).result(take_back=False) == os.getpid())\n"
+    )
+    done = subprocess.run([sys.executable, "-"], input=program, capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "True" and "Traceback" not in done.stderr
