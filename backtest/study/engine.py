@@ -13,7 +13,6 @@ symbols), and the tables are built from what the blocks send back
 from __future__ import annotations
 
 import warnings
-from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import fields, replace
 from typing import Any, Literal
@@ -44,6 +43,7 @@ from backtest.study.panel import Panel, block_spec, result_tables
 from backtest.study.result import EventStudyResult
 from backtest.study.sufficient import ScopeStats, combine
 from backtest.study.synchrony import FACTOR_ALIGNMENTS, FactorAlignment
+from backtest.study.traps import with_diagnostics
 from backtest.study.windows import Window, check_windows, parse_car_windows, parse_model, parse_window
 
 DEFAULT_CAR_WINDOWS: tuple[Window, ...] = ((0, 0), (0, 1), (-1, 1), (0, 5), (0, 20))
@@ -403,117 +403,3 @@ def _reduce(done: Sequence[PairsDone], order: np.ndarray, codes_all: np.ndarray,
     if np.any(np.diff(kept_order) < 0):
         out = take_computed(out, np.argsort(kept_order, kind="stable"))
     return stats, out
-
-
-
-def with_diagnostics(result: EventStudyResult, panel: Panel, diagnostics: PairDiagnostics, evt: Window,
-                     cars: Sequence[Window], return_kind: str) -> EventStudyResult:
-    """Add the trap diagnostics (:mod:`backtest.study.diagnostics`) to the CAR and fits tables."""
-    n, w = len(panel.symbol), len(cars)
-    pos0, excluded, gaps = diagnostics.pos0, diagnostics.excluded, \
-        (diagnostics.n_gap_estimation, diagnostics.n_gap_car)
-    car, fits = result.car.copy(), result.fits.copy()
-    car_cols = [(a - evt[0], b - evt[0]) for a, b in cars]
-    shape = (n, w)
-    alpha = fits["alpha"].to_numpy(dtype=float)
-    values = {c: car[c].to_numpy(dtype=float).reshape(shape) for c in ("car", "car_se", "df", "p_value")}
-    drift = dg.car_drift(alpha[:, None], car["n_days"].to_numpy().reshape(shape), values["car"],
-                         values["car_se"], values["df"], values["p_value"])
-    l2 = panel.evt_r.shape[1]
-    ab = result.abnormal_returns
-    normal = ab["normal_return"].to_numpy(dtype=float).reshape(n, l2)
-    ar = ab["ar"].to_numpy(dtype=float).reshape(n, l2)
-    bhar_drift = np.stack([dg.bhar_drift(normal, ar, alpha, a, b, return_kind) for a, b in car_cols], 1)
-    complete = car["complete"].to_numpy(dtype=bool).reshape(shape)
-    bench_ret, bench_z = diagnostics.benchmark_car, diagnostics.benchmark_z
-    # the CAR windows and the whole event window (for fits) in one pass per symbol
-    overlap = dg.overlapping_events(panel.symbol.astype(str), panel.event_id.astype(str), pos0, [*cars, evt])
-    for name in ("drift", "drift_share", "car_drift_free"):
-        car[name] = drift[name].ravel()
-    car["drift_dominates"] = drift["drift_dominates"].ravel()
-    car["bhar_drift"] = np.where(complete, bhar_drift, np.nan).ravel()
-    car["benchmark_car"] = bench_ret.ravel()
-    car["benchmark_z"] = bench_z.ravel()
-    car["benchmark_moved"] = (np.abs(np.nan_to_num(bench_z)) > dg.BENCHMARK_Z).ravel()
-    car["overlap_events"] = [text for row in overlap for text in row[:-1]]
-    car["n_gap"] = gaps[1].ravel()
-
-    fits["n_excluded"] = excluded
-    short = (excluded > 0) & (fits["warning"].astype(str) != "")
-    fits.loc[short, "warning"] = [f"{w} ({k} sessions near other events left out; exclude_events=None "
-                                  "keeps them)" for w, k in zip(fits.loc[short, "warning"], excluded[short],
-                                                                strict=True)]
-    gap_short = (gaps[0] > 0) & (fits["warning"].astype(str) != "")
-    fits.loc[gap_short, "warning"] = [f"{w} ({k} sessions in a data gap)" for w, k in
-                                      zip(fits.loc[gap_short, "warning"], gaps[0][gap_short], strict=True)]
-    fits["excluded_events"] = diagnostics.excluded_events
-    fits["n_gap_estimation"] = gaps[0]
-    fits["benchmark_day0_return"] = diagnostics.benchmark_day0
-    fits["benchmark_day0_z"] = diagnostics.benchmark_day0_z
-    fits["overlap_events"] = [row[-1] for row in overlap]
-    abnormal = result.abnormal_returns.copy()
-    # the AR without the extrapolated intercept: R - beta'x (recovery's drift-free abnormal path)
-    abnormal["ar_drift_free"] = (ar + alpha[:, None]).ravel()
-    return replace(result, car=car, fits=fits, abnormal_returns=abnormal,
-                   tests=_overlap_notes(result.tests, car, panel.kind))
-
-
-
-def _overlap_notes(tests: pd.DataFrame, car: pd.DataFrame, kind: np.ndarray | None) -> pd.DataFrame:
-    """Pooled scopes over events whose CAR windows share sessions say they are not independent."""
-    shared = np.flatnonzero((car["overlap_events"] != "").to_numpy() & car["complete"].to_numpy(dtype=bool))
-    if not len(shared):
-        return tests
-    tests = tests.copy()
-    windows = car["window"].to_numpy(dtype=object)[shared]
-    # car holds the pairs' rows one window after another: a row's kind is its pair's
-    n_shared = Counter(windows.tolist())
-    if kind is not None:
-        scopes = np.repeat(np.array([f"all {k}" for k in kind], dtype=object), len(car) // len(kind))[shared]
-        n_shared.update(zip(windows.tolist(), scopes.tolist(), strict=True))
-    for (window, scope), rows in tests.groupby(["window", "scope"]).groups.items():
-        if not str(scope).startswith("all"):
-            continue
-        count = n_shared.get(window if str(scope) == "all" else (window, scope), 0)
-        if not count:
-            continue
-        note = (f"{count} CARs share sessions with another event's window of the same symbol: "
-                "not independent (see overlap_events)")
-        tests.loc[rows, "note"] = [f"{n}; {note}" if n else note for n in tests.loc[rows, "note"]]
-    return tests
-
-
-def trap_notes(result: EventStudyResult) -> list[str]:
-    """One line per flagged trap of the result (drift, benchmark moved, overlap, gaps, exclusions)."""
-    car, fits = result.car, result.fits
-    if "drift_dominates" not in car:
-        return []
-    lines = []
-    drift = car[car["drift_dominates"]]
-    if len(drift):
-        lines.append("CARs of which the fitted drift (-alpha x days) is half or more, or decides "
-                     "the 5 % significance: " + ", ".join(
-                         f"{r.symbol} {r.event_id} {r.window} (CAR {100 * r.car:+.1f} %, drift "
-                         f"{100 * r.drift:+.1f} %)" for r in drift.itertuples())
-                     + "; compare the market-adjusted model")
-    moved = fits[np.abs(fits["benchmark_day0_z"].fillna(0.0)) > dg.BENCHMARK_Z]
-    if len(moved):
-        lines.append("benchmark moved by the event on day 0 (beyond "
-                     f"{dg.BENCHMARK_Z:g} sd of its estimation history): " + ", ".join(
-                         f"{r.benchmark} {100 * r.benchmark_day0_return:+.1f} % "
-                         f"(z {r.benchmark_day0_z:+.1f}) for {r.symbol} in {r.event_id}"
-                         for r in moved.itertuples())
-                     + "; the market model absorbs part of the event: try another benchmark (--benchmark)")
-    overlap = fits[fits["overlap_events"] != ""]
-    if len(overlap):
-        lines.append("event windows of the same symbol share sessions (their CARs are not independent): "
-                     + ", ".join(f"{r.symbol} {r.event_id} with {r.overlap_events}"
-                                 for r in overlap.itertuples()))
-    gap = fits[fits["n_gap_estimation"] > 0]
-    gap_car = car[car["n_gap"] > 0].drop_duplicates(["event_id", "symbol"])
-    if len(gap) or len(gap_car):
-        pairs = dict.fromkeys([(r.symbol, r.event_id) for r in gap.itertuples()]
-                              + [(r.symbol, r.event_id) for r in gap_car.itertuples()])
-        lines.append("windows touching a data gap (missing returns, counted in n_gap): "
-                     + ", ".join(f"{s} in {e}" for s, e in pairs))
-    return lines

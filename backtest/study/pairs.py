@@ -236,7 +236,7 @@ def gap_counts(calendars: ExchangeCalendars, symbol: np.ndarray, benchmark: np.n
 @dataclass(frozen=True)
 class PairDiagnostics:
     """Per-pair diagnostics the unit computes where the estimation windows are (``n`` pairs, ``W``
-    CAR windows): what :func:`~backtest.study.engine.with_diagnostics` adds to the tables."""
+    CAR windows): what :func:`~backtest.study.traps.with_diagnostics` adds to the tables."""
 
     pos0: np.ndarray               # (n,) day 0 in its calendar's sessions
     excluded: np.ndarray           # (n,) estimation days left out near other events

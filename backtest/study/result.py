@@ -71,7 +71,7 @@ class EventStudyResult:
 
     def trap_notes(self) -> list[str]:
         """One line per trap the result flags (drift, benchmark moved, overlap, data gaps)."""
-        from backtest.study.engine import trap_notes
+        from backtest.study.traps import trap_notes
 
         return trap_notes(self)
 
