@@ -95,17 +95,16 @@ def _call(func: Callable[..., Any], args: tuple, kwargs: dict[str, Any]) -> tupl
     return value, [(w.category, str(w.message)) for w in caught]
 
 
-def wants_second_process(argv: Sequence[str]) -> Preload | None:
+def wants_second_process(command: str | None, argv: Sequence[str]) -> Preload | None:
     """What the worker preloads for this command line (:data:`PRELOAD`), or None when it gets
     no second process: a command without a second-process step, ``--help``, a Dask scheduler
     (which maps the step's units itself), or no free core (:func:`free_core`).
 
-    >>> wants_second_process(["run", "--out", "o"]) in (PRELOAD["run"], None)
+    >>> wants_second_process("run", ["run", "--out", "o"]) in (PRELOAD["run"], None)
     True
-    >>> wants_second_process(["run", "--scheduler", "local:2"]), wants_second_process(["study"])
+    >>> wants_second_process("run", ["run", "--scheduler", "local:2"]), wants_second_process("study", [])
     (None, None)
     """
-    command = next((word for word in argv if not word.startswith("-")), None)
     if command not in PRELOAD or {"-h", "--help"} & set(argv):
         return None
     words = list(argv)

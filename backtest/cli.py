@@ -86,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     from backtest.background import second_process, wants_second_process
 
     # started first: the second process's imports overlap this one's (backtest.background)
-    with second_process(wants_second_process(argv)):
+    with second_process(wants_second_process(_command_of(argv), argv)):
         return _main(argv)
 
 

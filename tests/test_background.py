@@ -126,9 +126,9 @@ def test_bad_input_stops_the_worker_at_once(tmp_path: Path, capsys, monkeypatch)
 
 def test_a_busy_machine_gets_no_second_process(monkeypatch):
     monkeypatch.setattr(background, "free_core", lambda: False)
-    assert background.wants_second_process(["run"]) is None
+    assert background.wants_second_process("run", ["run"]) is None
     monkeypatch.setattr(background, "free_core", lambda: True)
-    assert background.wants_second_process(["run"]) == background.PRELOAD["run"]
+    assert background.wants_second_process("run", ["run"]) == background.PRELOAD["run"]
 
 
 def test_a_call_with_too_much_data_runs_here(monkeypatch):
