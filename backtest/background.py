@@ -24,14 +24,14 @@ Example
 from __future__ import annotations
 
 import functools
-import multiprocessing
 import os
 import warnings
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # imported when a worker starts: every command imports this module
+    from concurrent.futures import Future, ProcessPoolExecutor
 
 Preload = tuple[tuple[str, ...], tuple[str, ...]]
 
@@ -152,6 +152,9 @@ def second_process(preload: Preload | None) -> Iterator[None]:
     if preload is None or _executor is not None or not _main_reloadable():
         yield
         return
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
     first, _then = preload
     context = multiprocessing.get_context("spawn")  # fork is unsafe with threads and absent on Windows
     executor = ProcessPoolExecutor(1, mp_context=context, initializer=_import, initargs=(first,))
@@ -204,6 +207,8 @@ class Pending:
         """The call's value; its warnings are raised here, in the order it raised them. With
         ``take_back``, a call the worker has not started yet is run here instead (so the two
         processes share a list of calls); without, this waits for the worker."""
+        from concurrent.futures.process import BrokenProcessPool
+
         func, args, kwargs = self._call
         # Not cancelled when taken back: Python 3.11 fails on a cancelled call when the worker is
         # stopped; the worker may run it later, for nothing, until it is stopped.
@@ -226,6 +231,8 @@ def submit(func: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Pending:
     executor = _executor
     future = None
     if executor is not None and data_bytes((args, kwargs)) <= MAX_SHIPPED_BYTES:
+        from concurrent.futures.process import BrokenProcessPool
+
         try:
             future = executor.submit(_call, func, args, kwargs)
             _submitted.append(future)
