@@ -29,7 +29,9 @@ def with_diagnostics(result: EventStudyResult, panel: Panel, diagnostics: PairDi
     n, w = len(panel.symbol), len(cars)
     pos0, excluded, gaps = diagnostics.pos0, diagnostics.excluded, \
         (diagnostics.n_gap_estimation, diagnostics.n_gap_car)
-    car, fits = result.car.copy(), result.fits.copy()
+    # shallow: pandas' copy-on-write copies a column only when it is written, so adding columns
+    # leaves ``result``'s tables as they were without copying every column first
+    car, fits = result.car.copy(deep=False), result.fits.copy(deep=False)
     car_cols = [(a - evt[0], b - evt[0]) for a, b in cars]
     shape = (n, w)
     alpha = fits["alpha"].to_numpy(dtype=float)
@@ -68,7 +70,7 @@ def with_diagnostics(result: EventStudyResult, panel: Panel, diagnostics: PairDi
     fits["benchmark_day0_return"] = diagnostics.benchmark_day0
     fits["benchmark_day0_z"] = diagnostics.benchmark_day0_z
     fits["overlap_events"] = [row[-1] for row in overlap]
-    abnormal = result.abnormal_returns.copy()
+    abnormal = result.abnormal_returns.copy(deep=False)
     # the AR without the extrapolated intercept: R - beta'x (recovery's drift-free abnormal path)
     abnormal["ar_drift_free"] = (ar + alpha[:, None]).ravel()
     return replace(result, car=car, fits=fits, abnormal_returns=abnormal,
