@@ -49,7 +49,39 @@ def test_overlapping_events_list_a_repeated_event_once():
     # x covers sessions 10-11, both y rows 11-12: x sees y once; a y row never lists its own event
     got = dg.overlapping_events(np.array(["A"] * 3), np.array(["x", "y", "y"]), np.array([10, 11, 11]),
                                 [(0, 1)])
-    assert got == [["y"], ["x"], ["x"]]
+    assert got.tolist() == [["y"], ["x"], ["x"]]
+
+
+def test_overlapping_events_with_repeated_events_match_brute_force():
+    # Symbols that have an event more than once (and pairs on the same session): each other
+    # event is listed once, in row order of its first overlapping row, never the pair's own.
+    rng = np.random.default_rng(5)
+    n = 400
+    symbol = rng.choice(np.array(["A", "B", "C", "D"], dtype=object), n)
+    event_id = rng.choice(np.array([f"e{i}" for i in range(60)], dtype=object), n)
+    pos0 = rng.integers(0, 300, n)
+    windows = [(0, 0), (-2, 3), (0, 20)]
+    got = dg.overlapping_events(symbol, event_id, pos0, windows)
+    for i in range(n):
+        for w, (a, b) in enumerate(windows):
+            mine = set(range(pos0[i] + a, pos0[i] + b + 1))
+            listed = [event_id[j] for j in range(n) if symbol[j] == symbol[i] and event_id[j] != event_id[i]
+                      and mine & set(range(pos0[j] + a, pos0[j] + b + 1))]
+            assert got[i, w] == ", ".join(dict.fromkeys(listed))
+
+
+@pytest.mark.parametrize("distinct_runs", [dg._distinct_runs, dg._exact_distinct_runs])
+def test_distinct_runs_group_equal_runs_together(distinct_runs):
+    # runs of codes (each run's events) grouped by their content, checked with Python tuples
+    rng = np.random.default_rng(6)
+    length = rng.integers(1, 5, 2000)
+    codes = rng.integers(0, 3, int(length.sum()))
+    first = np.r_[0, np.cumsum(length)[:-1]]
+    runs = [tuple(codes[f:f + k]) for f, k in zip(first, length, strict=True)]
+    rep, which = distinct_runs(codes, first)
+    assert len(set(runs)) == len(rep) < len(runs)
+    assert sorted(runs[r] for r in rep) == sorted(set(runs))
+    assert all(runs[rep[which[i]]] == runs[i] for i in range(len(runs)))
 
 
 def test_estimation_days_near_other_events_match_brute_force():

@@ -107,38 +107,90 @@ def near_other_events(symbol: np.ndarray, event_id: np.ndarray, pos0: np.ndarray
     return mask, events
 
 
+def _distinct_runs(codes: np.ndarray, first: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct runs of ``codes`` (run ``r`` starts at ``first[r]``, ends at the next):
+    ``rep`` (one run of each) and ``which`` (run -> its distinct run's position in ``rep``).
+
+    Runs are told apart by a 64-bit polynomial hash, then checked element by element, so equal
+    hashes of different runs (vanishingly rare) fall back to an exact sort of the runs.
+
+    >>> rep, which = _distinct_runs(np.array([1, 2, 3, 1, 2]), np.array([0, 2, 3]))
+    >>> rep.tolist(), which.tolist()
+    ([0, 1], [0, 1, 0])
+    """
+    length = np.diff(np.r_[first, len(codes)])
+    run = np.repeat(np.arange(len(first)), length)
+    rank = np.arange(len(codes)) - first[run]
+    powers = np.cumprod(np.full(int(length.max()), 0x9E3779B97F4A7C15, dtype=np.uint64))  # wraps mod 2**64
+    digest = np.add.reduceat((codes.astype(np.uint64) + np.uint64(1)) * powers[rank], first)
+    digest ^= length.astype(np.uint64) * np.uint64(0xC2B2AE3D27D4EB4F)
+    _, rep, which = np.unique(digest, return_index=True, return_inverse=True)
+    which = np.asarray(which).ravel()
+    start = first[rep][which]  # each run's representative
+    if np.array_equal(length[rep][which], length) and np.array_equal(codes[start[run] + rank], codes):
+        return rep, which
+    return _exact_distinct_runs(codes, first)
+
+
+def _exact_distinct_runs(codes: np.ndarray, first: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_distinct_runs` by sorting the runs themselves (padded rows; slow on millions)."""
+    length = np.diff(np.r_[first, len(codes)])
+    run = np.repeat(np.arange(len(first)), length)
+    padded = np.full((len(first), int(length.max())), -1, dtype=np.int64)
+    padded[run, np.arange(len(codes)) - first[run]] = codes
+    _, rep, which = np.unique(padded, axis=0, return_index=True, return_inverse=True)
+    return rep, np.asarray(which).ravel()
+
+
 def overlapping_events(symbol: np.ndarray, event_id: np.ndarray, pos0: np.ndarray,
-                       windows: Sequence[Window]) -> list[list[str]]:
+                       windows: Sequence[Window]) -> np.ndarray:
     """Per pair and window, the other events of the same symbol whose same window shares a session.
 
     Returns
     -------
-    list (n) of list (W) of str
-        Comma-separated event ids, "" when the window is the pair's alone.
+    ndarray (n, W) of str
+        Comma-separated event ids in row order, "" when the window is the pair's alone.
 
     >>> overlapping_events(np.array(["A", "A"]), np.array(["lib", "pause"]), np.array([10, 14]),
-    ...                    [(0, 0), (0, 5)])
+    ...                    [(0, 0), (0, 5)]).tolist()
     [['', 'pause'], ['', 'lib']]
     """
-    out = [[""] * len(windows) for _ in range(len(pos0))]
-    for _, mine in symbol_groups(symbol):
-        if len(mine) < 2:
+    n = len(pos0)
+    out = np.full((n, len(windows)), "", dtype=object)
+    if n < 2:
+        return out
+    _, sym = np.unique(np.asarray(symbol), return_inverse=True)
+    names, ev = np.unique(np.asarray(event_id).astype(str), return_inverse=True)
+    pos = np.asarray(pos0, dtype=np.int64)
+    widths = [b - a for a, b in windows]
+    # one sorted key per pair, symbol bands far enough apart that no window reaches the next band
+    band = int(pos.max() - pos.min()) + 2 * max(max(widths), 0) + 2
+    key = sym.astype(np.int64) * band + (pos - pos.min())
+    order = np.argsort(key, kind="stable")
+    sorted_key = key[order]
+    for w, width in enumerate(widths):
+        # [p_i + a, p_i + b] and [p_j + a, p_j + b] share a session iff |p_i - p_j| <= b - a:
+        # the j of row i are one run of the sorted keys
+        lo = np.searchsorted(sorted_key, key - width, "left")
+        hi = np.searchsorted(sorted_key, key + width, "right")
+        counts = hi - lo
+        row = np.repeat(np.arange(n), counts)
+        col = order[np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts - lo, counts)]
+        other = ev[col] != ev[row]
+        row, col = row[other], col[other]
+        if not len(row):
             continue
-        ids = np.array([str(e) for e in event_id[mine]], dtype=object)
-        unique = len(set(ids)) == len(ids)  # the usual case: no event twice, nothing to dedupe
-        other = event_id[mine][:, None] != event_id[mine][None, :]
-        p, rows_of = pos0[mine], mine.tolist()
-        for w, (a, b) in enumerate(windows):
-            # [p_i + a, p_i + b] and [p_j + a, p_j + b] share a session iff |p_i - p_j| <= b - a
-            rows, cols = np.nonzero((np.abs(p[:, None] - p[None, :]) <= b - a) & other)  # row-major
-            if not len(rows):
-                continue
-            names = ids[cols].tolist()
-            starts = np.flatnonzero(np.r_[True, rows[1:] != rows[:-1]])
-            for row, first, last in zip(rows[starts].tolist(), starts.tolist(),
-                                        [*starts[1:].tolist(), len(rows)], strict=True):
-                hits = names[first:last]
-                out[rows_of[row]][w] = ", ".join(hits if unique else dict.fromkeys(hits))
+        by_row = np.lexsort((col, row))  # each row's events in row order
+        row, codes = row[by_row], ev[col[by_row]]
+        first = np.flatnonzero(np.r_[True, row[1:] != row[:-1]])
+        # rows with the same events get the same text: join each distinct list once
+        rep, which = _distinct_runs(codes, first)
+        length = np.diff(np.r_[first, len(row)])
+        # an event a symbol has twice is listed once
+        runs = zip(first[rep].tolist(), length[rep].tolist(), strict=True)
+        texts = np.array([", ".join(dict.fromkeys(names[codes[f:f + k]].tolist())) for f, k in runs],
+                         dtype=object)
+        out[row[first], w] = texts[which]
     return out
 
 

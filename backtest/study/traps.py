@@ -54,7 +54,7 @@ def with_diagnostics(result: EventStudyResult, panel: Panel, diagnostics: PairDi
     car["benchmark_car"] = bench_ret.ravel()
     car["benchmark_z"] = bench_z.ravel()
     car["benchmark_moved"] = (np.abs(np.nan_to_num(bench_z)) > dg.BENCHMARK_Z).ravel()
-    car["overlap_events"] = [text for row in overlap for text in row[:-1]]
+    car["overlap_events"] = overlap[:, :-1].ravel()
     car["n_gap"] = gaps[1].ravel()
 
     fits["n_excluded"] = excluded
@@ -69,7 +69,7 @@ def with_diagnostics(result: EventStudyResult, panel: Panel, diagnostics: PairDi
     fits["n_gap_estimation"] = gaps[0]
     fits["benchmark_day0_return"] = diagnostics.benchmark_day0
     fits["benchmark_day0_z"] = diagnostics.benchmark_day0_z
-    fits["overlap_events"] = [row[-1] for row in overlap]
+    fits["overlap_events"] = overlap[:, -1]
     abnormal = result.abnormal_returns.copy(deep=False)
     # the AR without the extrapolated intercept: R - beta'x (recovery's drift-free abnormal path)
     abnormal["ar_drift_free"] = (ar + alpha[:, None]).ravel()
