@@ -196,7 +196,7 @@ def result_tables(panel: Panel, out: Computed, stats: ScopeStats, *, model: str,
         "df": fit.df.astype(int), "alpha": fit.alpha,
         "beta": fit.beta[:, 0] if fit.beta.shape[1] else np.nan, "sigma2": fit.sigma2,
         "warning": notes,
-    })
+    }, copy=False)
     if model == "factor" or len(panel.regressors) > 1:  # factors, or Dimson lags and leads
         for j, name in enumerate(panel.regressors):
             fits[f"beta_{name}"] = fit.beta[:, j]
@@ -214,7 +214,7 @@ def result_tables(panel: Panel, out: Computed, stats: ScopeStats, *, model: str,
         "benchmark_return": bench_r.ravel(), "normal_return": out.normal.ravel(),
         "ar": out.ar.ravel(), "ar_se": ar_se.ravel(), "car": car_running.ravel(),
         "missing": ~np.isfinite(out.ar).ravel(),
-    })
+    }, copy=False)  # no copy into consolidated blocks: the arrays are this table's alone
 
     w = len(car_windows)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -234,7 +234,7 @@ def result_tables(panel: Panel, out: Computed, stats: ScopeStats, *, model: str,
         "p_value": p.ravel(), "bhar": out.bhar.ravel(), "n_days": out.n_days.ravel(),
         "n_missing": (lengths[None, :] - out.n_days).ravel(), "complete": out.complete.ravel(),
         "model_used": _repeat(used.astype(object), w), "n_estimation": np.repeat(fit.n_est.astype(int), w),
-    })
+    }, copy=False)
     scopes = event_pools(codes, len(uniques), panel.kind)
     tests, scope_sums = tests_table(stats, list(uniques), scopes, out.car, codes, car_cols, labels)
     aar = _aar_table(list(dict.fromkeys(tests["scope"])), scope_sums, rel_days)
