@@ -129,7 +129,9 @@ class Mapper:
         position = {future.key: i for i, future in enumerate(futures)}
         outputs: list[Any] = [None] * len(futures)
         with self._bar(label, len(futures)) as advance:
-            for future, output in as_completed(futures, with_results=True):
+            # on this client's event loop: as_completed defaults to the current client's (a
+            # `with Client()` elsewhere), where waiting on these futures can miss their end
+            for future, output in as_completed(futures, with_results=True, loop=self.client.loop):
                 outputs[position[future.key]] = output
                 future.release()
                 advance()

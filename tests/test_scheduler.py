@@ -238,12 +238,36 @@ def test_local_n_starts_a_cluster_and_says_where_its_dashboard_is():
         with open_scheduler("local:1", announce=lines.append, progress=False) as mapper:
             assert mapper.workers == 1
             assert mapper.map(pow, [2, 3], exp=2) == [4, 9]
-            # not Dask's MALLOC_TRIM_THRESHOLD_ (scheduler._local_cluster); its thread limits kept.
-            # Read by a task, not Client.run: in 1 of 2 full test runs its broadcast never returned.
+            # not Dask's MALLOC_TRIM_THRESHOLD_ (scheduler._local_cluster); its thread limits kept
             environ = mapper.map(lambda _: dict(os.environ), [None])
     assert [e.get("MALLOC_TRIM_THRESHOLD_") for e in environ] == [None]
     assert [e.get("OMP_NUM_THREADS") for e in environ] == ["1"]
     assert len(lines) == 1 and "local cluster of 1 worker" in lines[0] and "dashboard: http" in lines[0]
+
+
+def test_a_mapper_waits_on_its_own_clients_event_loop(cluster, monkeypatch):
+    # The module's `with Client(...)` made that client the current one, and as_completed runs
+    # on the current client's event loop unless told otherwise: a Mapper on another client
+    # waited for its futures on a loop that was not theirs, and now and then missed their
+    # completion (CI hung in Mapper.map, inside test_local_n_starts_a_cluster...).
+    import distributed
+
+    loops = []
+    real = distributed.as_completed
+
+    def recording(*args, **kwargs):
+        made = real(*args, **kwargs)
+        loops.append(made.loop)
+        return made
+
+    monkeypatch.setattr(distributed, "as_completed", recording)
+    other = Client(cluster.scheduler.address, set_as_default=False)
+    try:
+        assert distributed.default_client() is cluster  # the module's client is the current one
+        assert scheduler.Mapper(other, progress=False).map(abs, [-1, 2, -3]) == [1, 2, 3]
+        assert loops == [other.loop] and other.loop is not cluster.loop
+    finally:
+        other.close()
 
 
 @pytest.mark.parametrize(("n", "k"), [(0, 3), (1, 3), (5, 2), (7, 7), (10, 3)])
