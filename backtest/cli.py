@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import pkgutil
 import sys
 import warnings
@@ -88,6 +89,20 @@ def main(argv: list[str] | None = None) -> int:
     # started first: the second process's imports overlap this one's (backtest.background)
     with second_process(wants_second_process(_command_of(argv), argv)):
         return _main(argv)
+
+
+def entry() -> None:
+    """The ``backtest`` console script: :func:`main`, then exit without the interpreter's
+    teardown: freeing every object of pandas, numba and matplotlib one by one took 0.6 s of a
+    warm 8 s ``backtest run``. Every file is written, swapped in and closed by then; no handler
+    that the teardown would run (atexit, finalizers) is needed after :func:`main` returns."""
+    code = main()
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except BrokenPipeError:  # ``backtest ... | head``: the reader has gone
+        pass
+    os._exit(code)
 
 
 def _main(argv: list[str]) -> int:

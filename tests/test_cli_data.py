@@ -153,3 +153,26 @@ def test_console_script_shows_no_traceback(tmp_path):
         f"error: {tmp_path / 'nope'}: csv directory not found; pass an existing directory with --csv-dir "
         f"(files named SYMBOL.csv with header {HEADER})"
     ]
+
+
+def test_the_console_script_exits_at_once_with_everything_printed(capsys):
+    # The script skips the interpreter's teardown (os._exit): what main printed must be flushed
+    # first, and its exit code kept.
+    from importlib.metadata import entry_points
+
+    (script,) = [ep for ep in entry_points(group="console_scripts") if ep.name == "backtest"]
+    assert script.value == "backtest.cli:entry"
+    assert main(["data", "list"]) == 0
+    expected = capsys.readouterr().out
+    assert expected.count("\n") > 5
+    code = "import sys; from backtest.cli import entry; sys.argv = ['backtest', *sys.argv[1:]]; entry()"
+    done = subprocess.run([sys.executable, "-c", code, "data", "list"], capture_output=True, text=True,
+                          timeout=120, check=False)
+    assert (done.returncode, done.stdout) == (0, expected)
+    bad = subprocess.run([sys.executable, "-c", code, "data", "list", "--source", "nope"],
+                         capture_output=True, text=True, timeout=120, check=False)
+    assert bad.returncode == 2
+    assert bad.stderr.splitlines() == [
+        "error: backtest data list: argument --source: invalid choice: 'nope' (choose from 'snapshot', "
+        "'csv', 'yahoo', 'parquet'); see 'backtest data list --help'"
+    ]
