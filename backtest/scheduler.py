@@ -225,7 +225,11 @@ def open_scheduler(
     match = LOCAL.match(scheduler)
     if match:
         cluster = _local_cluster(dd, int(match.group(1)))
-        client = dd.Client(cluster)
+        # Outputs straight from the workers: by default the scheduler relays them, and a local
+        # cluster's scheduler runs in this process, so each output crossed a socket twice here
+        # (400,000 study pairs on local:2: map 41.0 -> 34.0 s). A remote scheduler keeps Dask's
+        # setting (distributed.client.direct-to-workers): its workers may be out of reach.
+        client = dd.Client(cluster, direct_to_workers=True)
         where = f"local cluster of {match.group(1)} worker process(es)"
     else:
         cluster = None

@@ -237,7 +237,14 @@ def test_local_n_starts_a_cluster_and_says_where_its_dashboard_is():
         warnings.simplefilter("ignore")
         with open_scheduler("local:1", announce=lines.append, progress=False) as mapper:
             assert mapper.workers == 1
+            # outputs come straight from the workers, not relayed by the scheduler (which runs
+            # in this process on a local cluster: relayed, every output crossed a socket twice)
+            relayed = []
+            handlers = mapper.client.cluster.scheduler.handlers
+            gather = handlers["gather"]
+            handlers["gather"] = lambda *args, **kwargs: relayed.append(1) or gather(*args, **kwargs)
             assert mapper.map(pow, [2, 3], exp=2) == [4, 9]
+            assert relayed == []
             # not Dask's MALLOC_TRIM_THRESHOLD_ (scheduler._local_cluster); its thread limits kept
             environ = mapper.map(lambda _: dict(os.environ), [None])
     assert [e.get("MALLOC_TRIM_THRESHOLD_") for e in environ] == [None]
