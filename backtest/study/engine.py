@@ -263,13 +263,17 @@ def event_study(prices: Mapping[str, pd.DataFrame], alignment: pd.DataFrame,
     others = align if other_events is None else other_events
     cover_windows(calendars, rows, setup)  # before any unit: every unit sees the same sessions
     blocks = pair_blocks(len(align), symbols)
-    other_symbols = others["symbol"].astype(str)
+    # each unit gets the prices and the other events of its own symbols only; the other events'
+    # rows grouped once (a scan of them per block cost 3 s at 400,000 pairs)
+    others_of = dict(dg.symbol_groups(others["symbol"].astype(str).to_numpy(dtype=object)))
+    none = np.zeros(0, dtype=np.int64)
+    symbol_of, bench_of = np.array(symbols, dtype=object), np.array(bench, dtype=object)
     units = []
-    for idx in blocks:  # each unit gets the prices and the other events of its own symbols only
-        part = rows.iloc[idx]
-        mine = list(dict.fromkeys(part["symbol"]))
-        wanted = [*mine, *(b for b in dict.fromkeys(part["benchmark"]) if b), *factor_list]
-        units.append(PairsInput(part, subset_prices(prices, wanted), others[other_symbols.isin(mine)]))
+    for idx in blocks:
+        mine = list(dict.fromkeys(symbol_of[idx]))
+        wanted = [*mine, *(b for b in dict.fromkeys(bench_of[idx]) if b), *factor_list]
+        theirs = np.sort(np.concatenate([others_of.get(symbol, none) for symbol in mine]))
+        units.append(PairsInput(rows.iloc[idx], subset_prices(prices, wanted), others.iloc[theirs]))
     spec = block_spec(model, evt, cars, min_estimation, return_kind)
     with open_scheduler(scheduler) as mapper:
         done = mapper.map(study_pairs, units, label="study blocks", calendars=calendars, setup=setup,
