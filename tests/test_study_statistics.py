@@ -144,6 +144,24 @@ def test_p_value_and_null_label():
     assert st.null_label(12.0) == "t(12)" and st.null_label(float("nan")) == "N(0,1)"
 
 
+def test_p_value_has_scipy_stats_bits_in_every_kind_of_cell():
+    # t where df is finite, normal where df is NaN or infinite, NaN where the statistic is not
+    # finite; broadcast like numpy; exactly scipy.stats' t.sf and norm.sf (not just close)
+    rng = np.random.default_rng(7)
+    stat = rng.standard_t(4, size=(2000, 5)) * rng.choice([1.0, 30.0, 1e-4], size=(2000, 5))
+    stat[::13, 1], stat[::17, 2], stat[::19, 3] = np.nan, np.inf, -np.inf
+    df = rng.integers(1, 250, size=(2000, 5)).astype(float)
+    df[::7], df[::11, 4] = np.nan, np.inf
+    for given in (df, df[:, :1], 12.0, np.nan, rng.uniform(0.5, 1e5, (2000, 5))):
+        d = np.broadcast_to(given, stat.shape)
+        finite_df = np.isfinite(d)
+        expected = np.where(finite_df, 2 * stats.t.sf(np.abs(stat), np.where(finite_df, d, 1.0)),
+                            2 * stats.norm.sf(np.abs(stat)))
+        expected[~np.isfinite(stat)] = np.nan
+        np.testing.assert_array_equal(st.p_value(stat, given), expected)
+    assert st.p_value(np.float64(-2.0), 5.0) == 2 * stats.t.sf(2.0, 5)
+
+
 def test_single_pair_gives_nan_not_warning():
     # one pair: cross-sectional tests undefined (N - 1 = 0), no RuntimeWarning (pytest errors on them)
     car = col(0.02)

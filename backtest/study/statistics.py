@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats
+from scipy import special
 
 from backtest.study.crosscorr import (  # noqa: F401  (re-exported: the r̄ helpers live there)
     MIN_OVERLAP,
@@ -273,13 +273,16 @@ def wilcoxon(car: np.ndarray) -> Stat:
 
 def p_value(stat: np.ndarray, df: np.ndarray) -> np.ndarray:
     """Two-sided p-value: Student t where ``df`` is finite, standard normal where NaN."""
-    stat = np.asarray(stat, dtype=float)
-    df = np.asarray(df, dtype=float)
-    a = np.abs(stat)
-    with np.errstate(invalid="ignore"):
-        p_t = 2.0 * stats.t.sf(a, np.where(np.isfinite(df), df, 1.0))
-    p = np.where(np.isfinite(df), p_t, 2.0 * stats.norm.sf(a))
-    return np.where(np.isfinite(stat), p, np.nan)
+    a, df = np.broadcast_arrays(np.abs(np.asarray(stat, dtype=float)), np.asarray(df, dtype=float))
+    # the functions scipy.stats.t.sf and norm.sf call, on the cells that need each (the same
+    # bits, without computing both everywhere): sf_t(a; df) = stdtr(df, -a), sf_N(a) = ndtr(-a)
+    t, normal = np.isfinite(a) & np.isfinite(df), np.isfinite(a) & ~np.isfinite(df)
+    if t.all():  # a table of CARs: every cell a t
+        return 2.0 * special.stdtr(df, -a)
+    p = np.full(a.shape, np.nan)
+    p[t] = 2.0 * special.stdtr(df[t], -a[t])
+    p[normal] = 2.0 * special.ndtr(-a[normal])
+    return p
 
 
 def null_label(df: float) -> str:
