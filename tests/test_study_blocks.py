@@ -151,3 +151,22 @@ def test_classic_rows_from_reduced_sums_match_the_raw_arrays_of_each_scope():
             np.testing.assert_allclose(got["df"], raw[test].df, rtol=1e-12)
             assert got["n"].tolist() == raw[test].n.tolist()
             assert got["null"].tolist() == raw[test].null
+
+
+def test_rows_summed_from_parts_have_the_bits_of_the_concatenated_sum():
+    # combine writes the per-day fields of many blocks straight to their sorted rows: the sums
+    # must be the bits of _Groups.sum over the concatenation (numpy's reduceat order)
+    from backtest.study.sufficient import _Groups
+
+    rng = np.random.default_rng(11)
+    parts = [rng.standard_normal((k, 7)) * rng.choice([1.0, 1e8, 1e-8], (k, 7)) for k in (5, 1, 9, 4)]
+    parts[1][0, 2] = -0.0
+    flags = [part > 0 for part in parts]
+    for key in (rng.integers(0, 4, 19), np.sort(rng.integers(0, 4, 19)), np.arange(19), np.zeros(19, int)):
+        groups = _Groups(key)
+        for values in (parts, flags):
+            expected = _Groups(key).sum(np.concatenate(values))
+            got = groups.sum_parts(values)
+            assert got.dtype == expected.dtype
+            np.testing.assert_array_equal(got, expected)
+            assert np.array_equal(np.signbit(got), np.signbit(expected))
