@@ -193,3 +193,12 @@ def test_a_cached_partition_warns_like_a_fresh_read(tmp_path, sessions):
     for _ in range(2):
         with pytest.warns(DataWarning, match="2024-06-15"):
             assert len(ParquetSource(target).load("NVDA")) == len(sessions) + 1
+
+
+def test_symbol_groups_give_each_symbol_sorted_with_its_positions_in_order():
+    rng = np.random.default_rng(5)
+    names = np.array(["NVDA", "000660.KS", "285A.T", "^KS11", "MU", "nvda", "AMD"], dtype=object)
+    symbol = names[rng.integers(0, len(names), 500)]
+    got = [(name, positions.tolist()) for name, positions in dg.symbol_groups(symbol)]
+    expected = [(name, np.flatnonzero(symbol == name).tolist()) for name in sorted(set(symbol))]
+    assert got == expected

@@ -29,6 +29,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from backtest.study.statistics import p_value
 from backtest.study.windows import Window
@@ -47,7 +48,12 @@ def symbol_groups(symbol: np.ndarray) -> Iterator[tuple[Any, np.ndarray]]:
     >>> [(str(s), i.tolist()) for s, i in symbol_groups(np.array(["B", "A", "B"]))]
     [('A', [1]), ('B', [0, 2])]
     """
-    names, codes = np.unique(symbol, return_inverse=True)
+    first_codes, found = pd.factorize(np.asarray(symbol, dtype=object))
+    by_name = np.argsort(found)  # sort the distinct names only, not every row's (np.unique)
+    names = found[by_name]
+    rank = np.empty(len(by_name), dtype=np.int64)
+    rank[by_name] = np.arange(len(by_name))
+    codes = rank[first_codes]
     order = np.argsort(codes, kind="stable")
     bounds = np.searchsorted(codes[order], np.arange(len(names) + 1))
     for k, name in enumerate(names):

@@ -237,7 +237,7 @@ def event_study(prices: Mapping[str, pd.DataFrame], alignment: pd.DataFrame,
         raise StudyError("alignment has no event x symbol rows; check the events and --symbols")
 
     align = alignment.reset_index(drop=True)
-    symbols = [str(s) for s in align["symbol"]]
+    symbols = align["symbol"].astype(str).tolist()
     bench = _benchmarks(symbols, benchmarks, model)
     for symbol, b in dict.fromkeys(zip(symbols, bench, strict=True)):  # each pair of names once
         _need_prices(prices, symbol, "symbol")

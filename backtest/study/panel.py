@@ -115,7 +115,8 @@ def _repeat(labels: np.ndarray, each: int, times: int = 1) -> pd.api.extensions.
     """``np.tile(np.repeat(labels, each), times)`` as pandas' string array, built from the
     distinct labels (converting a long object array to strings costs more than the study)."""
     codes, uniques = pd.factorize(labels)
-    return pd.Series(uniques).array.take(np.tile(np.repeat(codes, each), times))
+    positions = np.repeat(codes.astype(np.int32), each)  # int32: half the memory to fault in
+    return pd.Series(uniques).array.take(np.tile(positions, times) if times > 1 else positions)
 
 
 def _aar_table(scopes: Sequence[str], stats: ScopeStats, rel_days: np.ndarray) -> pd.DataFrame:
