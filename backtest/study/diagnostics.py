@@ -201,7 +201,7 @@ def overlapping_events(symbol: np.ndarray, event_id: np.ndarray, pos0: np.ndarra
 
 
 def car_drift(alpha: np.ndarray, n_days: np.ndarray, car: np.ndarray, car_se: np.ndarray,
-              df: np.ndarray, p_car: np.ndarray) -> dict[str, np.ndarray]:
+              df: np.ndarray, p_car: np.ndarray, p_free: np.ndarray | None = None) -> dict[str, np.ndarray]:
     """The intercept's part of each CAR and whether it decides the result.
 
     ``drift = -alpha * L`` with ``L`` the days with an AR (the AR subtracts ``alpha``
@@ -214,6 +214,8 @@ def car_drift(alpha: np.ndarray, n_days: np.ndarray, car: np.ndarray, car_se: np
     Parameters
     ----------
     alpha : (n, 1) or (n, W); n_days, car, car_se, df, p_car : (n, W)
+    p_free : (n, W), optional
+        The drift-free CAR's p (``p_drift_free`` of an earlier call), if computed already.
 
     >>> out = car_drift(np.array([[0.012]]), np.array([[21]]), np.array([[-0.59]]),
     ...                 np.array([[0.252]]), np.array([[238.0]]), np.array([[0.02]]))
@@ -224,13 +226,14 @@ def car_drift(alpha: np.ndarray, n_days: np.ndarray, car: np.ndarray, car_se: np
     free = car - drift
     with np.errstate(invalid="ignore", divide="ignore"):
         share = np.where(np.abs(car) > 0, drift / car, np.nan)
-        p_free = p_value(free / car_se, df)
+        p_free = p_value(free / car_se, df) if p_free is None else p_free  # given: computed before
     size = np.abs(drift)
     dominates = np.isfinite(car) & (
         (size >= DRIFT_SHARE * np.abs(car))  # includes every sign flip
         | ((size >= DRIFT_SHARE / 2 * np.abs(car)) & ((p_car < 0.05) != (p_free < 0.05)))
     )
-    return {"drift": drift, "drift_share": share, "car_drift_free": free, "drift_dominates": dominates}
+    return {"drift": drift, "drift_share": share, "car_drift_free": free, "drift_dominates": dominates,
+            "p_drift_free": p_free}
 
 
 def bhar_drift(normal: np.ndarray, ar: np.ndarray, alpha: np.ndarray, first: int, last: int,

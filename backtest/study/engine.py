@@ -12,6 +12,7 @@ symbols), and the tables are built from what the blocks send back
 
 from __future__ import annotations
 
+import functools
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import fields, replace
@@ -26,7 +27,7 @@ from backtest.instruments import benchmark_of, get_instrument
 from backtest.scheduler import open_scheduler
 from backtest.sources import SourcePrices, subset_prices
 from backtest.study import diagnostics as dg
-from backtest.study.block import Computed, concat_computed, table_arrays
+from backtest.study.block import Computed, concat_computed
 from backtest.study.models import NEEDS_MARKET, Model
 from backtest.study.pairs import (
     PairDiagnostics,
@@ -39,7 +40,7 @@ from backtest.study.pairs import (
     study_pairs,
     take_computed,
 )
-from backtest.study.panel import Panel, block_spec, result_tables
+from backtest.study.panel import Panel, arrays_and_tests, block_spec, result_tables
 from backtest.study.result import EventStudyResult
 from backtest.study.sufficient import ScopeStats, combine
 from backtest.study.synchrony import FACTOR_ALIGNMENTS, FactorAlignment
@@ -277,7 +278,8 @@ def event_study(prices: Mapping[str, pd.DataFrame], alignment: pd.DataFrame,
     spec = block_spec(model, evt, cars, min_estimation, return_kind)
     with open_scheduler(scheduler) as mapper:
         done = mapper.map(study_pairs, units, label="study blocks", calendars=calendars, setup=setup,
-                          spec=spec, keep=table_arrays)
+                          spec=spec, keep=functools.partial(arrays_and_tests, car_cols=spec.car_cols,
+                                                  return_kind=return_kind))
     order = np.concatenate(blocks)
     back = np.argsort(order, kind="stable")  # block order -> row order
 
@@ -311,7 +313,7 @@ def event_study(prices: Mapping[str, pd.DataFrame], alignment: pd.DataFrame,
     if model == "factor" and factor_alignment == "date":
         _warn_foreign_factors(align, factor_list)
     keep = np.flatnonzero(has_data)
-    stats, out = _reduce(done, order, codes_all, keep)
+    stats, out, tests = _reduce(done, order, codes_all, keep)
     diagnostics = PairDiagnostics(**{
         f.name: _rejoin_field([getattr(d.diagnostics, f.name) for d in done], back[keep])
         for f in fields(PairDiagnostics)})
@@ -327,8 +329,8 @@ def event_study(prices: Mapping[str, pd.DataFrame], alignment: pd.DataFrame,
                 "benchmarks": dict(benchmarks or {}), "factors": factor_list, "source": "prices",
                 "exclude_events": around, "factor_alignment": factor_alignment, "dimson": dimson}
     result = result_tables(panel, out, stats, model=model, estimation=est, event=evt, car_windows=cars,
-                           min_estimation=min_estimation, settings=settings)
-    result = with_diagnostics(result, panel, diagnostics, evt, cars, return_kind)
+                           min_estimation=min_estimation, settings=settings, tests=tests)
+    result = with_diagnostics(result, panel, diagnostics, evt, cars, tests)
     if not robustness:
         return result
     from backtest.study.robustness import model_robustness
@@ -392,8 +394,9 @@ def _rejoin_field(values: list, rows: np.ndarray) -> Any:
 
 
 def _reduce(done: Sequence[PairsDone], order: np.ndarray, codes_all: np.ndarray,
-            keep: np.ndarray) -> tuple[ScopeStats, Computed]:
-    """The units' statistics merged (event codes of the kept pairs) and their arrays in row order."""
+            keep: np.ndarray) -> tuple[ScopeStats, Computed, dict[str, np.ndarray]]:
+    """The units' statistics merged (event codes of the kept pairs), their arrays and per-pair
+    tests in row order."""
     parts = [d.stats for d in done if d.stats is not None]
     # one merge at the end, as run_blocks does
     stats = parts[0] if len(parts) == 1 else combine(parts)
@@ -402,8 +405,11 @@ def _reduce(done: Sequence[PairsDone], order: np.ndarray, codes_all: np.ndarray,
     new_code[codes_all[keep]] = post
     if not np.array_equal(new_code, np.arange(len(new_code))):
         stats = relabel(stats, new_code)
-    out = concat_computed([d.kept for d in done if d.stats is not None])
+    kept = [d.kept for d in done if d.stats is not None]
+    out = concat_computed([arrays for arrays, _ in kept])
+    tests = {name: np.concatenate([part[name] for _, part in kept]) for name in kept[0][1]}
     kept_order = order[np.concatenate([d.has_data for d in done])]
     if np.any(np.diff(kept_order) < 0):
-        out = take_computed(out, np.argsort(kept_order, kind="stable"))
-    return stats, out
+        rows = np.argsort(kept_order, kind="stable")
+        out, tests = take_computed(out, rows), {name: value[rows] for name, value in tests.items()}
+    return stats, out, tests

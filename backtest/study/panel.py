@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from backtest.errors import ShortHistoryWarning
+from backtest.study import diagnostics as dg
 from backtest.study import statistics as st
 from backtest.study.block import (  # noqa: F401  (compute and Computed re-exported)
     BLOCK_SIZE,
@@ -161,10 +162,45 @@ def assemble(panel: Panel, *, model: str, estimation: Window, event: Window,
                          settings=settings)
 
 
+def pair_tests(out: Computed, car_cols: Sequence[tuple[int, int]], return_kind: str) -> dict[str, np.ndarray]:
+    """Per pair and CAR window (``(n, W)``): the CAR's standard error, t, df and two-sided p
+    (``t = CAR / sqrt(Var CAR)`` on ``df`` of the fit, MacKinlay 1997 eq. 7-8), the p of the
+    CAR without the intercept's drift and the BHAR's drift (:mod:`backtest.study.diagnostics`).
+
+    Functions of each pair's own arrays only: the engine computes them with the pair's block,
+    on its worker, instead of over every pair on the client.
+    """
+    tests = car_tests(out)
+    drift = dg.car_drift(out.fit.alpha[:, None], out.n_days, out.car, tests["car_se"], tests["df"],
+                         tests["p_value"])
+    bhar_drift = np.stack([dg.bhar_drift(out.normal, out.ar, out.fit.alpha, a, b, return_kind)
+                           for a, b in car_cols], 1)
+    return {**tests, "p_drift_free": drift["p_drift_free"], "bhar_drift": bhar_drift}
+
+
+def car_tests(out: Computed) -> dict[str, np.ndarray]:
+    """The CAR table's ``car_se``, ``t_stat``, ``df`` and ``p_value`` columns as ``(n, W)`` arrays."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        car_se = np.sqrt(out.car_var)
+        t_stat = out.car / car_se
+    df = np.repeat(out.fit.df[:, None].astype(float), out.car.shape[1], axis=1)
+    df = np.where(df >= 1, df, np.nan)
+    p = np.where(np.isfinite(df), st.p_value(t_stat, np.where(np.isfinite(df), df, 1.0)), np.nan)
+    return {"car_se": car_se, "t_stat": t_stat, "df": df, "p_value": p}
+
+
+def arrays_and_tests(block: Any, *, car_cols: Sequence[tuple[int, int]],
+                     return_kind: str) -> tuple[Computed, dict[str, np.ndarray]]:
+    """What a worker sends back of a block for the tables: :func:`table_arrays` and :func:`pair_tests`."""
+    out = table_arrays(block)
+    return out, pair_tests(out, car_cols, return_kind)
+
+
 def result_tables(panel: Panel, out: Computed, stats: ScopeStats, *, model: str, estimation: Window,
                   event: Window, car_windows: Sequence[Window], min_estimation: int,
-                  settings: dict) -> EventStudyResult:
-    """The result tables from the blocks' per-pair arrays ``out`` and reduced ``stats``.
+                  settings: dict, tests: dict[str, np.ndarray] | None = None) -> EventStudyResult:
+    """The result tables from the blocks' per-pair arrays ``out`` and reduced ``stats``
+    (``tests``: :func:`car_tests` of ``out``, if the blocks computed them already).
 
     Reads of ``panel`` only the identifiers, ``kind``, ``n_excluded`` and the event-window
     arrays: its estimation arrays may be empty ``(n, 0)`` (the blocks already used them).
@@ -218,13 +254,8 @@ def result_tables(panel: Panel, out: Computed, stats: ScopeStats, *, model: str,
     }, copy=False)  # no copy into consolidated blocks: the arrays are this table's alone
 
     w = len(car_windows)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        car_se = np.sqrt(out.car_var)
-        t_stat = out.car / car_se
-    df_pairs = np.repeat(fit.df[:, None].astype(float), w, axis=1)
-    df_pairs = np.where(df_pairs >= 1, df_pairs, np.nan)
-    p = np.where(np.isfinite(df_pairs), st.p_value(t_stat, np.where(np.isfinite(df_pairs), df_pairs, 1.0)),
-                 np.nan)
+    tests = car_tests(out) if tests is None else tests
+    car_se, t_stat, df_pairs, p = tests["car_se"], tests["t_stat"], tests["df"], tests["p_value"]
     lengths = np.array([b - a + 1 for a, b in car_windows])
     car = pd.DataFrame({
         "event_id": _repeat(panel.event_id, w), "symbol": _repeat(panel.symbol, w),
@@ -237,6 +268,6 @@ def result_tables(panel: Panel, out: Computed, stats: ScopeStats, *, model: str,
         "model_used": _repeat(used.astype(object), w), "n_estimation": np.repeat(fit.n_est.astype(int), w),
     }, copy=False)
     scopes = event_pools(codes, len(uniques), panel.kind)
-    tests, scope_sums = tests_table(stats, list(uniques), scopes, out.car, codes, car_cols, labels)
-    aar = _aar_table(list(dict.fromkeys(tests["scope"])), scope_sums, rel_days)
-    return EventStudyResult(abnormal, car, tests, fits, aar, dict(settings))
+    table, scope_sums = tests_table(stats, list(uniques), scopes, out.car, codes, car_cols, labels)
+    aar = _aar_table(list(dict.fromkeys(table["scope"])), scope_sums, rel_days)
+    return EventStudyResult(abnormal, car, table, fits, aar, dict(settings))

@@ -24,25 +24,22 @@ from backtest.study.windows import Window
 
 
 def with_diagnostics(result: EventStudyResult, panel: Panel, diagnostics: PairDiagnostics, evt: Window,
-                     cars: Sequence[Window], return_kind: str) -> EventStudyResult:
-    """Add the trap diagnostics (:mod:`backtest.study.diagnostics`) to the CAR and fits tables."""
+                     cars: Sequence[Window], tests: dict[str, np.ndarray]) -> EventStudyResult:
+    """Add the trap diagnostics (:mod:`backtest.study.diagnostics`) to the CAR and fits tables;
+    ``tests`` are the pairs' :func:`~backtest.study.panel.pair_tests` (drift-free p, BHAR drift)."""
     n, w = len(panel.symbol), len(cars)
     pos0, excluded, gaps = diagnostics.pos0, diagnostics.excluded, \
         (diagnostics.n_gap_estimation, diagnostics.n_gap_car)
     # shallow: pandas' copy-on-write copies a column only when it is written, so adding columns
     # leaves ``result``'s tables as they were without copying every column first
     car, fits = result.car.copy(deep=False), result.fits.copy(deep=False)
-    car_cols = [(a - evt[0], b - evt[0]) for a, b in cars]
     shape = (n, w)
     alpha = fits["alpha"].to_numpy(dtype=float)
     values = {c: car[c].to_numpy(dtype=float).reshape(shape) for c in ("car", "car_se", "df", "p_value")}
     drift = dg.car_drift(alpha[:, None], car["n_days"].to_numpy().reshape(shape), values["car"],
-                         values["car_se"], values["df"], values["p_value"])
-    l2 = panel.evt_r.shape[1]
-    ab = result.abnormal_returns
-    normal = ab["normal_return"].to_numpy(dtype=float).reshape(n, l2)
-    ar = ab["ar"].to_numpy(dtype=float).reshape(n, l2)
-    bhar_drift = np.stack([dg.bhar_drift(normal, ar, alpha, a, b, return_kind) for a, b in car_cols], 1)
+                         values["car_se"], values["df"], values["p_value"], tests["p_drift_free"])
+    ar = result.abnormal_returns["ar"].to_numpy(dtype=float).reshape(n, panel.evt_r.shape[1])
+    bhar_drift = tests["bhar_drift"]
     complete = car["complete"].to_numpy(dtype=bool).reshape(shape)
     bench_ret, bench_z = diagnostics.benchmark_car, diagnostics.benchmark_z
     # the CAR windows and the whole event window (for fits) in one pass per symbol
