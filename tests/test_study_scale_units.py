@@ -202,3 +202,19 @@ def test_symbol_groups_give_each_symbol_sorted_with_its_positions_in_order():
     got = [(name, positions.tolist()) for name, positions in dg.symbol_groups(symbol)]
     expected = [(name, np.flatnonzero(symbol == name).tolist()) for name in sorted(set(symbol))]
     assert got == expected
+
+
+def test_rows_put_back_in_order_equal_a_concatenation_and_a_gather():
+    from backtest.study.pairs import in_order
+
+    rng = np.random.default_rng(9)
+    sizes = [4, 1, 7, 3]
+    order = rng.permutation(sum(sizes))  # each block row's place in row order
+    for make in (lambda k: rng.standard_normal((k, 3)), lambda k: rng.integers(0, 9, k) > 4,
+                 lambda k: np.array([f"S{i}" for i in rng.integers(0, 99, k)], dtype=object),
+                 lambda k: np.datetime64("2025-01-27") + rng.integers(0, 400, (k, 2)).astype("m8[D]")):
+        parts = [make(k) for k in sizes]
+        expected = np.concatenate(parts)[np.argsort(order)]
+        got = in_order(parts, order)
+        assert got.dtype == expected.dtype
+        np.testing.assert_array_equal(got, expected)

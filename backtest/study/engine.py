@@ -27,18 +27,19 @@ from backtest.instruments import benchmark_of, get_instrument
 from backtest.scheduler import open_scheduler
 from backtest.sources import SourcePrices, subset_prices
 from backtest.study import diagnostics as dg
-from backtest.study.block import Computed, concat_computed
+from backtest.study.block import Computed
 from backtest.study.models import NEEDS_MARKET, Model
 from backtest.study.pairs import (
     PairDiagnostics,
     PairsDone,
     PairsInput,
     WindowSetup,
+    computed_in_order,
     cover_windows,
+    in_order,
     pair_blocks,
     relabel,
     study_pairs,
-    take_computed,
 )
 from backtest.study.panel import Panel, arrays_and_tests, block_spec, result_tables
 from backtest.study.result import EventStudyResult
@@ -284,7 +285,7 @@ def event_study(prices: Mapping[str, pd.DataFrame], alignment: pd.DataFrame,
     back = np.argsort(order, kind="stable")  # block order -> row order
 
     def rejoin(values: list) -> np.ndarray:
-        return np.concatenate(values)[back]
+        return in_order(values, order)
 
     has_data = rejoin([d.has_data for d in done])
     evt_r, evt_dates = rejoin([d.evt_r for d in done]), rejoin([d.evt_dates for d in done])
@@ -406,10 +407,9 @@ def _reduce(done: Sequence[PairsDone], order: np.ndarray, codes_all: np.ndarray,
     if not np.array_equal(new_code, np.arange(len(new_code))):
         stats = relabel(stats, new_code)
     kept = [d.kept for d in done if d.stats is not None]
-    out = concat_computed([arrays for arrays, _ in kept])
-    tests = {name: np.concatenate([part[name] for _, part in kept]) for name in kept[0][1]}
-    kept_order = order[np.concatenate([d.has_data for d in done])]
-    if np.any(np.diff(kept_order) < 0):
-        rows = np.argsort(kept_order, kind="stable")
-        out, tests = take_computed(out, rows), {name: value[rows] for name, value in tests.items()}
+    kept_order = order[np.concatenate([d.has_data for d in done])]  # the kept pairs' rows, block order
+    rows = np.empty(len(kept_order), dtype=np.int64)
+    rows[np.argsort(kept_order, kind="stable")] = np.arange(len(kept_order))  # their place in row order
+    out = computed_in_order([arrays for arrays, _ in kept], rows)
+    tests = {name: in_order([part[name] for _, part in kept], rows) for name in kept[0][1]}
     return stats, out, tests

@@ -330,10 +330,28 @@ def pair_blocks(n: int, symbols: Sequence[str], block_size: int | None = None) -
     return [order[i : i + block_size] for i in range(0, n, block_size)]
 
 
-def take_computed(out: Computed, idx: np.ndarray) -> Computed:
-    """The pairs ``idx`` of ``out`` (every field's first axis)."""
-    fit = NormalFit(**{f.name: getattr(out.fit, f.name)[idx] for f in fields(NormalFit)})
-    return Computed(fit, **{f.name: getattr(out, f.name)[idx] for f in fields(Computed) if f.name != "fit"})
+def in_order(parts: Sequence[np.ndarray], rows: np.ndarray) -> np.ndarray:
+    """``np.concatenate(parts)`` with its ``j``-th row at ``rows[j]`` (a permutation): the blocks'
+    rows put back in row order with one copy, not a concatenation and then a gather.
+
+    >>> in_order([np.array([10, 20]), np.array([30])], np.array([2, 0, 1])).tolist()
+    [20, 30, 10]
+    """
+    first = parts[0]
+    out = np.empty((len(rows), *first.shape[1:]), dtype=np.result_type(*{part.dtype for part in parts}))
+    start = 0
+    for part in parts:
+        out[rows[start:start + len(part)]] = part
+        start += len(part)
+    return out
+
+
+def computed_in_order(parts: Sequence[Computed], rows: np.ndarray) -> Computed:
+    """The blocks' :class:`Computed` arrays, every field's row ``j`` (in block order) at ``rows[j]``."""
+    fit = NormalFit(**{f.name: in_order([getattr(p.fit, f.name) for p in parts], rows)
+                       for f in fields(NormalFit)})
+    return Computed(fit, **{f.name: in_order([getattr(p, f.name) for p in parts], rows)
+                            for f in fields(Computed) if f.name != "fit"})
 
 
 def relabel(stats: ScopeStats, new_code: np.ndarray) -> ScopeStats:
