@@ -163,9 +163,9 @@ def assemble(panel: Panel, *, model: str, estimation: Window, event: Window,
 
 
 def pair_tests(out: Computed, car_cols: Sequence[tuple[int, int]], return_kind: str) -> dict[str, np.ndarray]:
-    """Per pair and CAR window (``(n, W)``): the CAR's standard error, t, df and two-sided p
-    (``t = CAR / sqrt(Var CAR)`` on ``df`` of the fit, MacKinlay 1997 eq. 7-8), the p of the
-    CAR without the intercept's drift and the BHAR's drift (:mod:`backtest.study.diagnostics`).
+    """Per pair and CAR window (``(n, W)``): the CAR's two-sided p (``t = CAR / sqrt(Var CAR)`` on
+    ``df`` of the fit, MacKinlay 1997 eq. 7-8), the p of the CAR without the intercept's drift
+    and the BHAR's drift (:mod:`backtest.study.diagnostics`).
 
     Functions of each pair's own arrays only: the engine computes them with the pair's block,
     on its worker, instead of over every pair on the client.
@@ -175,18 +175,21 @@ def pair_tests(out: Computed, car_cols: Sequence[tuple[int, int]], return_kind: 
                          tests["p_value"])
     bhar_drift = np.stack([dg.bhar_drift(out.normal, out.ar, out.fit.alpha, a, b, return_kind)
                            for a, b in car_cols], 1)
-    return {**tests, "p_drift_free": drift["p_drift_free"], "bhar_drift": bhar_drift}
+    # what costs time; the standard error, t and df are cheaper to compute again than to send
+    return {"p_value": tests["p_value"], "p_drift_free": drift["p_drift_free"], "bhar_drift": bhar_drift}
 
 
-def car_tests(out: Computed) -> dict[str, np.ndarray]:
-    """The CAR table's ``car_se``, ``t_stat``, ``df`` and ``p_value`` columns as ``(n, W)`` arrays."""
+def car_tests(out: Computed, p_value: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """The CAR table's ``car_se``, ``t_stat``, ``df`` and ``p_value`` columns as ``(n, W)`` arrays
+    (``p_value`` as given, if computed already)."""
     with np.errstate(invalid="ignore", divide="ignore"):
         car_se = np.sqrt(out.car_var)
         t_stat = out.car / car_se
     df = np.repeat(out.fit.df[:, None].astype(float), out.car.shape[1], axis=1)
     df = np.where(df >= 1, df, np.nan)
-    p = np.where(np.isfinite(df), st.p_value(t_stat, np.where(np.isfinite(df), df, 1.0)), np.nan)
-    return {"car_se": car_se, "t_stat": t_stat, "df": df, "p_value": p}
+    if p_value is None:
+        p_value = np.where(np.isfinite(df), st.p_value(t_stat, np.where(np.isfinite(df), df, 1.0)), np.nan)
+    return {"car_se": car_se, "t_stat": t_stat, "df": df, "p_value": p_value}
 
 
 def arrays_and_tests(block: Any, *, car_cols: Sequence[tuple[int, int]],
@@ -200,7 +203,7 @@ def result_tables(panel: Panel, out: Computed, stats: ScopeStats, *, model: str,
                   event: Window, car_windows: Sequence[Window], min_estimation: int,
                   settings: dict, tests: dict[str, np.ndarray] | None = None) -> EventStudyResult:
     """The result tables from the blocks' per-pair arrays ``out`` and reduced ``stats``
-    (``tests``: :func:`car_tests` of ``out``, if the blocks computed them already).
+    (``tests``: :func:`pair_tests` of ``out``, if the blocks computed them already).
 
     Reads of ``panel`` only the identifiers, ``kind``, ``n_excluded`` and the event-window
     arrays: its estimation arrays may be empty ``(n, 0)`` (the blocks already used them).
@@ -254,8 +257,8 @@ def result_tables(panel: Panel, out: Computed, stats: ScopeStats, *, model: str,
     }, copy=False)  # no copy into consolidated blocks: the arrays are this table's alone
 
     w = len(car_windows)
-    tests = car_tests(out) if tests is None else tests
-    car_se, t_stat, df_pairs, p = tests["car_se"], tests["t_stat"], tests["df"], tests["p_value"]
+    columns = car_tests(out, None if tests is None else tests["p_value"])
+    car_se, t_stat, df_pairs, p = columns["car_se"], columns["t_stat"], columns["df"], columns["p_value"]
     lengths = np.array([b - a + 1 for a, b in car_windows])
     car = pd.DataFrame({
         "event_id": _repeat(panel.event_id, w), "symbol": _repeat(panel.symbol, w),
