@@ -196,6 +196,12 @@ def main(argv: list[str] | None = None) -> int:
         if "local:1" in summary and "local:2" in summary:
             one, two = summary["local:1"]["median_seconds"], summary["local:2"]["median_seconds"]
             summary["efficiency_1_to_2_workers"] = one / (2 * two)
+            # each repeat's local:1 / (2 x local:2), the two run one after the other: a machine
+            # that slows down for a while moves both runs of a pair, not one side of the ratio
+            pairs = [a["seconds"] / (2 * b["seconds"])
+                     for a, b in zip(runs["local:1"], runs["local:2"], strict=True)]
+            summary["efficiency_of_each_repeat"] = [round(e, 3) for e in pairs]
+            summary["efficiency_median_of_repeats"] = statistics.median(pairs)
         report["jobs"][job] = summary
         print(json.dumps({job: summary}, indent=1), file=sys.stderr)
     report["client_peak_mb"] = _peak_mb()  # this process, all jobs (an inline run included)
