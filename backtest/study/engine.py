@@ -277,10 +277,11 @@ def event_study(prices: Mapping[str, pd.DataFrame], alignment: pd.DataFrame,
         theirs = np.sort(np.concatenate([others_of.get(symbol, none) for symbol in mine]))
         units.append(PairsInput(rows.iloc[idx], subset_prices(prices, wanted), others.iloc[theirs]))
     spec = block_spec(model, evt, cars, min_estimation, return_kind)
+    # what a block sends back: its table arrays and its pairs' CAR tests, computed on its worker
+    send_back = functools.partial(arrays_and_tests, car_cols=spec.car_cols, return_kind=return_kind)
     with open_scheduler(scheduler) as mapper:
         done = mapper.map(study_pairs, units, label="study blocks", calendars=calendars, setup=setup,
-                          spec=spec, keep=functools.partial(arrays_and_tests, car_cols=spec.car_cols,
-                                                  return_kind=return_kind))
+                          spec=spec, keep=send_back)
     order = np.concatenate(blocks)
     back = np.argsort(order, kind="stable")  # block order -> row order
 
