@@ -205,7 +205,7 @@ def test_symbol_groups_give_each_symbol_sorted_with_its_positions_in_order():
 
 
 def test_rows_put_back_in_order_equal_a_concatenation_and_a_gather():
-    from backtest.study.pairs import in_order
+    from backtest.study.sufficient import in_order
 
     rng = np.random.default_rng(9)
     sizes = [4, 1, 7, 3]

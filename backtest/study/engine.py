@@ -36,14 +36,13 @@ from backtest.study.pairs import (
     WindowSetup,
     computed_in_order,
     cover_windows,
-    in_order,
     pair_blocks,
     relabel,
     study_pairs,
 )
 from backtest.study.panel import Panel, arrays_and_tests, block_spec, result_tables
 from backtest.study.result import EventStudyResult
-from backtest.study.sufficient import ScopeStats, combine
+from backtest.study.sufficient import ScopeStats, combine, in_order
 from backtest.study.synchrony import FACTOR_ALIGNMENTS, FactorAlignment
 from backtest.study.traps import with_diagnostics
 from backtest.study.windows import Window, check_windows, parse_car_windows, parse_model, parse_window

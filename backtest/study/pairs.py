@@ -30,7 +30,7 @@ from backtest.study.block import BLOCK_SIZE, Block, BlockInput, BlockSpec, Compu
 from backtest.study.crosscorr import day_numbers
 from backtest.study.models import NormalFit
 from backtest.study.returns import returns_panel, session_returns
-from backtest.study.sufficient import ScopeStats, combine
+from backtest.study.sufficient import ScopeStats, combine, in_order
 from backtest.study.synchrony import FactorAlignment, aligned_levels
 from backtest.study.windows import Window
 
@@ -328,22 +328,6 @@ def pair_blocks(n: int, symbols: Sequence[str], block_size: int | None = None) -
         return [np.arange(n)]
     order = grouped_order(symbols)
     return [order[i : i + block_size] for i in range(0, n, block_size)]
-
-
-def in_order(parts: Sequence[np.ndarray], rows: np.ndarray) -> np.ndarray:
-    """``np.concatenate(parts)`` with its ``j``-th row at ``rows[j]`` (a permutation): the blocks'
-    rows put back in row order with one copy, not a concatenation and then a gather.
-
-    >>> in_order([np.array([10, 20]), np.array([30])], np.array([2, 0, 1])).tolist()
-    [20, 30, 10]
-    """
-    first = parts[0]
-    out = np.empty((len(rows), *first.shape[1:]), dtype=np.result_type(*{part.dtype for part in parts}))
-    start = 0
-    for part in parts:
-        out[rows[start:start + len(part)]] = part
-        start += len(part)
-    return out
 
 
 def computed_in_order(parts: Sequence[Computed], rows: np.ndarray) -> Computed:

@@ -94,6 +94,24 @@ class ScopeStats:
     rs_win: np.ndarray
 
 
+def in_order(parts: Sequence[np.ndarray], rows: np.ndarray, dtype: np.dtype | None = None) -> np.ndarray:
+    """``np.concatenate(parts)`` with its ``j``-th row at ``rows[j]`` (a permutation): blocks' rows
+    put in their places with one copy, not a concatenation and then a gather (``dtype``: the
+    result's, else ``np.concatenate``'s).
+
+    >>> in_order([np.array([10, 20]), np.array([30])], np.array([2, 0, 1])).tolist()
+    [20, 30, 10]
+    """
+    first = parts[0]
+    dtype = np.result_type(*{part.dtype for part in parts}) if dtype is None else dtype
+    out = np.empty((len(rows), *first.shape[1:]), dtype=dtype)
+    start = 0
+    for part in parts:
+        out[rows[start:start + len(part)]] = part
+        start += len(part)
+    return out
+
+
 class _Groups:
     """Rows grouped by an integer key: sorted once, summed per group with ``reduceat``."""
 
@@ -127,11 +145,7 @@ class _Groups:
             self._place = np.arange(n) if self.order is None else np.empty(n, dtype=np.int64)
             if self.order is not None:
                 self._place[self.order] = np.arange(n)
-        srt = np.empty((n, *first.shape[1:]), dtype=dtype)
-        start = 0
-        for part in parts:
-            srt[self._place[start:start + len(part)]] = part
-            start += len(part)
+        srt = in_order(parts, self._place, dtype)
         return srt if self.keys.size == n else np.add.reduceat(srt, self.starts, axis=0)
 
     def sum(self, x: np.ndarray) -> np.ndarray:
