@@ -165,8 +165,9 @@ def overlapping_events(symbol: np.ndarray, event_id: np.ndarray, pos0: np.ndarra
     out = np.full((n, len(windows)), "", dtype=object)
     if n < 2:
         return out
-    _, sym = np.unique(np.asarray(symbol), return_inverse=True)
-    names, ev = np.unique(np.asarray(event_id).astype(str), return_inverse=True)
+    # codes by hashing (any distinct codes do: the texts follow row order), not by sorting strings
+    sym, _ = pd.factorize(np.asarray(symbol, dtype=object))
+    ev, names = pd.factorize(np.asarray(event_id).astype(str).astype(object))
     pos = np.asarray(pos0, dtype=np.int64)
     widths = [b - a for a, b in windows]
     # one sorted key per pair, symbol bands far enough apart that no window reaches the next band
