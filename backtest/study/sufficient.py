@@ -94,6 +94,39 @@ class ScopeStats:
     rs_win: np.ndarray
 
 
+    def __reduce__(self) -> tuple:
+        # between processes the counts (and the sums of signs) travel in the smallest integer
+        # type that holds them: a third of a study's output bytes are these statistics
+        return (_widened, ({f.name: _narrow(getattr(self, f.name)) for f in fields(self)},
+                           {f.name: getattr(self, f.name).dtype.str for f in fields(self)}))
+
+
+def _narrow(values: np.ndarray) -> np.ndarray:
+    """``values`` in the smallest integer type that holds them exactly, else unchanged: integer
+    arrays, and float arrays of whole numbers without -0.0 (which an integer cannot carry).
+
+    >>> _narrow(np.array([0.0, 3.0, -2.0])).dtype.name, _narrow(np.array([0.5])).dtype.name
+    ('int8', 'float64')
+    """
+    if values.size == 0 or values.dtype.kind not in "iuf":
+        return values
+    if values.dtype.kind == "f":
+        whole = np.isfinite(values).all() and np.array_equal(values, np.trunc(values))
+        if not whole or np.signbit(values[values == 0]).any():
+            return values
+    low, high = values.min(), values.max()
+    for small in (np.int8, np.int16, np.int32):
+        info = np.iinfo(small)
+        if info.min <= low and high <= info.max:
+            return values.astype(small) if np.dtype(small).itemsize < values.itemsize else values
+    return values
+
+
+def _widened(arrays: dict[str, np.ndarray], dtypes: dict[str, str]) -> ScopeStats:
+    """:class:`ScopeStats` from :meth:`ScopeStats.__reduce__`: each array back in its own type
+    (exactly: every value of a narrowed array is a whole number its own type holds)."""
+    return ScopeStats(**{name: values.astype(dtypes[name], copy=False) for name, values in arrays.items()})
+
 def in_order(parts: Sequence[np.ndarray], rows: np.ndarray, dtype: np.dtype | None = None) -> np.ndarray:
     """``np.concatenate(parts)`` with its ``j``-th row at ``rows[j]`` (a permutation): blocks' rows
     put in their places with one copy, not a concatenation and then a gather (``dtype``: the
