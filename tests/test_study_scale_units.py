@@ -4,6 +4,8 @@ the construction of the data, never from the code under test."""
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -107,6 +109,10 @@ def test_estimation_days_near_other_events_match_brute_force():
             assert mask[i, col] == bool(near)
             listed += near
         assert events[i] == ", ".join(dict.fromkeys(other_event[j] for j in sorted(set(listed))))
+    # equal texts are one object, which pickle (Dask's transport) sends once
+    texts = [text for text in events if text]
+    assert len(set(texts)) < len(texts)
+    assert len({id(text) for text in texts}) == len(set(texts))
 
 
 def test_gap_counts_match_the_missing_sessions_of_symbol_and_benchmark(sessions):
@@ -218,3 +224,39 @@ def test_rows_put_back_in_order_equal_a_concatenation_and_a_gather():
         got = in_order(parts, order)
         assert got.dtype == expected.dtype
         np.testing.assert_array_equal(got, expected)
+
+
+def test_pairs_dropped_in_several_blocks_leave_the_kept_pairs_as_one_block_has_them(sessions, monkeypatch):
+    # The blocks send back the arrays of their kept pairs only, and the dates of the dropped
+    # ones: cut into blocks of 2 (each holding kept and dropped pairs), every per-pair table and
+    # the warning naming the dropped pairs must be the one-block study's, row for row.
+    from backtest.study import pairs
+
+    gaps = {"NVDA": np.arange(480, 520), "AMD": np.arange(680, 720)}
+    prices = {symbol: _bars(sessions, seed).drop(sessions[gaps[symbol]])
+              for symbol, seed in (("NVDA", 8), ("AMD", 9))} | {"SPY": _bars(sessions, 10)}
+    with pytest.warns(DataGapWarning):
+        cals = ExchangeCalendars.from_prices(prices)
+    days = {"a": 400, "nvda_gap": 500, "b": 600, "amd_gap": 700, "c": 730}
+    rows = pd.DataFrame([{"event_id": event, "symbol": symbol, "calendar": "NASDAQ",
+                          "reaction_session": sessions[day], "kind": "shock"}
+                         for event, day in days.items() for symbol in ("NVDA", "AMD")])
+    options = {"benchmarks": {"NVDA": "SPY", "AMD": "SPY"}, "car_windows": [(0, 0), (0, 3)]}
+
+    def study() -> tuple:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            result = event_study(prices, rows, cals, **options)
+        return result, [str(w.message) for w in caught]
+
+    whole, whole_warnings = study()
+    monkeypatch.setattr(pairs, "BLOCK_SIZE", 2)
+    cut, cut_warnings = study()
+    dropped = next(text for text in whole_warnings if text.startswith("no prices in the event window"))
+    assert "for NVDA in nvda_gap, inside a data gap" in dropped and ", AMD in amd_gap, inside" in dropped
+    assert cut_warnings == whole_warnings
+    kept = [(e, s) for e in days for s in ("NVDA", "AMD") if (e, s) not in {("nvda_gap", "NVDA"),
+                                                                            ("amd_gap", "AMD")}]
+    assert list(zip(cut.fits["event_id"], cut.fits["symbol"], strict=True)) == kept
+    for name in ("car", "fits", "abnormal_returns"):
+        pd.testing.assert_frame_equal(getattr(cut, name), getattr(whole, name), check_exact=True, obj=name)

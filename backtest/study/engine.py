@@ -282,26 +282,23 @@ def event_study(prices: Mapping[str, pd.DataFrame], alignment: pd.DataFrame,
         done = mapper.map(study_pairs, units, label="study blocks", calendars=calendars, setup=setup,
                           spec=spec, keep=send_back)
     order = np.concatenate(blocks)
-    back = np.argsort(order, kind="stable")  # block order -> row order
-
-    def rejoin(values: list) -> np.ndarray:
-        return in_order(values, order)
-
-    has_data = rejoin([d.has_data for d in done])
-    evt_r, evt_dates = rejoin([d.evt_r for d in done]), rejoin([d.evt_dates for d in done])
+    has_data_blocks = np.concatenate([d.has_data for d in done])  # block order
+    has_data = in_order([d.has_data for d in done], order)
     if not has_data.any():
         raise StudyError(
             "no event x symbol pair has a return in its event window "
             f"{evt[0]}:{evt[1]}; the prices do not cover the events"
-            + _gaps_hit(calendars, symbols, evt_dates) + " (check the dates and the price source)"
+            + _gaps_hit(calendars, symbols, np.concatenate([d.lost_dates for d in done]))
+            + " (check the dates and the price source)"
         )
     if not has_data.all():
         lost = np.flatnonzero(~has_data)
-        hits = _gaps_hit_rows(calendars, [symbols[i] for i in lost], evt_dates[lost])
+        lost_dates = in_order([d.lost_dates for d in done], _places(order[~has_data_blocks]))
+        hits = _gaps_hit_rows(calendars, [symbols[i] for i in lost], lost_dates)
         dropped = [f"{symbols[i]} in {event_ids[i]}{hit}" for i, hit in zip(lost, hits, strict=True)]
         warnings.warn(f"no prices in the event window for {', '.join(dropped)}; left out of the study",
                       DataWarning, stacklevel=2)
-    n_ar_missing = rejoin([d.n_ar_missing for d in done])
+    n_ar_missing = in_order([d.n_ar_missing for d in done], order)
     partial = has_data & (n_ar_missing > 0)
     if partial.any():
         l2 = evt[1] - evt[0] + 1
@@ -314,17 +311,22 @@ def event_study(prices: Mapping[str, pd.DataFrame], alignment: pd.DataFrame,
     if model == "factor" and factor_alignment == "date":
         _warn_foreign_factors(align, factor_list)
     keep = np.flatnonzero(has_data)
-    stats, out, tests = _reduce(done, order, codes_all, keep)
+    # the blocks sent the kept pairs' arrays only: each goes straight to its place among them
+    rows = _places(order[has_data_blocks])
+
+    def rejoin(values: list) -> np.ndarray:
+        return in_order(values, rows)
+
+    stats, out, tests = _reduce(done, rows, codes_all, keep)
     diagnostics = PairDiagnostics(**{
-        f.name: _rejoin_field([getattr(d.diagnostics, f.name) for d in done], back[keep])
+        f.name: _rejoin_field([getattr(d.diagnostics, f.name) for d in done], rows)
         for f in fields(PairDiagnostics)})
     kind = align["kind"].astype(str).to_numpy(dtype=object)[keep] if "kind" in align else None
     # the estimation arrays stayed in the units: the tables read the event windows only
-    panel = Panel(event_ids[keep], np.array(symbols, dtype=object)[keep],
-                  np.array(bench, dtype=object)[keep], np.empty((len(keep), 0)),
-                  np.empty((len(keep), 0, len(regressors))), evt_r[keep],
-                  rejoin([d.evt_bench for d in done])[keep][..., None], evt_dates[keep], regressors,
-                  None, kind, diagnostics.excluded)
+    panel = Panel(event_ids[keep], symbol_of[keep], bench_of[keep], np.empty((len(keep), 0)),
+                  np.empty((len(keep), 0, len(regressors))), rejoin([d.evt_r for d in done]),
+                  rejoin([d.evt_bench for d in done])[..., None], rejoin([d.evt_dates for d in done]),
+                  regressors, None, kind, diagnostics.excluded)
     settings = {"model": model, "estimation_window": est, "event_window": evt, "car_windows": cars,
                 "min_estimation": min_estimation, "return_kind": return_kind,
                 "benchmarks": dict(benchmarks or {}), "factors": factor_list, "source": "prices",
@@ -387,17 +389,24 @@ def _gaps_hit_rows(calendars: ExchangeCalendars, symbols: Sequence[str], dates: 
 
 
 
+def _places(chosen: np.ndarray) -> np.ndarray:
+    """Where each of ``chosen`` (distinct row numbers, in block order) goes in row order among them."""
+    places = np.empty(len(chosen), dtype=np.int64)
+    places[np.argsort(chosen, kind="stable")] = np.arange(len(chosen))
+    return places
+
+
 def _rejoin_field(values: list, rows: np.ndarray) -> Any:
-    """One diagnostics field of the units, concatenated and taken at ``rows`` (block positions)."""
+    """One diagnostics field of the units in row order (``rows``: :func:`in_order`'s places)."""
     if isinstance(values[0], list):
-        return np.array([text for part in values for text in part], dtype=object)[rows].tolist()
-    return np.concatenate(values)[rows]
+        return in_order([np.array(part, dtype=object) for part in values], rows).tolist()
+    return in_order(values, rows)
 
 
-def _reduce(done: Sequence[PairsDone], order: np.ndarray, codes_all: np.ndarray,
+def _reduce(done: Sequence[PairsDone], rows: np.ndarray, codes_all: np.ndarray,
             keep: np.ndarray) -> tuple[ScopeStats, Computed, dict[str, np.ndarray]]:
     """The units' statistics merged (event codes of the kept pairs), their arrays and per-pair
-    tests in row order."""
+    tests in row order (``rows``: the kept pairs' places, :func:`_places`)."""
     parts = [d.stats for d in done if d.stats is not None]
     # one merge at the end, as run_blocks does
     stats = parts[0] if len(parts) == 1 else combine(parts)
@@ -407,9 +416,6 @@ def _reduce(done: Sequence[PairsDone], order: np.ndarray, codes_all: np.ndarray,
     if not np.array_equal(new_code, np.arange(len(new_code))):
         stats = relabel(stats, new_code)
     kept = [d.kept for d in done if d.stats is not None]
-    kept_order = order[np.concatenate([d.has_data for d in done])]  # the kept pairs' rows, block order
-    rows = np.empty(len(kept_order), dtype=np.int64)
-    rows[np.argsort(kept_order, kind="stable")] = np.arange(len(kept_order))  # their place in row order
     out = computed_in_order([arrays for arrays, _ in kept], rows)
     tests = {name: in_order([part[name] for _, part in kept], rows) for name in kept[0][1]}
     return stats, out, tests

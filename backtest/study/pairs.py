@@ -278,17 +278,19 @@ class PairsInput:
 
 @dataclass(frozen=True)
 class PairsDone:
-    """What a unit sends back, per row of its input (``has_data`` False: no return in the event
-    window, left out of ``kept`` and ``stats``)."""
+    """What a unit sends back: per row of its input ``has_data`` (False: no return in the event
+    window) and ``n_ar_missing``; per row with data (``m`` of them, in input order) everything
+    else; the rows without data only their event-window dates, for the warning that names them."""
 
     stats: ScopeStats | None       # per-event statistics of the pairs with data (None: none)
     kept: Any                      # keep(block) of the pairs with data
     has_data: np.ndarray           # (n,) bool
     n_ar_missing: np.ndarray       # (n,) event-window days without an AR
-    evt_r: np.ndarray              # (n, L2)
-    evt_bench: np.ndarray          # (n, L2) the benchmark's returns (NaN without one)
-    evt_dates: np.ndarray          # (n, L2)
-    diagnostics: PairDiagnostics
+    evt_r: np.ndarray              # (m, L2)
+    evt_bench: np.ndarray          # (m, L2) the benchmark's returns (NaN without one)
+    evt_dates: np.ndarray          # (m, L2)
+    diagnostics: PairDiagnostics   # of the m rows
+    lost_dates: np.ndarray         # (n - m, L2) event-window dates of the rows without data
 
 
 def study_pairs(unit: PairsInput, *, calendars: ExchangeCalendars, setup: WindowSetup, spec: BlockSpec,
@@ -309,8 +311,20 @@ def study_pairs(unit: PairsInput, *, calendars: ExchangeCalendars, setup: Window
         stats, kept = block.stats, keep(block)
     symbol, benchmark = rows["symbol"].to_numpy(dtype=object), rows["benchmark"].to_numpy(dtype=object)
     evt_bench = w.evt_x[..., 0] if w.evt_x.shape[2] else np.full(w.evt_r.shape, np.nan)
-    return PairsDone(stats, kept, has_data, ar_missing.sum(axis=1), w.evt_r, evt_bench, w.evt_dates,
-                     pair_diagnostics(w, calendars, symbol, benchmark, setup))
+    diagnostics = pair_diagnostics(w, calendars, symbol, benchmark, setup)
+    if take.size < len(rows):  # rows without data send their dates only (not sent, not copied)
+        evt_bench, evt_r, evt_dates = evt_bench[take], w.evt_r[take], w.evt_dates[take]
+        diagnostics = PairDiagnostics(**{f.name: _rows_of(getattr(diagnostics, f.name), take)
+                                         for f in fields(PairDiagnostics)})
+    else:
+        evt_r, evt_dates = w.evt_r, w.evt_dates
+    return PairsDone(stats, kept, has_data, ar_missing.sum(axis=1), evt_r, evt_bench, evt_dates,
+                     diagnostics, w.evt_dates[~has_data])
+
+
+def _rows_of(values: Any, rows: np.ndarray) -> Any:
+    """``values`` (an array or a list) at ``rows``."""
+    return [values[i] for i in rows] if isinstance(values, list) else values[rows]
 
 
 def pair_blocks(n: int, symbols: Sequence[str], block_size: int | None = None) -> list[np.ndarray]:
