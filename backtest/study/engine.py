@@ -15,6 +15,7 @@ from __future__ import annotations
 import functools
 import warnings
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import fields, replace
 from typing import Any, Literal
 
@@ -27,7 +28,6 @@ from backtest.instruments import benchmark_of, get_instrument
 from backtest.scheduler import open_scheduler
 from backtest.sources import SourcePrices, subset_prices
 from backtest.study import diagnostics as dg
-from backtest.study.block import Computed
 from backtest.study.models import NEEDS_MARKET, Model
 from backtest.study.pairs import (
     PairDiagnostics,
@@ -291,49 +291,58 @@ def event_study(prices: Mapping[str, pd.DataFrame], alignment: pd.DataFrame,
             + _gaps_hit(calendars, symbols, np.concatenate([d.lost_dates for d in done]))
             + " (check the dates and the price source)"
         )
-    if not has_data.all():
-        lost = np.flatnonzero(~has_data)
-        lost_dates = in_order([d.lost_dates for d in done], _places(order[~has_data_blocks]))
-        hits = _gaps_hit_rows(calendars, [symbols[i] for i in lost], lost_dates)
-        dropped = [f"{symbols[i]} in {event_ids[i]}{hit}" for i, hit in zip(lost, hits, strict=True)]
-        warnings.warn(f"no prices in the event window for {', '.join(dropped)}; left out of the study",
-                      DataWarning, stacklevel=2)
-    n_ar_missing = in_order([d.n_ar_missing for d in done], order)
-    partial = has_data & (n_ar_missing > 0)
-    if partial.any():
-        l2 = evt[1] - evt[0] + 1
-        listed = [f"{symbols[i]} in {event_ids[i]} ({int(n_ar_missing[i])} of {l2})"
-                  for i in np.flatnonzero(partial)]
-        warnings.warn("missing returns in the event window (counted in n_missing; a gap inside the "
-                      "data is left out of the CARs, a CAR running past the data is NaN): "
-                      f"{', '.join(listed)}", DataWarning, stacklevel=2)
-    _warn_shared_day0(align)
-    if model == "factor" and factor_alignment == "date":
-        _warn_foreign_factors(align, factor_list)
     keep = np.flatnonzero(has_data)
-    # the blocks sent the kept pairs' arrays only: each goes straight to its place among them
-    rows = _places(order[has_data_blocks])
+    # a second thread: numpy's and Arrow's long loops release the GIL, so the merge of the
+    # blocks' statistics and the overlap lists run beside the warnings and the tables
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="study") as helper:
+        merged = helper.submit(_merged_stats, done, codes_all, keep)
+        if len(keep) < len(has_data):
+            lost = np.flatnonzero(~has_data)
+            lost_dates = in_order([d.lost_dates for d in done], _places(order[~has_data_blocks]))
+            hits = _gaps_hit_rows(calendars, [symbols[i] for i in lost], lost_dates)
+            dropped = [f"{symbols[i]} in {event_ids[i]}{hit}" for i, hit in zip(lost, hits, strict=True)]
+            warnings.warn(f"no prices in the event window for {', '.join(dropped)}; left out of the study",
+                          DataWarning, stacklevel=2)
+        n_ar_missing = in_order([d.n_ar_missing for d in done], order)
+        partial = has_data & (n_ar_missing > 0)
+        if partial.any():
+            l2 = evt[1] - evt[0] + 1
+            listed = [f"{symbols[i]} in {event_ids[i]} ({int(n_ar_missing[i])} of {l2})"
+                      for i in np.flatnonzero(partial)]
+            warnings.warn("missing returns in the event window (counted in n_missing; a gap inside the "
+                          "data is left out of the CARs, a CAR running past the data is NaN): "
+                          f"{', '.join(listed)}", DataWarning, stacklevel=2)
+        _warn_shared_day0(align)
+        if model == "factor" and factor_alignment == "date":
+            _warn_foreign_factors(align, factor_list)
+        # the blocks sent the kept pairs' arrays only: each goes straight to its place among them
+        rows = _places(order[has_data_blocks])
 
-    def rejoin(values: list) -> np.ndarray:
-        return in_order(values, rows)
+        def rejoin(values: list) -> np.ndarray:
+            return in_order(values, rows)
 
-    stats, out, tests = _reduce(done, rows, codes_all, keep)
-    diagnostics = PairDiagnostics(**{
-        f.name: _rejoin_field([getattr(d.diagnostics, f.name) for d in done], rows)
-        for f in fields(PairDiagnostics)})
-    kind = align["kind"].astype(str).to_numpy(dtype=object)[keep] if "kind" in align else None
-    # the estimation arrays stayed in the units: the tables read the event windows only
-    panel = Panel(event_ids[keep], symbol_of[keep], bench_of[keep], np.empty((len(keep), 0)),
-                  np.empty((len(keep), 0, len(regressors))), rejoin([d.evt_r for d in done]),
-                  rejoin([d.evt_bench for d in done])[..., None], rejoin([d.evt_dates for d in done]),
-                  regressors, None, kind, diagnostics.excluded)
+        diagnostics = PairDiagnostics(**{
+            f.name: _rejoin_field([getattr(d.diagnostics, f.name) for d in done], rows)
+            for f in fields(PairDiagnostics)})
+        overlap = helper.submit(dg.overlapping_events, symbol_of[keep].astype(str),
+                                event_ids[keep].astype(str), diagnostics.pos0, [*cars, evt])
+        kept = [d.kept for d in done if d.stats is not None]
+        out = computed_in_order([arrays for arrays, _ in kept], rows)
+        tests = {name: rejoin([part[name] for _, part in kept]) for name in kept[0][1]}
+        kind = align["kind"].astype(str).to_numpy(dtype=object)[keep] if "kind" in align else None
+        # the estimation arrays stayed in the units: the tables read the event windows only
+        panel = Panel(event_ids[keep], symbol_of[keep], bench_of[keep], np.empty((len(keep), 0)),
+                      np.empty((len(keep), 0, len(regressors))), rejoin([d.evt_r for d in done]),
+                      rejoin([d.evt_bench for d in done])[..., None], rejoin([d.evt_dates for d in done]),
+                      regressors, None, kind, diagnostics.excluded)
+        stats = merged.result()
     settings = {"model": model, "estimation_window": est, "event_window": evt, "car_windows": cars,
                 "min_estimation": min_estimation, "return_kind": return_kind,
                 "benchmarks": dict(benchmarks or {}), "factors": factor_list, "source": "prices",
                 "exclude_events": around, "factor_alignment": factor_alignment, "dimson": dimson}
     result = result_tables(panel, out, stats, model=model, estimation=est, event=evt, car_windows=cars,
                            min_estimation=min_estimation, settings=settings, tests=tests)
-    result = with_diagnostics(result, panel, diagnostics, evt, cars, tests)
+    result = with_diagnostics(result, panel, diagnostics, evt, cars, tests, overlap.result())
     if not robustness:
         return result
     from backtest.study.robustness import model_robustness
@@ -364,29 +373,28 @@ def _gaps_hit(calendars: ExchangeCalendars, symbols: Sequence[str], dates: np.nd
 def _gaps_hit_rows(calendars: ExchangeCalendars, symbols: Sequence[str], dates: np.ndarray) -> list[str]:
     """:func:`_gaps_hit` of each row: ``symbols[i]``'s gaps that ``dates[i]``'s span falls into.
 
-    One table scan for all rows, then a few comparisons per row on its own symbol's gaps.
+    The rows' spans meet their symbols' gaps in one join; only rows with a hit build a text.
     """
     out = [""] * len(symbols)
     gaps = calendars.gaps
     if gaps.empty or not len(symbols):
         return out
-    gaps = gaps[gaps["symbol"].isin(set(symbols))]
-    by_symbol = {s: (part["first"].to_numpy(dtype="datetime64[ns]"),
-                     part["last"].to_numpy(dtype="datetime64[ns]"), part)
-                 for s, part in gaps.groupby("symbol", sort=False)}
-    stamps = dates.astype("datetime64[ns]")
-    valid = ~np.isnat(stamps)
-    for i, symbol in enumerate(symbols):
-        if symbol not in by_symbol or not valid[i].any():
-            continue  # no gaps, or no dates: NaT spans meet no gap
-        first, last, part = by_symbol[symbol]
-        mine = stamps[i][valid[i]]
-        hit = (first <= mine.max()) & (last >= mine.min())
-        if hit.any():
-            out[i] = _gap_text(part[hit])
+    stamps = dates.astype("datetime64[ns]").view(np.int64)
+    missing = stamps == np.iinfo(np.int64).min  # NaT spans meet no gap
+    low = np.where(missing, np.iinfo(np.int64).max, stamps).min(axis=1)
+    high = np.where(missing, np.iinfo(np.int64).min, stamps).max(axis=1)
+    gaps = gaps.reset_index(drop=True)
+    rows = pd.DataFrame({"symbol": np.asarray(symbols, dtype=object), "row": np.arange(len(symbols)),
+                         "low": low, "high": high})
+    spans = pd.DataFrame({"symbol": gaps["symbol"].astype(str).to_numpy(dtype=object),
+                          "gap": np.arange(len(gaps)),
+                          "first": gaps["first"].to_numpy(dtype="datetime64[ns]").view(np.int64),
+                          "last": gaps["last"].to_numpy(dtype="datetime64[ns]").view(np.int64)})
+    hit = rows.merge(spans, on="symbol")
+    hit = hit[(hit["first"] <= hit["high"]) & (hit["last"] >= hit["low"])]
+    for row, part in hit.sort_values(["row", "gap"]).groupby("row", sort=False)["gap"]:
+        out[int(row)] = _gap_text(gaps.iloc[part.to_numpy()])
     return out
-
-
 
 
 def _places(chosen: np.ndarray) -> np.ndarray:
@@ -403,10 +411,8 @@ def _rejoin_field(values: list, rows: np.ndarray) -> Any:
     return in_order(values, rows)
 
 
-def _reduce(done: Sequence[PairsDone], rows: np.ndarray, codes_all: np.ndarray,
-            keep: np.ndarray) -> tuple[ScopeStats, Computed, dict[str, np.ndarray]]:
-    """The units' statistics merged (event codes of the kept pairs), their arrays and per-pair
-    tests in row order (``rows``: the kept pairs' places, :func:`_places`)."""
+def _merged_stats(done: Sequence[PairsDone], codes_all: np.ndarray, keep: np.ndarray) -> ScopeStats:
+    """The units' statistics merged, with the event codes of the kept pairs."""
     parts = [d.stats for d in done if d.stats is not None]
     # one merge at the end, as run_blocks does
     stats = parts[0] if len(parts) == 1 else combine(parts)
@@ -415,7 +421,4 @@ def _reduce(done: Sequence[PairsDone], rows: np.ndarray, codes_all: np.ndarray,
     new_code[codes_all[keep]] = post
     if not np.array_equal(new_code, np.arange(len(new_code))):
         stats = relabel(stats, new_code)
-    kept = [d.kept for d in done if d.stats is not None]
-    out = computed_in_order([arrays for arrays, _ in kept], rows)
-    tests = {name: in_order([part[name] for _, part in kept], rows) for name in kept[0][1]}
-    return stats, out, tests
+    return stats

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -220,11 +221,10 @@ def result_tables(panel: Panel, out: Computed, stats: ScopeStats, *, model: str,
     car_cols = [(a - event[0], b - event[0]) for a, b in car_windows]
     labels = [window_label(w) for w in car_windows]
     codes, uniques = pd.factorize(np.asarray(panel.event_id))
-    n, l2 = panel.evt_r.shape
+    n = len(panel.evt_r)
     l1 = estimation[1] - estimation[0] + 1
     rel_days = np.arange(event[0], event[1] + 1)
     fit = out.fit
-    used = np.where(out.fallback, "market_adjusted", model)
 
     notes = np.full(n, "", dtype=object)
     # days left out on purpose (near other events) are not a short history; a fallback always is
@@ -238,7 +238,26 @@ def result_tables(panel: Panel, out: Computed, stats: ScopeStats, *, model: str,
     if short.any():
         warnings.warn("short estimation history: " + "; ".join(notes[short]),
                       ShortHistoryWarning, stacklevel=3)
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="study-tests") as helper:
+        # the tests (sorts and sums per scope) run beside the tidy tables: numpy's and Arrow's
+        # long loops release the GIL
+        scopes = event_pools(codes, len(uniques), panel.kind)
+        tested = helper.submit(tests_table, stats, list(uniques), scopes, out.car, codes, car_cols, labels)
+        fits, abnormal, car = _tidy_tables(panel, out, tests, model=model, event=event,
+                                           car_windows=car_windows, labels=labels, notes=notes)
+        table, scope_sums = tested.result()
+    aar = _aar_table(list(dict.fromkeys(table["scope"])), scope_sums, rel_days)
+    return EventStudyResult(abnormal, car, table, fits, aar, dict(settings))
 
+
+def _tidy_tables(panel: Panel, out: Computed, tests: dict[str, np.ndarray] | None, *, model: str,
+                 event: Window, car_windows: Sequence[Window], labels: Sequence[str],
+                 notes: np.ndarray) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """The fits, abnormal-return and CAR tables of :func:`result_tables`."""
+    n, l2 = panel.evt_r.shape
+    rel_days = np.arange(event[0], event[1] + 1)
+    fit = out.fit
+    used = np.where(out.fallback, "market_adjusted", model)
     fits = pd.DataFrame({
         "event_id": panel.event_id, "symbol": panel.symbol, "benchmark": panel.benchmark,
         "model_requested": model, "model_used": used, "n_estimation": fit.n_est.astype(int),
@@ -279,7 +298,4 @@ def result_tables(panel: Panel, out: Computed, stats: ScopeStats, *, model: str,
         "n_missing": (lengths[None, :] - out.n_days).ravel(), "complete": out.complete.ravel(),
         "model_used": _repeat(used.astype(object), w), "n_estimation": np.repeat(fit.n_est.astype(int), w),
     }, copy=False)
-    scopes = event_pools(codes, len(uniques), panel.kind)
-    table, scope_sums = tests_table(stats, list(uniques), scopes, out.car, codes, car_cols, labels)
-    aar = _aar_table(list(dict.fromkeys(table["scope"])), scope_sums, rel_days)
-    return EventStudyResult(abnormal, car, table, fits, aar, dict(settings))
+    return fits, abnormal, car

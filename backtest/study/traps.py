@@ -9,7 +9,6 @@ for the warnings, the terminal and the report.
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Sequence
 from dataclasses import replace
 
@@ -20,13 +19,16 @@ from backtest.study import diagnostics as dg
 from backtest.study.pairs import PairDiagnostics
 from backtest.study.panel import Panel
 from backtest.study.result import EventStudyResult
-from backtest.study.windows import Window
+from backtest.study.windows import Window, window_label
 
 
 def with_diagnostics(result: EventStudyResult, panel: Panel, diagnostics: PairDiagnostics, evt: Window,
-                     cars: Sequence[Window], tests: dict[str, np.ndarray]) -> EventStudyResult:
+                     cars: Sequence[Window], tests: dict[str, np.ndarray],
+                     overlap: np.ndarray | None = None) -> EventStudyResult:
     """Add the trap diagnostics (:mod:`backtest.study.diagnostics`) to the CAR and fits tables;
-    ``tests`` are the pairs' :func:`~backtest.study.panel.pair_tests` (drift-free p, BHAR drift)."""
+    ``tests`` are the pairs' :func:`~backtest.study.panel.pair_tests` (drift-free p, BHAR drift),
+    ``overlap`` the pairs' :func:`~backtest.study.diagnostics.overlapping_events` over the CAR
+    windows and the event window, if computed already."""
     n, w = len(panel.symbol), len(cars)
     pos0, excluded, gaps = diagnostics.pos0, diagnostics.excluded, \
         (diagnostics.n_gap_estimation, diagnostics.n_gap_car)
@@ -43,7 +45,9 @@ def with_diagnostics(result: EventStudyResult, panel: Panel, diagnostics: PairDi
     complete = car["complete"].to_numpy(dtype=bool).reshape(shape)
     bench_ret, bench_z = diagnostics.benchmark_car, diagnostics.benchmark_z
     # the CAR windows and the whole event window (for fits) in one pass per symbol
-    overlap = dg.overlapping_events(panel.symbol.astype(str), panel.event_id.astype(str), pos0, [*cars, evt])
+    if overlap is None:
+        overlap = dg.overlapping_events(panel.symbol.astype(str), panel.event_id.astype(str), pos0,
+                                        [*cars, evt])
     for name in ("drift", "drift_share", "car_drift_free"):
         car[name] = drift[name].ravel()
     car["drift_dominates"] = drift["drift_dominates"].ravel()
@@ -55,13 +59,15 @@ def with_diagnostics(result: EventStudyResult, panel: Panel, diagnostics: PairDi
     car["n_gap"] = gaps[1].ravel()
 
     fits["n_excluded"] = excluded
-    short = (excluded > 0) & (fits["warning"].astype(str) != "")
-    fits.loc[short, "warning"] = [f"{w} ({k} sessions near other events left out; exclude_events=None "
-                                  "keeps them)" for w, k in zip(fits.loc[short, "warning"], excluded[short],
-                                                                strict=True)]
-    gap_short = (gaps[0] > 0) & (fits["warning"].astype(str) != "")
-    fits.loc[gap_short, "warning"] = [f"{w} ({k} sessions in a data gap)" for w, k in
-                                      zip(fits.loc[gap_short, "warning"], gaps[0][gap_short], strict=True)]
+    # a short history's warning says how much of it was left out on purpose, or missing
+    warning = fits["warning"].to_numpy(dtype=object)
+    noted = warning != ""
+    for i in np.flatnonzero(noted & (excluded > 0)):
+        warning[i] = (f"{warning[i]} ({excluded[i]} sessions near other events left out; "
+                      "exclude_events=None keeps them)")
+    for i in np.flatnonzero(noted & (gaps[0] > 0)):
+        warning[i] = f"{warning[i]} ({gaps[0][i]} sessions in a data gap)"
+    fits["warning"] = warning
     fits["excluded_events"] = diagnostics.excluded_events
     fits["n_gap_estimation"] = gaps[0]
     fits["benchmark_day0_return"] = diagnostics.benchmark_day0
@@ -69,28 +75,29 @@ def with_diagnostics(result: EventStudyResult, panel: Panel, diagnostics: PairDi
     fits["overlap_events"] = overlap[:, -1]
     abnormal = result.abnormal_returns.copy(deep=False)
     # the AR without the extrapolated intercept: R - beta'x (recovery's drift-free abnormal path)
-    abnormal["ar_drift_free"] = (ar + alpha[:, None]).ravel()
+    # as a Series: a plain array would be copied again into the table (78 MB at 400,000 pairs)
+    abnormal["ar_drift_free"] = pd.Series((ar + alpha[:, None]).ravel(), index=abnormal.index, copy=False)
+    shared = (overlap[:, :-1] != "") & complete
+    labels = [window_label(w) for w in cars]
     return replace(result, car=car, fits=fits, abnormal_returns=abnormal,
-                   tests=_overlap_notes(result.tests, car, panel.kind))
+                   tests=_overlap_notes(result.tests, labels, shared, panel.kind))
 
 
 
-def _overlap_notes(tests: pd.DataFrame, car: pd.DataFrame, kind: np.ndarray | None) -> pd.DataFrame:
-    """Pooled scopes over events whose CAR windows share sessions say they are not independent."""
-    shared = np.flatnonzero((car["overlap_events"] != "").to_numpy() & car["complete"].to_numpy(dtype=bool))
-    if not len(shared):
+def _overlap_notes(tests: pd.DataFrame, labels: Sequence[str], shared: np.ndarray,
+                   kind: np.ndarray | None) -> pd.DataFrame:
+    """Pooled scopes over events whose CAR windows share sessions say they are not independent
+    (``shared``: ``(pairs, windows)``, a complete CAR sharing sessions; ``labels``: the windows')."""
+    if not shared.any():
         return tests
-    tests = tests.copy()
-    windows = car["window"].to_numpy(dtype=object)[shared]
-    # car holds the pairs' rows one window after another: a row's kind is its pair's
-    n_shared = Counter(windows.tolist())
+    # the pooled scopes' counts per window: "all", and "all <kind>" of the pairs of each kind
+    n_shared = {(label, "all"): count for label, count in zip(labels, shared.sum(axis=0), strict=True)}
     if kind is not None:
-        scopes = np.repeat(np.array([f"all {k}" for k in kind], dtype=object), len(car) // len(kind))[shared]
-        n_shared.update(zip(windows.tolist(), scopes.tolist(), strict=True))
+        n_shared.update({(label, f"all {k}"): count for k in pd.unique(kind)
+                         for label, count in zip(labels, shared[kind == k].sum(axis=0), strict=True)})
+    tests = tests.copy()
     for (window, scope), rows in tests.groupby(["window", "scope"]).groups.items():
-        if not str(scope).startswith("all"):
-            continue
-        count = n_shared.get(window if str(scope) == "all" else (window, scope), 0)
+        count = int(n_shared.get((window, scope), 0))
         if not count:
             continue
         note = (f"{count} CARs share sessions with another event's window of the same symbol: "
