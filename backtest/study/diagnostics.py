@@ -171,7 +171,10 @@ def overlapping_events(symbol: np.ndarray, event_id: np.ndarray, pos0: np.ndarra
         return out
     # codes by hashing (any distinct codes do: the texts follow row order), not by sorting strings
     sym, _ = pd.factorize(np.asarray(symbol, dtype=object))
-    ev, names = pd.factorize(np.asarray(event_id).astype(str).astype(object))
+    ids = np.asarray(event_id, dtype=object)
+    if pd.api.types.infer_dtype(ids, skipna=False) != "string":  # ids as text, as in the output
+        ids = ids.astype(str).astype(object)
+    ev, names = pd.factorize(ids)
     pos = np.asarray(pos0, dtype=np.int64)
     widths = [b - a for a, b in windows]
     # one sorted key per pair, symbol bands far enough apart that no window reaches the next band

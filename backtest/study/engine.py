@@ -261,7 +261,9 @@ def event_study(prices: Mapping[str, pd.DataFrame], alignment: pd.DataFrame,
     codes_all, _ = pd.factorize(event_ids)
     rows = align[["event_id", "symbol", "calendar", "reaction_session"]].assign(benchmark=bench,
                                                                                 code=codes_all)
-    others = align if other_events is None else other_events
+    # the other events' columns the units read (half the table's: each unit copies its part)
+    others = (align if other_events is None else other_events)[["event_id", "symbol", "calendar",
+                                                                 "reaction_session"]]
     cover_windows(calendars, rows, setup)  # before any unit: every unit sees the same sessions
     blocks = pair_blocks(len(align), symbols)
     # each unit gets the prices and the other events of its own symbols only; the other events'
@@ -324,8 +326,8 @@ def event_study(prices: Mapping[str, pd.DataFrame], alignment: pd.DataFrame,
         diagnostics = PairDiagnostics(**{
             f.name: _rejoin_field([getattr(d.diagnostics, f.name) for d in done], rows)
             for f in fields(PairDiagnostics)})
-        overlap = helper.submit(dg.overlapping_events, symbol_of[keep].astype(str),
-                                event_ids[keep].astype(str), diagnostics.pos0, [*cars, evt])
+        overlap = helper.submit(dg.overlapping_events, symbol_of[keep], event_ids[keep], diagnostics.pos0,
+                                [*cars, evt])  # object arrays of str: no fixed-width copy
         kept = [d.kept for d in done if d.stats is not None]
         out = computed_in_order([arrays for arrays, _ in kept], rows)
         tests = {name: rejoin([part[name] for _, part in kept]) for name in kept[0][1]}
