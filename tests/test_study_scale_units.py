@@ -265,14 +265,11 @@ def test_pairs_dropped_in_several_blocks_leave_the_kept_pairs_as_one_block_has_t
 def test_the_gaps_a_dropped_pair_falls_into_match_brute_force():
     # Each row's span of event-window dates against its own symbol's gaps, by plain comparisons;
     # a row of NaT dates meets no gap, another symbol's gap is never named.
-    from backtest.study.engine import _gaps_hit_rows
-
     day = pd.Timestamp("2024-01-01")
     gaps = pd.DataFrame({"symbol": ["A", "A", "B", "C"], "calendar": "NASDAQ",
                          "first": [day + pd.Timedelta(days=d) for d in (10, 40, 10, 0)],
                          "last": [day + pd.Timedelta(days=d) for d in (20, 45, 12, 90)],
                          "n_sessions": 1, "origin": ["a.csv", "a.csv", "b.csv", "c.csv"]})
-    cals = ExchangeCalendars(gaps=gaps)
     rng = np.random.default_rng(3)
     symbols = list(rng.choice(["A", "B", "D"], 60))
     starts = rng.integers(0, 60, 60)
@@ -280,7 +277,7 @@ def test_the_gaps_a_dropped_pair_falls_into_match_brute_force():
                      dtype="datetime64[ns]")
     dates[5] = np.datetime64("NaT")
     dates[7, 2:] = np.datetime64("NaT")
-    got = _gaps_hit_rows(cals, symbols, dates)
+    got = dg.gaps_hit_rows(gaps, symbols, dates)
     for i, symbol in enumerate(symbols):
         valid = dates[i][~np.isnat(dates[i])]
         hits = [g for g in gaps.itertuples() if g.symbol == symbol and len(valid)

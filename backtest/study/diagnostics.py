@@ -21,6 +21,8 @@ first, then a warning line and a note in the report):
 * **overlap** — CAR windows of the same symbol in different events that share
   sessions: their CARs share ARs and are not independent observations
   (Kolari-Pynnönen 2010 on event-date clustering).
+* **data gaps** — a pair without prices in its event window is named with the data gaps
+  (missing days, not closures) its window falls into.
 """
 
 from __future__ import annotations
@@ -301,3 +303,45 @@ def benchmark_move(est_m: np.ndarray, evt_m: np.ndarray, car_cols: Sequence[tupl
         rets.append(ret)
         zs.append(np.where(days > 0, z, np.nan))
     return np.stack(rets, 1), np.stack(zs, 1)
+
+
+def gap_text(gaps: pd.DataFrame) -> str:
+    """", inside a data gap: NVDA 2025-02-03..2025-06-30 (FILE)" for ``gaps`` (rows of
+    :attr:`ExchangeCalendars.gaps <backtest.calendars.ExchangeCalendars.gaps>`)."""
+    listed = [f"{g.symbol} {g.first.date()}..{g.last.date()} ({g.origin})" for g in gaps.itertuples()]
+    return f", inside a data gap: {'; '.join(listed)}" if listed else ""
+
+
+def gaps_hit(gaps: pd.DataFrame, symbols: Sequence[str], dates: np.ndarray) -> str:
+    """The ``gaps`` of ``symbols`` that the dates' span falls into, as :func:`gap_text`: why pairs
+    have no price in their event windows."""
+    if gaps.empty:
+        return ""
+    lo, hi = pd.Timestamp(np.nanmin(dates)), pd.Timestamp(np.nanmax(dates))
+    return gap_text(gaps[gaps["symbol"].isin(symbols) & (gaps["first"] <= hi) & (gaps["last"] >= lo)])
+
+
+def gaps_hit_rows(gaps: pd.DataFrame, symbols: Sequence[str], dates: np.ndarray) -> list[str]:
+    """:func:`gaps_hit` of each row: ``symbols[i]``'s gaps that ``dates[i]``'s span falls into.
+
+    The rows' spans meet their symbols' gaps in one join; only rows with a hit build a text.
+    """
+    out = [""] * len(symbols)
+    if gaps.empty or not len(symbols):
+        return out
+    stamps = dates.astype("datetime64[ns]").view(np.int64)
+    missing = stamps == np.iinfo(np.int64).min  # NaT spans meet no gap
+    low = np.where(missing, np.iinfo(np.int64).max, stamps).min(axis=1)
+    high = np.where(missing, np.iinfo(np.int64).min, stamps).max(axis=1)
+    gaps = gaps.reset_index(drop=True)
+    rows = pd.DataFrame({"symbol": np.asarray(symbols, dtype=object), "row": np.arange(len(symbols)),
+                         "low": low, "high": high})
+    spans = pd.DataFrame({"symbol": gaps["symbol"].astype(str).to_numpy(dtype=object),
+                          "gap": np.arange(len(gaps)),
+                          "first": gaps["first"].to_numpy(dtype="datetime64[ns]").view(np.int64),
+                          "last": gaps["last"].to_numpy(dtype="datetime64[ns]").view(np.int64)})
+    hit = rows.merge(spans, on="symbol")
+    hit = hit[(hit["first"] <= hit["high"]) & (hit["last"] >= hit["low"])]
+    for row, part in hit.sort_values(["row", "gap"]).groupby("row", sort=False)["gap"]:
+        out[int(row)] = gap_text(gaps.iloc[part.to_numpy()])
+    return out

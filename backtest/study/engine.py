@@ -290,7 +290,7 @@ def event_study(prices: Mapping[str, pd.DataFrame], alignment: pd.DataFrame,
         raise StudyError(
             "no event x symbol pair has a return in its event window "
             f"{evt[0]}:{evt[1]}; the prices do not cover the events"
-            + _gaps_hit(calendars, symbols, np.concatenate([d.lost_dates for d in done]))
+            + dg.gaps_hit(calendars.gaps, symbols, np.concatenate([d.lost_dates for d in done]))
             + " (check the dates and the price source)"
         )
     keep = np.flatnonzero(has_data)
@@ -301,7 +301,7 @@ def event_study(prices: Mapping[str, pd.DataFrame], alignment: pd.DataFrame,
         if len(keep) < len(has_data):
             lost = np.flatnonzero(~has_data)
             lost_dates = in_order([d.lost_dates for d in done], _places(order[~has_data_blocks]))
-            hits = _gaps_hit_rows(calendars, [symbols[i] for i in lost], lost_dates)
+            hits = dg.gaps_hit_rows(calendars.gaps, [symbols[i] for i in lost], lost_dates)
             dropped = [f"{symbols[i]} in {event_ids[i]}{hit}" for i, hit in zip(lost, hits, strict=True)]
             warnings.warn(f"no prices in the event window for {', '.join(dropped)}; left out of the study",
                           DataWarning, stacklevel=2)
@@ -355,48 +355,6 @@ def event_study(prices: Mapping[str, pd.DataFrame], alignment: pd.DataFrame,
                             other_events=other_events, factor_alignment=factor_alignment,
                             scheduler=scheduler, known={model: result} if dimson == 0 else None)
     return replace(result, robustness=view)
-
-
-def _gap_text(gaps: pd.DataFrame) -> str:
-    """", inside a data gap: NVDA 2025-02-03..2025-06-30 (FILE)" for ``gaps`` (rows of ``calendars.gaps``)."""
-    listed = [f"{g.symbol} {g.first.date()}..{g.last.date()} ({g.origin})" for g in gaps.itertuples()]
-    return f", inside a data gap: {'; '.join(listed)}" if listed else ""
-
-
-def _gaps_hit(calendars: ExchangeCalendars, symbols: Sequence[str], dates: np.ndarray) -> str:
-    """The gaps of ``symbols`` that the dates' span falls into, as :func:`_gap_text`."""
-    gaps = calendars.gaps
-    if gaps.empty:
-        return ""
-    lo, hi = pd.Timestamp(np.nanmin(dates)), pd.Timestamp(np.nanmax(dates))
-    return _gap_text(gaps[gaps["symbol"].isin(symbols) & (gaps["first"] <= hi) & (gaps["last"] >= lo)])
-
-
-def _gaps_hit_rows(calendars: ExchangeCalendars, symbols: Sequence[str], dates: np.ndarray) -> list[str]:
-    """:func:`_gaps_hit` of each row: ``symbols[i]``'s gaps that ``dates[i]``'s span falls into.
-
-    The rows' spans meet their symbols' gaps in one join; only rows with a hit build a text.
-    """
-    out = [""] * len(symbols)
-    gaps = calendars.gaps
-    if gaps.empty or not len(symbols):
-        return out
-    stamps = dates.astype("datetime64[ns]").view(np.int64)
-    missing = stamps == np.iinfo(np.int64).min  # NaT spans meet no gap
-    low = np.where(missing, np.iinfo(np.int64).max, stamps).min(axis=1)
-    high = np.where(missing, np.iinfo(np.int64).min, stamps).max(axis=1)
-    gaps = gaps.reset_index(drop=True)
-    rows = pd.DataFrame({"symbol": np.asarray(symbols, dtype=object), "row": np.arange(len(symbols)),
-                         "low": low, "high": high})
-    spans = pd.DataFrame({"symbol": gaps["symbol"].astype(str).to_numpy(dtype=object),
-                          "gap": np.arange(len(gaps)),
-                          "first": gaps["first"].to_numpy(dtype="datetime64[ns]").view(np.int64),
-                          "last": gaps["last"].to_numpy(dtype="datetime64[ns]").view(np.int64)})
-    hit = rows.merge(spans, on="symbol")
-    hit = hit[(hit["first"] <= hit["high"]) & (hit["last"] >= hit["low"])]
-    for row, part in hit.sort_values(["row", "gap"]).groupby("row", sort=False)["gap"]:
-        out[int(row)] = _gap_text(gaps.iloc[part.to_numpy()])
-    return out
 
 
 def _places(chosen: np.ndarray) -> np.ndarray:
