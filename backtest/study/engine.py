@@ -44,7 +44,7 @@ from backtest.study.panel import Panel, arrays_and_tests, block_spec, result_tab
 from backtest.study.result import EventStudyResult
 from backtest.study.sufficient import ScopeStats, combine, in_order
 from backtest.study.synchrony import FACTOR_ALIGNMENTS, FactorAlignment
-from backtest.study.traps import with_diagnostics
+from backtest.study.traps import trap_columns, with_diagnostics
 from backtest.study.windows import Window, check_windows, parse_car_windows, parse_model, parse_window
 
 DEFAULT_CAR_WINDOWS: tuple[Window, ...] = ((0, 0), (0, 1), (-1, 1), (0, 5), (0, 20))
@@ -326,8 +326,6 @@ def event_study(prices: Mapping[str, pd.DataFrame], alignment: pd.DataFrame,
         diagnostics = PairDiagnostics(**{
             f.name: _rejoin_field([getattr(d.diagnostics, f.name) for d in done], rows)
             for f in fields(PairDiagnostics)})
-        overlap = helper.submit(dg.overlapping_events, symbol_of[keep], event_ids[keep], diagnostics.pos0,
-                                [*cars, evt])  # object arrays of str: no fixed-width copy
         kept = [d.kept for d in done if d.stats is not None]
         out = computed_in_order([arrays for arrays, _ in kept], rows)
         tests = {name: rejoin([part[name] for _, part in kept]) for name in kept[0][1]}
@@ -337,14 +335,16 @@ def event_study(prices: Mapping[str, pd.DataFrame], alignment: pd.DataFrame,
                       np.empty((len(keep), 0, len(regressors))), rejoin([d.evt_r for d in done]),
                       rejoin([d.evt_bench for d in done])[..., None], rejoin([d.evt_dates for d in done]),
                       regressors, None, kind, diagnostics.excluded)
-        stats = merged.result()
-    settings = {"model": model, "estimation_window": est, "event_window": evt, "car_windows": cars,
-                "min_estimation": min_estimation, "return_kind": return_kind,
-                "benchmarks": dict(benchmarks or {}), "factors": factor_list, "source": "prices",
-                "exclude_events": around, "factor_alignment": factor_alignment, "dimson": dimson}
-    result = result_tables(panel, out, stats, model=model, estimation=est, event=evt, car_windows=cars,
-                           min_estimation=min_estimation, settings=settings, tests=tests)
-    result = with_diagnostics(result, panel, diagnostics, evt, cars, tests, overlap.result())
+        # the trap diagnostics (overlap lists, drift) need no table: they run beside the tables
+        traps = helper.submit(trap_columns, out, panel, diagnostics, evt, cars, tests)
+        settings = {"model": model, "estimation_window": est, "event_window": evt, "car_windows": cars,
+                    "min_estimation": min_estimation, "return_kind": return_kind,
+                    "benchmarks": dict(benchmarks or {}), "factors": factor_list, "source": "prices",
+                    "exclude_events": around, "factor_alignment": factor_alignment, "dimson": dimson}
+        result = result_tables(panel, out, merged.result(), model=model, estimation=est, event=evt,
+                               car_windows=cars, min_estimation=min_estimation, settings=settings,
+                               tests=tests)
+        result = with_diagnostics(result, traps.result(), panel.kind)
     if not robustness:
         return result
     from backtest.study.robustness import model_robustness

@@ -11,77 +11,85 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import replace
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from backtest.study import diagnostics as dg
+from backtest.study.block import Computed
 from backtest.study.pairs import PairDiagnostics
-from backtest.study.panel import Panel
+from backtest.study.panel import Panel, car_tests
 from backtest.study.result import EventStudyResult
 from backtest.study.windows import Window, window_label
 
 
-def with_diagnostics(result: EventStudyResult, panel: Panel, diagnostics: PairDiagnostics, evt: Window,
-                     cars: Sequence[Window], tests: dict[str, np.ndarray],
-                     overlap: np.ndarray | None = None) -> EventStudyResult:
-    """Add the trap diagnostics (:mod:`backtest.study.diagnostics`) to the CAR and fits tables;
-    ``tests`` are the pairs' :func:`~backtest.study.panel.pair_tests` (drift-free p, BHAR drift),
-    ``overlap`` the pairs' :func:`~backtest.study.diagnostics.overlapping_events` over the CAR
-    windows and the event window, if computed already."""
+def trap_columns(out: Computed, panel: Panel, diagnostics: PairDiagnostics, evt: Window,
+                 cars: Sequence[Window], tests: dict[str, np.ndarray]) -> dict[str, Any]:
+    """The trap diagnostics (:mod:`backtest.study.diagnostics`) as the columns
+    :func:`with_diagnostics` adds: ``car`` and ``fits`` columns, ``ar_drift_free``, and which
+    complete CARs share sessions (``shared``, ``(pairs, windows)``).
+
+    From the blocks' arrays ``out`` and their per-pair ``tests``
+    (:func:`~backtest.study.panel.pair_tests`), not from the tables: the engine computes them
+    beside the result tables. The text columns come as Series, converted here.
+    """
     n, w = len(panel.symbol), len(cars)
-    pos0, excluded, gaps = diagnostics.pos0, diagnostics.excluded, \
-        (diagnostics.n_gap_estimation, diagnostics.n_gap_car)
+    alpha = out.fit.alpha
+    values = car_tests(out, tests["p_value"])  # the CAR table's car_se, df and p_value
+    drift = dg.car_drift(alpha[:, None], out.n_days, out.car, values["car_se"], values["df"],
+                         values["p_value"], tests["p_drift_free"])
+    bench_z = diagnostics.benchmark_z
+    # the CAR windows and the whole event window (for fits) in one pass per symbol
+    overlap = dg.overlapping_events(panel.symbol, panel.event_id, diagnostics.pos0, [*cars, evt])
+    car = {name: drift[name].ravel()
+           for name in ("drift", "drift_share", "car_drift_free", "drift_dominates")}
+    car.update(bhar_drift=np.where(out.complete, tests["bhar_drift"], np.nan).ravel(),
+               benchmark_car=diagnostics.benchmark_car.ravel(), benchmark_z=bench_z.ravel(),
+               benchmark_moved=(np.abs(np.nan_to_num(bench_z)) > dg.BENCHMARK_Z).ravel(),
+               overlap_events=pd.Series(overlap[:, :-1].ravel()), n_gap=diagnostics.n_gap_car.ravel())
+    fits = {"n_excluded": diagnostics.excluded,
+            "excluded_events": pd.Series(diagnostics.excluded_events),
+            "n_gap_estimation": diagnostics.n_gap_estimation,
+            "benchmark_day0_return": diagnostics.benchmark_day0,
+            "benchmark_day0_z": diagnostics.benchmark_day0_z,
+            "overlap_events": pd.Series(overlap[:, -1])}
+    # the AR without the extrapolated intercept: R - beta'x (recovery's drift-free abnormal path)
+    ar_drift_free = (out.ar + alpha[:, None]).ravel()
+    return {"car": car, "fits": fits, "ar_drift_free": ar_drift_free,
+            "shared": (overlap[:, :-1] != "") & out.complete, "labels": [window_label(c) for c in cars],
+            "shape": (n, w)}
+
+
+def with_diagnostics(result: EventStudyResult, columns: dict[str, Any],
+                     kind: np.ndarray | None) -> EventStudyResult:
+    """Add the trap diagnostics' columns (:func:`trap_columns`) to the CAR, fits and abnormal-return
+    tables, their counts to the short-history warnings and the overlap notes to the tests
+    (``kind``: the pairs' event kinds, for the pooled scopes)."""
     # shallow: pandas' copy-on-write copies a column only when it is written, so adding columns
     # leaves ``result``'s tables as they were without copying every column first
     car, fits = result.car.copy(deep=False), result.fits.copy(deep=False)
-    shape = (n, w)
-    alpha = fits["alpha"].to_numpy(dtype=float)
-    values = {c: car[c].to_numpy(dtype=float).reshape(shape) for c in ("car", "car_se", "df", "p_value")}
-    drift = dg.car_drift(alpha[:, None], car["n_days"].to_numpy().reshape(shape), values["car"],
-                         values["car_se"], values["df"], values["p_value"], tests["p_drift_free"])
-    ar = result.abnormal_returns["ar"].to_numpy(dtype=float).reshape(n, panel.evt_r.shape[1])
-    bhar_drift = tests["bhar_drift"]
-    complete = car["complete"].to_numpy(dtype=bool).reshape(shape)
-    bench_ret, bench_z = diagnostics.benchmark_car, diagnostics.benchmark_z
-    # the CAR windows and the whole event window (for fits) in one pass per symbol
-    if overlap is None:
-        overlap = dg.overlapping_events(panel.symbol.astype(str), panel.event_id.astype(str), pos0,
-                                        [*cars, evt])
-    for name in ("drift", "drift_share", "car_drift_free"):
-        car[name] = drift[name].ravel()
-    car["drift_dominates"] = drift["drift_dominates"].ravel()
-    car["bhar_drift"] = np.where(complete, bhar_drift, np.nan).ravel()
-    car["benchmark_car"] = bench_ret.ravel()
-    car["benchmark_z"] = bench_z.ravel()
-    car["benchmark_moved"] = (np.abs(np.nan_to_num(bench_z)) > dg.BENCHMARK_Z).ravel()
-    car["overlap_events"] = overlap[:, :-1].ravel()
-    car["n_gap"] = gaps[1].ravel()
-
-    fits["n_excluded"] = excluded
+    for name, values in columns["car"].items():
+        car[name] = values
+    excluded, gap_days = columns["fits"]["n_excluded"], columns["fits"]["n_gap_estimation"]
     # a short history's warning says how much of it was left out on purpose, or missing
     warning = fits["warning"].to_numpy(dtype=object)
     noted = warning != ""
     for i in np.flatnonzero(noted & (excluded > 0)):
         warning[i] = (f"{warning[i]} ({excluded[i]} sessions near other events left out; "
                       "exclude_events=None keeps them)")
-    for i in np.flatnonzero(noted & (gaps[0] > 0)):
-        warning[i] = f"{warning[i]} ({gaps[0][i]} sessions in a data gap)"
+    for i in np.flatnonzero(noted & (gap_days > 0)):
+        warning[i] = f"{warning[i]} ({gap_days[i]} sessions in a data gap)"
+    fits["n_excluded"] = excluded
     fits["warning"] = warning
-    fits["excluded_events"] = diagnostics.excluded_events
-    fits["n_gap_estimation"] = gaps[0]
-    fits["benchmark_day0_return"] = diagnostics.benchmark_day0
-    fits["benchmark_day0_z"] = diagnostics.benchmark_day0_z
-    fits["overlap_events"] = overlap[:, -1]
+    for name, values in columns["fits"].items():
+        if name != "n_excluded":
+            fits[name] = values
     abnormal = result.abnormal_returns.copy(deep=False)
-    # the AR without the extrapolated intercept: R - beta'x (recovery's drift-free abnormal path)
     # as a Series: a plain array would be copied again into the table (78 MB at 400,000 pairs)
-    abnormal["ar_drift_free"] = pd.Series((ar + alpha[:, None]).ravel(), index=abnormal.index, copy=False)
-    shared = (overlap[:, :-1] != "") & complete
-    labels = [window_label(w) for w in cars]
+    abnormal["ar_drift_free"] = pd.Series(columns["ar_drift_free"], index=abnormal.index, copy=False)
     return replace(result, car=car, fits=fits, abnormal_returns=abnormal,
-                   tests=_overlap_notes(result.tests, labels, shared, panel.kind))
-
+                   tests=_overlap_notes(result.tests, columns["labels"], columns["shared"], kind))
 
 
 def _overlap_notes(tests: pd.DataFrame, labels: Sequence[str], shared: np.ndarray,
