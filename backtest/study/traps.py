@@ -1,8 +1,9 @@
 """The traps of an event study as data: columns of its CAR and fits tables, then one note each.
 
-:func:`with_diagnostics` adds the per-pair diagnostics (:mod:`backtest.study.diagnostics`:
+:func:`trap_columns` computes the per-pair diagnostics (:mod:`backtest.study.diagnostics`:
 a fitted drift that decides a CAR, a benchmark moved by the event, estimation days near other
-events, overlapping event windows, data gaps) to the tables of an
+events, overlapping event windows, data gaps) from the blocks' arrays, and
+:func:`with_diagnostics` adds them to the tables of an
 :class:`~backtest.study.result.EventStudyResult`; :func:`trap_notes` says them in one line each,
 for the warnings, the terminal and the report.
 """
@@ -34,7 +35,6 @@ def trap_columns(out: Computed, panel: Panel, diagnostics: PairDiagnostics, evt:
     (:func:`~backtest.study.panel.pair_tests`), not from the tables: the engine computes them
     beside the result tables. The text columns come as Series, converted here.
     """
-    n, w = len(panel.symbol), len(cars)
     alpha = out.fit.alpha
     values = car_tests(out, tests["p_value"])  # the CAR table's car_se, df and p_value
     drift = dg.car_drift(alpha[:, None], out.n_days, out.car, values["car_se"], values["df"],
@@ -57,8 +57,7 @@ def trap_columns(out: Computed, panel: Panel, diagnostics: PairDiagnostics, evt:
     # the AR without the extrapolated intercept: R - beta'x (recovery's drift-free abnormal path)
     ar_drift_free = (out.ar + alpha[:, None]).ravel()
     return {"car": car, "fits": fits, "ar_drift_free": ar_drift_free,
-            "shared": (overlap[:, :-1] != "") & out.complete, "labels": [window_label(c) for c in cars],
-            "shape": (n, w)}
+            "shared": (overlap[:, :-1] != "") & out.complete, "labels": [window_label(c) for c in cars]}
 
 
 def with_diagnostics(result: EventStudyResult, columns: dict[str, Any],
