@@ -11,7 +11,7 @@ for the warnings, the terminal and the report.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -25,11 +25,21 @@ from backtest.study.result import EventStudyResult
 from backtest.study.windows import Window, window_label
 
 
+@dataclass(frozen=True)
+class TrapColumns:
+    """What :func:`with_diagnostics` adds to the tables: columns by name, in table order."""
+
+    car: dict[str, Any]
+    fits: dict[str, Any]
+    ar_drift_free: np.ndarray       # (pairs x event days,) the abnormal-return table's column
+    shared: np.ndarray              # (pairs, windows) complete CARs sharing sessions with another's
+    labels: list[str]               # the CAR windows' labels
+
+
 def trap_columns(out: Computed, panel: Panel, diagnostics: PairDiagnostics, evt: Window,
-                 cars: Sequence[Window], tests: dict[str, np.ndarray]) -> dict[str, Any]:
+                 cars: Sequence[Window], tests: dict[str, np.ndarray]) -> TrapColumns:
     """The trap diagnostics (:mod:`backtest.study.diagnostics`) as the columns
-    :func:`with_diagnostics` adds: ``car`` and ``fits`` columns, ``ar_drift_free``, and which
-    complete CARs share sessions (``shared``, ``(pairs, windows)``).
+    :func:`with_diagnostics` adds (:class:`TrapColumns`).
 
     From the blocks' arrays ``out`` and their per-pair ``tests``
     (:func:`~backtest.study.panel.pair_tests`), not from the tables: the engine computes them
@@ -56,11 +66,11 @@ def trap_columns(out: Computed, panel: Panel, diagnostics: PairDiagnostics, evt:
             "overlap_events": pd.Series(overlap[:, -1])}
     # the AR without the extrapolated intercept: R - beta'x (recovery's drift-free abnormal path)
     ar_drift_free = (out.ar + alpha[:, None]).ravel()
-    return {"car": car, "fits": fits, "ar_drift_free": ar_drift_free,
-            "shared": (overlap[:, :-1] != "") & out.complete, "labels": [window_label(c) for c in cars]}
+    return TrapColumns(car, fits, ar_drift_free, (overlap[:, :-1] != "") & out.complete,
+                       [window_label(c) for c in cars])
 
 
-def with_diagnostics(result: EventStudyResult, columns: dict[str, Any],
+def with_diagnostics(result: EventStudyResult, columns: TrapColumns,
                      kind: np.ndarray | None) -> EventStudyResult:
     """Add the trap diagnostics' columns (:func:`trap_columns`) to the CAR, fits and abnormal-return
     tables, their counts to the short-history warnings and the overlap notes to the tests
@@ -68,9 +78,9 @@ def with_diagnostics(result: EventStudyResult, columns: dict[str, Any],
     # shallow: pandas' copy-on-write copies a column only when it is written, so adding columns
     # leaves ``result``'s tables as they were without copying every column first
     car, fits = result.car.copy(deep=False), result.fits.copy(deep=False)
-    for name, values in columns["car"].items():
+    for name, values in columns.car.items():
         car[name] = values
-    excluded, gap_days = columns["fits"]["n_excluded"], columns["fits"]["n_gap_estimation"]
+    excluded, gap_days = columns.fits["n_excluded"], columns.fits["n_gap_estimation"]
     # a short history's warning says how much of it was left out on purpose, or missing
     warning = fits["warning"].to_numpy(dtype=object)
     noted = warning != ""
@@ -81,14 +91,14 @@ def with_diagnostics(result: EventStudyResult, columns: dict[str, Any],
         warning[i] = f"{warning[i]} ({gap_days[i]} sessions in a data gap)"
     fits["n_excluded"] = excluded
     fits["warning"] = warning
-    for name, values in columns["fits"].items():
+    for name, values in columns.fits.items():
         if name != "n_excluded":
             fits[name] = values
     abnormal = result.abnormal_returns.copy(deep=False)
     # as a Series: a plain array would be copied again into the table (78 MB at 400,000 pairs)
-    abnormal["ar_drift_free"] = pd.Series(columns["ar_drift_free"], index=abnormal.index, copy=False)
+    abnormal["ar_drift_free"] = pd.Series(columns.ar_drift_free, index=abnormal.index, copy=False)
     return replace(result, car=car, fits=fits, abnormal_returns=abnormal,
-                   tests=_overlap_notes(result.tests, columns["labels"], columns["shared"], kind))
+                   tests=_overlap_notes(result.tests, columns.labels, columns.shared, kind))
 
 
 def _overlap_notes(tests: pd.DataFrame, labels: Sequence[str], shared: np.ndarray,
