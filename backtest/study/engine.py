@@ -285,7 +285,7 @@ def event_study(prices: Mapping[str, pd.DataFrame], alignment: pd.DataFrame,
                           spec=spec, keep=send_back)
     order = np.concatenate(blocks)
     has_data_blocks = np.concatenate([d.has_data for d in done])  # block order
-    has_data = in_order([d.has_data for d in done], order)
+    has_data = in_order([has_data_blocks], order)
     if not has_data.any():
         raise StudyError(
             "no event x symbol pair has a return in its event window "

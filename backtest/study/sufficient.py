@@ -93,7 +93,6 @@ class ScopeStats:
     rs_sum: np.ndarray
     rs_win: np.ndarray
 
-
     def __reduce__(self) -> tuple:
         # between processes the counts (and the sums of signs) travel in the smallest integer
         # type that holds them: a third of a study's output bytes are these statistics
@@ -126,6 +125,7 @@ def _widened(arrays: dict[str, np.ndarray], dtypes: dict[str, str]) -> ScopeStat
     """:class:`ScopeStats` from :meth:`ScopeStats.__reduce__`: each array back in its own type
     (exactly: every value of a narrowed array is a whole number its own type holds)."""
     return ScopeStats(**{name: values.astype(dtypes[name], copy=False) for name, values in arrays.items()})
+
 
 def in_order(parts: Sequence[np.ndarray], rows: np.ndarray, dtype: np.dtype | None = None) -> np.ndarray:
     """``np.concatenate(parts)`` with its ``j``-th row at ``rows[j]`` (a permutation): blocks' rows
