@@ -153,23 +153,34 @@ def test_classic_rows_from_reduced_sums_match_the_raw_arrays_of_each_scope():
             assert got["null"].tolist() == raw[test].null
 
 
-def test_rows_summed_from_parts_have_the_bits_of_the_concatenated_sum():
-    # combine writes the per-day fields of many blocks straight to their sorted rows: the sums
-    # must be the bits of _Groups.sum over the concatenation (numpy's reduceat order)
-    from backtest.study.sufficient import _Groups
+def test_rows_summed_a_range_of_keys_at_a_time_have_the_bits_of_the_concatenated_sum():
+    # combine sums the per-day fields of many blocks a range of scopes at a time: the sums must be
+    # the bits of _Groups.sum over the concatenation (numpy's reduceat order), for any range size
+    from backtest.study.sufficient import _Groups, _KeyRanges
 
     rng = np.random.default_rng(11)
-    parts = [rng.standard_normal((k, 7)) * rng.choice([1.0, 1e8, 1e-8], (k, 7)) for k in (5, 1, 9, 4)]
+    sizes = (5, 1, 9, 0, 4, 12)
+    parts = [rng.standard_normal((k, 7)) * rng.choice([1.0, 1e8, 1e-8], (k, 7)) for k in sizes]
     parts[1][0, 2] = -0.0
     flags = [part > 0 for part in parts]
-    for key in (rng.integers(0, 4, 19), np.sort(rng.integers(0, 4, 19)), np.arange(19), np.zeros(19, int)):
-        groups = _Groups(key)
-        for values in (parts, flags):
-            expected = _Groups(key).sum(np.concatenate(values))
-            got = groups.sum_parts(values)
-            assert got.dtype == expected.dtype
-            np.testing.assert_array_equal(got, expected)
-            assert np.array_equal(np.signbit(got), np.signbit(expected))
+    ranged = [np.sort(rng.integers(0, 5, k)) for k in sizes]  # each part's rows sorted by scope
+    finer = [r * 10 + rng.integers(0, 3, len(r)) for r in ranged]  # scope x day, as the r-bar rows
+    finer = [np.sort(f) for f in finer]
+    for key in (None, finer):
+        whole = _Groups(np.concatenate(ranged if key is None else key))
+        for rows_per_range in (1, 2, 3, 7, 1000):
+            groups = _KeyRanges(ranged if key is None else [f // 10 for f in finer], key, rows_per_range)
+            np.testing.assert_array_equal(groups.keys, whole.keys)
+            for values in (parts, flags, [p[:, 3] for p in parts]):
+                expected = whole.sum(np.concatenate(values))
+                got = groups.sum(values)
+                assert got.dtype == expected.dtype
+                np.testing.assert_array_equal(got, expected)
+                assert np.array_equal(np.signbit(got), np.signbit(expected))
+    # parts whose rows are not sorted (a relabelled merge) are summed as one range
+    shuffled = [rng.permutation(r) for r in ranged]
+    groups, whole = _KeyRanges(shuffled, rows_per_range=1), _Groups(np.concatenate(shuffled))
+    np.testing.assert_array_equal(groups.sum(parts), whole.sum(np.concatenate(parts)))
 
 
 def test_statistics_sent_between_processes_keep_their_bits_in_fewer_bytes():

@@ -156,7 +156,6 @@ class _Groups:
         first = np.flatnonzero(np.concatenate([[True], srt[1:] != srt[:-1]])) if srt.size else \
             np.zeros(0, dtype=np.int64)
         self.starts = first
-        self._place: np.ndarray | None = None  # each row's sorted position (sum_parts)
         self.keys = srt[first]
         self.inverse = np.empty(key.size, dtype=np.int64)
         ranks = np.cumsum(np.concatenate([[False], srt[1:] != srt[:-1]])) if srt.size else srt
@@ -164,22 +163,6 @@ class _Groups:
             self.inverse[:] = ranks
         else:
             self.inverse[self.order] = ranks
-
-    def sum_parts(self, parts: Sequence[np.ndarray]) -> np.ndarray:
-        """``sum(np.concatenate(parts))``, the same bits, without the concatenated copy: each
-        part's rows go straight to their sorted places."""
-        first = parts[0]
-        dtype = np.result_type(*{part.dtype for part in parts})
-        dtype = np.dtype(np.int64) if dtype.kind == "b" else dtype
-        n = sum(len(part) for part in parts)
-        if self.keys.size == 0:
-            return np.zeros((0, *first.shape[1:]), dtype=dtype)
-        if self._place is None:
-            self._place = np.arange(n) if self.order is None else np.empty(n, dtype=np.int64)
-            if self.order is not None:
-                self._place[self.order] = np.arange(n)
-        srt = in_order(parts, self._place, dtype)
-        return srt if self.keys.size == n else np.add.reduceat(srt, self.starts, axis=0)
 
     def sum(self, x: np.ndarray) -> np.ndarray:
         x = np.asarray(x)
@@ -190,6 +173,49 @@ class _Groups:
         if self.keys.size == x.shape[0]:  # every group one row (one pair per event): no reduction
             return x.copy() if self.order is None else x[self.order]
         return np.add.reduceat(x if self.order is None else x[self.order], self.starts, axis=0)
+
+
+class _KeyRanges:
+    """Rows of several parts, each part's rows sorted by a key (``ranged``), summed per group
+    key (``key``: ``ranged`` or finer) a range of keys at a time: the bits of
+    ``_Groups(concatenated key).sum(concatenated values)`` without copying every part's rows
+    into one array (per-day fields of 196 blocks x 200 events: about 700 MB at 400,000 pairs).
+
+    The rows of a key keep their order in the concatenation, and ``reduceat`` sums each group
+    apart, so a range of keys sums to the bits the whole does.
+    """
+
+    def __init__(self, ranged: Sequence[np.ndarray], key: Sequence[np.ndarray] | None = None,
+                 rows_per_range: int = 2048) -> None:
+        key = ranged if key is None else key
+        distinct = np.unique(np.concatenate(ranged)) if ranged else np.zeros(0, dtype=np.int64)
+        # rows per distinct ranged key, over all parts, cut into ranges of about rows_per_range
+        per_key = sum((np.searchsorted(r, distinct, "right") - np.searchsorted(r, distinct, "left")
+                       for r in ranged), np.zeros(len(distinct), dtype=np.int64))
+        ends = np.cumsum(per_key)
+        cuts = np.unique(np.searchsorted(ends, np.arange(rows_per_range, ends[-1] if len(ends) else 0,
+                                                          rows_per_range), "left") + 1)
+        ascending = all(bool(np.all(r[1:] >= r[:-1])) for r in ranged)
+        # parts not sorted (a relabelled merge) go in one range: the whole concatenation
+        bounds = [distinct[i] for i in cuts if i < len(distinct)] if ascending else []
+        # each part's slice of each range: [lo, hi) of its sorted rows
+        self._slices = [np.searchsorted(r, bounds) for r in ranged]
+        self._ranges = len(bounds) + 1
+        self._groups = [_Groups(np.concatenate(self._cut(key, j))) for j in range(self._ranges)]
+        self.keys = np.concatenate([g.keys for g in self._groups])
+
+    def _cut(self, parts: Sequence[np.ndarray], j: int) -> list[np.ndarray]:
+        out = []
+        for part, edges in zip(parts, self._slices, strict=True):
+            lo = edges[j - 1] if j > 0 else 0
+            hi = edges[j] if j < len(edges) else len(part)
+            out.append(part[lo:hi])
+        return out
+
+    def sum(self, parts: Sequence[np.ndarray]) -> np.ndarray:
+        """Per group key: the sum of its rows of ``parts`` (aligned with the keys' parts)."""
+        sums = [g.sum(np.concatenate(self._cut(parts, j))) for j, g in enumerate(self._groups)]
+        return np.concatenate(sums)
 
 
 def _centred(g: _Groups, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -306,28 +332,34 @@ def combine(parts: Sequence[ScopeStats], groups: np.ndarray | None = None) -> Sc
     """
     centred = {m2 for _, _, m2 in CENTRED}
     summed = [f.name for f in fields(ScopeStats) if f.name not in centred | set(DAY_ROWS) | {"scope"}]
-    # the per-day fields (scopes x days) of many blocks are written straight to their sorted rows,
-    # not concatenated first (about 400 MB at 400,000 pairs: 196 blocks of 200 events)
-    in_place = [] if groups is not None else \
+    # the per-day fields (scopes x days) and calendar-day rows of many blocks are summed a range
+    # of scopes at a time, not concatenated first (about 700 MB at 400,000 pairs)
+    ranged = [] if groups is not None else \
         [name for name in summed if getattr(parts[0], name).ndim == 2 and not any(name in c for c in CENTRED)]
+    apart = set(ranged) | (set() if groups is not None else set(DAY_ROWS))
     cat = {f.name: np.concatenate([getattr(p, f.name) for p in parts])
-           for f in fields(ScopeStats) if f.name not in in_place}
+           for f in fields(ScopeStats) if f.name not in apart}
     key = cat["scope"] if groups is None else np.asarray(groups, dtype=np.int64)
     g = _Groups(key)
-    out = {name: g.sum(cat[name]) for name in summed if name not in in_place}
-    out.update({name: g.sum_parts([getattr(p, name) for p in parts]) for name in in_place})
+    out = {name: g.sum(cat[name]) for name in summed if name not in ranged}
+    if ranged:
+        scopes = _KeyRanges([p.scope for p in parts])
+        out.update({name: scopes.sum([getattr(p, name) for p in parts]) for name in ranged})
     for n_name, s_name, m2_name in CENTRED:
         n_b, s_b = cat[n_name], cat[s_name]
         with np.errstate(invalid="ignore", divide="ignore"):
             shift = np.where(n_b > 0, s_b / n_b - (out[s_name] / out[n_name])[g.inverse], 0.0)
         out[m2_name] = g.sum(cat[m2_name] + n_b * shift * shift)
     if groups is None:
-        rows = cat["rb_scope"].astype(np.int64)
-        low = int(cat["rb_day"].min()) if rows.size else 0
-        span = int(cat["rb_day"].max()) - low + 1 if rows.size else 1
-        cells = _Groups(rows * span + (cat["rb_day"] - low))
+        scope_of = [p.rb_scope.astype(np.int64) for p in parts]
+        days = [p.rb_day for p in parts if p.rb_day.size]
+        low = int(min(d.min() for d in days)) if days else 0
+        span = int(max(d.max() for d in days)) - low + 1 if days else 1
+        # a calendar-day row is two numbers: longer ranges, fewer slices
+        day_keys = [r * span + (p.rb_day - low) for r, p in zip(scope_of, parts, strict=True)]
+        cells = _KeyRanges(scope_of, day_keys, rows_per_range=1 << 16)
         out.update(rb_scope=cells.keys // span, rb_day=cells.keys % span + low,
-                   rb_n=cells.sum(cat["rb_n"]), rb_sum=cells.sum(cat["rb_sum"]))
+                   rb_n=cells.sum([p.rb_n for p in parts]), rb_sum=cells.sum([p.rb_sum for p in parts]))
     else:
         empty = np.zeros(0, dtype=np.int64)
         out.update(rb_scope=empty, rb_day=empty, rb_n=empty, rb_sum=np.zeros(0))
