@@ -294,10 +294,15 @@ def event_study(prices: Mapping[str, pd.DataFrame], alignment: pd.DataFrame,
             + " (check the dates and the price source)"
         )
     keep = np.flatnonzero(has_data)
+    # the blocks sent the kept pairs' arrays only: each goes straight to its place among them
+    rows = _places(order[has_data_blocks])
+    kept = [d.kept for d in done if d.stats is not None]
     # a second thread: numpy's and Arrow's long loops release the GIL, so the merge of the
-    # blocks' statistics and the overlap lists run beside the warnings and the tables
+    # blocks' statistics, the CAR arrays' rows and the overlap lists run beside the warnings,
+    # the other rows and the tables
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="study") as helper:
         merged = helper.submit(_merged_stats, done, codes_all, keep)
+        computed = helper.submit(computed_in_order, [arrays for arrays, _ in kept], rows)
         if len(keep) < len(has_data):
             lost = np.flatnonzero(~has_data)
             lost_dates = in_order([d.lost_dates for d in done], _places(order[~has_data_blocks]))
@@ -317,8 +322,6 @@ def event_study(prices: Mapping[str, pd.DataFrame], alignment: pd.DataFrame,
         _warn_shared_day0(align)
         if model == "factor" and factor_alignment == "date":
             _warn_foreign_factors(align, factor_list)
-        # the blocks sent the kept pairs' arrays only: each goes straight to its place among them
-        rows = _places(order[has_data_blocks])
 
         def rejoin(values: list) -> np.ndarray:
             return in_order(values, rows)
@@ -326,8 +329,6 @@ def event_study(prices: Mapping[str, pd.DataFrame], alignment: pd.DataFrame,
         diagnostics = PairDiagnostics(**{
             f.name: _rejoin_field([getattr(d.diagnostics, f.name) for d in done], rows)
             for f in fields(PairDiagnostics)})
-        kept = [d.kept for d in done if d.stats is not None]
-        out = computed_in_order([arrays for arrays, _ in kept], rows)
         tests = {name: rejoin([part[name] for _, part in kept]) for name in kept[0][1]}
         kind = align["kind"].astype(str).to_numpy(dtype=object)[keep] if "kind" in align else None
         # the estimation arrays stayed in the units: the tables read the event windows only
@@ -335,6 +336,7 @@ def event_study(prices: Mapping[str, pd.DataFrame], alignment: pd.DataFrame,
                       np.empty((len(keep), 0, len(regressors))), rejoin([d.evt_r for d in done]),
                       rejoin([d.evt_bench for d in done])[..., None], rejoin([d.evt_dates for d in done]),
                       regressors, None, kind, diagnostics.excluded)
+        out = computed.result()
         # the trap diagnostics (overlap lists, drift) need no table: they run beside the tables
         traps = helper.submit(trap_columns, out, panel, diagnostics, evt, cars, tests)
         settings = {"model": model, "estimation_window": est, "event_window": evt, "car_windows": cars,

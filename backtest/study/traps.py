@@ -78,8 +78,9 @@ def with_diagnostics(result: EventStudyResult, columns: TrapColumns,
     # shallow: pandas' copy-on-write copies a column only when it is written, so adding columns
     # leaves ``result``'s tables as they were without copying every column first
     car, fits = result.car.copy(deep=False), result.fits.copy(deep=False)
-    for name, values in columns.car.items():
-        car[name] = values
+    for name, values in columns.car.items():  # as Series: a plain array is copied into the table
+        car[name] = values if isinstance(values, pd.Series) else \
+            pd.Series(values, index=car.index, copy=False)
     excluded, gap_days = columns.fits["n_excluded"], columns.fits["n_gap_estimation"]
     # a short history's warning says how much of it was left out on purpose, or missing
     warning = fits["warning"].to_numpy(dtype=object)
