@@ -351,7 +351,7 @@ def combine(parts: Sequence[ScopeStats], groups: np.ndarray | None = None) -> Sc
             shift = np.where(n_b > 0, s_b / n_b - (out[s_name] / out[n_name])[g.inverse], 0.0)
         out[m2_name] = g.sum(cat[m2_name] + n_b * shift * shift)
     if groups is None:
-        scope_of = [p.rb_scope.astype(np.int64) for p in parts]
+        scope_of = [p.rb_scope.astype(np.int64, copy=False) for p in parts]
         days = [p.rb_day for p in parts if p.rb_day.size]
         low = int(min(d.min() for d in days)) if days else 0
         span = int(max(d.max() for d in days)) - low + 1 if days else 1
