@@ -73,7 +73,8 @@ def os_error(
 
 
 class SchedulerError(BacktestError):
-    """A Dask scheduler (``--scheduler tcp://...``) that cannot be reached."""
+    """A Dask scheduler (``--scheduler tcp://...``) that cannot be reached, or a local cluster
+    (``local:N``) whose worker processes do not start."""
 
 
 class BacktestWarning(UserWarning):

@@ -169,15 +169,50 @@ def _local_cluster(dd: Any, workers: int) -> Any:
     """
     import dask
 
+    if _reimporting_main():
+        # A worker process re-running an unguarded script, which asks for a cluster of its own:
+        # stop it quietly; the process that started it explains (below), in one message.
+        raise SystemExit(2)
     environ = dict(dask.config.get("distributed.nanny.pre-spawn-environ", default={}) or {})
     dask_value = str(environ.pop("MALLOC_TRIM_THRESHOLD_", ""))
     # a nanny writes its settings into this process's environment, which later workers inherit:
     # drop the value an earlier cluster of this process left there (not one the user set)
     if dask_value and os.environ.get("MALLOC_TRIM_THRESHOLD_") == dask_value:
         del os.environ["MALLOC_TRIM_THRESHOLD_"]
-    with dask.config.set({"distributed.nanny.pre-spawn-environ": environ}):
-        return dd.LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                               dashboard_address=":0", silence_logs=logging.ERROR)
+    try:
+        with dask.config.set({"distributed.nanny.pre-spawn-environ": environ}), _quiet("distributed.nanny"):
+            return dd.LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                                   dashboard_address=":0", silence_logs=logging.ERROR)
+    except RuntimeError as exc:  # distributed: "Nanny failed to start."
+        script = getattr(sys.modules.get("__main__"), "__file__", None)
+        raise SchedulerError(
+            f"--scheduler local:{workers}: the worker processes did not start ({exc})"
+            + (f"; each worker re-imports the script {os.path.basename(script)}, so the code that "
+               "starts the cluster must run under if __name__ == \"__main__\":" if script else "")
+        ) from None
+
+
+def _reimporting_main() -> bool:
+    """True in a process that multiprocessing's spawn started, while it still imports the
+    parent's main script (the check ``multiprocessing.spawn`` makes before it refuses to start
+    a process): a script that starts a local cluster outside an ``if __name__ == "__main__":``
+    block gets here in each worker."""
+    import multiprocessing
+
+    return bool(getattr(multiprocessing.current_process(), "_inheriting", False))
+
+
+@contextmanager
+def _quiet(logger: str) -> Iterator[None]:
+    """``logger`` silenced in the block: a worker that fails to start is explained by the
+    :class:`SchedulerError` raised after it, not by Dask's traceback of each attempt."""
+    log = logging.getLogger(logger)
+    level = log.level
+    log.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        log.setLevel(level)
 
 
 def _distributed():
@@ -209,7 +244,8 @@ def open_scheduler(
     ParameterError
         An unknown scheduler, or dask.distributed missing.
     SchedulerError
-        A ``tcp://`` scheduler that cannot be reached.
+        A ``tcp://`` scheduler that cannot be reached, or ``local:N`` workers that do not start
+        (a script that starts them outside ``if __name__ == "__main__":`` is told so).
     """
     scheduler = parse_scheduler(scheduler)
     if isinstance(scheduler, Mapper):

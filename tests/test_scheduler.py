@@ -252,6 +252,36 @@ def test_local_n_starts_a_cluster_and_says_where_its_dashboard_is():
     assert len(lines) == 1 and "local cluster of 1 worker" in lines[0] and "dashboard: http" in lines[0]
 
 
+def test_a_script_starting_local_n_without_a_main_guard_is_told_to_add_one(tmp_path):
+    # Each worker process re-imports the main script; unguarded, the script asks every worker
+    # for a cluster of its own. Before: multiprocessing's bootstrapping error in each worker and
+    # Dask's "Nanny failed to start" tracebacks. Now: the workers stop quietly and the script
+    # gets one SchedulerError that names the script and the fix.
+    import subprocess
+    import sys
+
+    script = tmp_path / "unguarded_job.py"
+    script.write_text(
+        "from backtest.scheduler import open_scheduler\n"
+        "with open_scheduler('local:1', progress=False) as mapper:\n"
+        "    print(mapper.map(abs, [-1]))\n"
+    )
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120,
+                          cwd=tmp_path)
+    assert done.returncode == 1
+    last = done.stderr.strip().splitlines()[-1]
+    assert last.startswith("backtest.errors.SchedulerError: --scheduler local:1: the worker processes "
+                           "did not start")
+    assert "unguarded_job.py" in last and 'if __name__ == "__main__":' in last
+    assert done.stderr.count("Traceback") == 1  # the script's own; none from the workers or Dask
+    guarded = tmp_path / "guarded_job.py"
+    guarded.write_text("if __name__ == '__main__':\n" + "".join(
+        f"    {line}\n" for line in script.read_text().splitlines()))
+    done = subprocess.run([sys.executable, str(guarded)], capture_output=True, text=True, timeout=120,
+                          cwd=tmp_path)
+    assert done.returncode == 0 and done.stdout.strip() == "[1]"
+
+
 def test_a_mapper_waits_on_its_own_clients_event_loop(cluster, monkeypatch):
     # The module's `with Client(...)` made that client the current one, and as_completed runs
     # on the current client's event loop unless told otherwise: a Mapper on another client
