@@ -111,7 +111,7 @@ class Mapper:
         """
         if self.client is None:
             return [func(item, **shared) for item in items]
-        from distributed import as_completed
+        from distributed import KilledWorker, as_completed
 
         token = uuid.uuid4().hex[:8]
         with warnings.catch_warnings():
@@ -131,10 +131,19 @@ class Mapper:
         with self._bar(label, len(futures)) as advance:
             # on this client's event loop: as_completed defaults to the current client's (a
             # `with Client()` elsewhere), where waiting on these futures can miss their end
-            for future, output in as_completed(futures, with_results=True, loop=self.client.loop):
-                outputs[position[future.key]] = output
-                future.release()
-                advance()
+            try:
+                for future, output in as_completed(futures, with_results=True, loop=self.client.loop):
+                    outputs[position[future.key]] = output
+                    future.release()
+                    advance()
+            except KilledWorker as exc:  # the scheduler gave up on a unit: its own words, and the fix
+                unit = position.get(exc.task)
+                raise SchedulerError(
+                    f"{label}: unit {'?' if unit is None else unit + 1} of {len(futures)} ended the worker "
+                    f"process that ran it {exc.allowed_failures + 1} times in a row, so the Dask scheduler "
+                    "gave up (most often the worker ran out of memory: give each worker more, e.g. "
+                    "'dask worker --memory-limit 8GiB', or start fewer per machine)"
+                ) from None
         values = []
         for value, caught in outputs:
             for category, message in caught:

@@ -22,7 +22,7 @@ import backtest.scheduler as scheduler
 import backtest.study.pairs as pairs
 from backtest.cli import main
 from backtest.commands.study import to_json
-from backtest.errors import DataWarning, ParameterError
+from backtest.errors import DataWarning, ParameterError, SchedulerError
 from backtest.inputs import load_inputs
 from backtest.recovery import recovery
 from backtest.report.export import to_csv
@@ -280,6 +280,32 @@ def test_a_script_starting_local_n_without_a_main_guard_is_told_to_add_one(tmp_p
     done = subprocess.run([sys.executable, str(guarded)], capture_output=True, text=True, timeout=120,
                           cwd=tmp_path)
     assert done.returncode == 0 and done.stdout.strip() == "[1]"
+
+
+def _end_the_worker(item):
+    if item == "fatal":
+        os._exit(3)  # what the kernel's OOM killer does to a worker, as the scheduler sees it
+    return item
+
+
+def test_a_unit_that_ends_every_worker_it_runs_on_is_one_schedulererror_naming_it():
+    # Before: distributed's KilledWorker escaped (a traceback from the CLI). The scheduler retries
+    # a unit on fresh workers allowed-failures times, then gives up; the Mapper says which unit,
+    # how often, and the usual cause and fix.
+    import dask
+
+    with warnings.catch_warnings(), dask.config.set({"distributed.scheduler.allowed-failures": 1}):
+        warnings.simplefilter("ignore")
+        with open_scheduler("local:1", progress=False) as mapper:
+            assert mapper.map(_end_the_worker, ["a"]) == ["a"]
+            with pytest.raises(SchedulerError) as caught:  # one unit: units queued behind it on
+                # the dying worker count as suspects too, and may be given up on first
+                mapper.map(_end_the_worker, ["fatal"], label="study blocks")
+            # the cluster is still usable after the failure: the worker was replaced
+            assert mapper.map(_end_the_worker, ["c"]) == ["c"]
+    message = str(caught.value)
+    assert message.startswith("study blocks: unit 1 of 1 ended the worker process that ran it 2 times")
+    assert "ran out of memory" in message and "--memory-limit" in message and "\n" not in message
 
 
 def test_a_mapper_waits_on_its_own_clients_event_loop(cluster, monkeypatch):
