@@ -73,9 +73,9 @@ def os_error(
 
 
 class SchedulerError(BacktestError):
-    """A Dask scheduler (``--scheduler tcp://...``) that cannot be reached, a local cluster
-    (``local:N``) whose worker processes do not start, or a unit of work that the scheduler
-    gave up on after it ended every worker process that ran it."""
+    """A Dask scheduler (``--scheduler tcp://...``) that cannot be reached or is lost mid-run, a
+    local cluster (``local:N``) whose worker processes do not start, or a unit of work that the
+    scheduler gave up on after it ended every worker process that ran it."""
 
 
 class BacktestWarning(UserWarning):

@@ -23,6 +23,7 @@ Example
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import logging
 import os
@@ -107,10 +108,14 @@ class Mapper:
         """``[func(item, **shared) for item in items]``, on the scheduler; outputs in input order.
 
         ``shared`` inputs travel once per worker as tasks of their own. An exception raised
-        by a unit (a ``BacktestError``, say) is raised here, as inline.
+        by a unit (a ``BacktestError``, say) is raised here, as inline; a unit the scheduler
+        gives up on (it ended every worker that ran it) or drops (the scheduler was lost) is a
+        :class:`~backtest.errors.SchedulerError`.
         """
         if self.client is None:
             return [func(item, **shared) for item in items]
+        from concurrent.futures import CancelledError
+
         from distributed import KilledWorker, as_completed
 
         token = uuid.uuid4().hex[:8]
@@ -133,6 +138,12 @@ class Mapper:
             # `with Client()` elsewhere), where waiting on these futures can miss their end
             try:
                 for future, output in as_completed(futures, with_results=True, loop=self.client.loop):
+                    if isinstance(output, CancelledError):  # given as the output, not raised
+                        raise SchedulerError(
+                            f"{label}: the Dask scheduler dropped unit {position[future.key] + 1} of "
+                            f"{len(futures)} ({type(output).__name__}): the connection to it was lost, or it "
+                            "was restarted; start it (and its workers) again and rerun"
+                        )
                     outputs[position[future.key]] = output
                     future.release()
                     advance()
@@ -292,7 +303,10 @@ def open_scheduler(
             announce(f"{where}; dashboard: {client.dashboard_link}")
         yield Mapper(client, progress)
     finally:
-        client.close()
+        # closing after a lost scheduler, distributed logs its reconnection's tracebacks: the
+        # error on its way out (a SchedulerError from Mapper.map) already says what happened
+        with _quiet("distributed.client") if sys.exc_info()[0] is not None else contextlib.nullcontext():
+            client.close()
         if cluster is not None:
             cluster.close()
 

@@ -308,6 +308,33 @@ def test_a_unit_that_ends_every_worker_it_runs_on_is_one_schedulererror_naming_i
     assert "ran out of memory" in message and "--memory-limit" in message and "\n" not in message
 
 
+def _nap(item):
+    import time
+
+    time.sleep(0.5)
+    return item
+
+
+def test_a_scheduler_lost_mid_run_is_one_schedulererror(monkeypatch):
+    # Before: distributed handed each cancelled unit's FutureCancelledError over as its output,
+    # and the Mapper failed later with "TypeError: cannot unpack non-iterable ...".
+    import threading
+
+    monkeypatch.setattr(scheduler, "CONNECT_TIMEOUT", "1s")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with pytest.raises(SchedulerError) as caught, open_scheduler("local:1", progress=False) as mapper:
+            stop = threading.Timer(1.2, mapper.client.cluster.close)  # the scheduler goes away
+            stop.start()
+            try:
+                mapper.map(_nap, list(range(12)), label="recovery blocks")
+            finally:
+                stop.join()
+    message = str(caught.value)
+    assert message.startswith("recovery blocks: the Dask scheduler dropped unit ") and " of 12 " in message
+    assert "connection to it was lost" in message and "\n" not in message
+
+
 def test_a_mapper_waits_on_its_own_clients_event_loop(cluster, monkeypatch):
     # The module's `with Client(...)` made that client the current one, and as_completed runs
     # on the current client's event loop unless told otherwise: a Mapper on another client
