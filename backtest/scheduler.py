@@ -301,6 +301,8 @@ def open_scheduler(
     try:
         if announce is not None:
             announce(f"{where}; dashboard: {client.dashboard_link}")
+        if cluster is None:
+            _check_workers(client, scheduler, announce)
         yield Mapper(client, progress)
     finally:
         # closing after a lost scheduler, distributed logs its reconnection's tracebacks: the
@@ -309,6 +311,41 @@ def open_scheduler(
             client.close()
         if cluster is not None:
             cluster.close()
+
+
+def _backtest_version() -> str:
+    import backtest
+
+    return backtest.__version__
+
+
+def _check_workers(client: Any, address: str, announce: Callable[[str], None] | None) -> None:
+    """Before any unit: wait for a first worker if the scheduler has none yet (saying so, instead
+    of a bar that never moves), then check that every worker runs this version of backtest (a
+    worker without it failed each unit with ModuleNotFoundError)."""
+    if not client.scheduler_info(n_workers=-1).get("workers"):
+        if announce is not None:
+            announce(f"Dask scheduler {address} has no workers yet; waiting for the first "
+                     f"('dask worker {address}' starts them)")
+        client.wait_for_workers(1)
+    mine = _backtest_version()
+    try:
+        theirs = client.run(_backtest_version)
+    except Exception as exc:  # whatever fails there (a missing module, most often), the fix is the same
+        reason = (str(exc).splitlines() or [""])[0][:120]
+        if type(exc) is not Exception:  # distributed wraps a worker's own error in a bare Exception
+            reason = f"{type(exc).__name__}: {reason}" if reason else type(exc).__name__
+        raise SchedulerError(
+            f"--scheduler {address}: the workers cannot run backtest ({reason}); "
+            f"install backtest {mine} with its dask extra on every worker machine"
+        ) from None
+    other = {worker: version for worker, version in theirs.items() if version != mine}
+    if other:
+        worker, version = next(iter(sorted(other.items())))
+        raise SchedulerError(
+            f"--scheduler {address}: {len(other)} of {len(theirs)} workers run backtest {version} "
+            f"(e.g. {worker}), this client {mine}; install the same version everywhere"
+        )
 
 
 def split(n_items: int, n_chunks: int) -> list[slice]:

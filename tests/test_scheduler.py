@@ -376,3 +376,66 @@ def test_recovery_reading_the_dataset_on_the_workers_gives_the_inline_bytes(clus
     mapped = recovery(shipped, inputs.alignment, inputs.calendars, horizon=20, scheduler=cluster)
     for table in ("table", "paths", "survival"):
         assert to_csv(getattr(mapped, table)) == to_csv(getattr(inline, table)), table
+
+
+@pytest.fixture
+def empty_cluster():
+    """A scheduler with no workers yet (the tests add them), reached as tcp://HOST:PORT."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with LocalCluster(n_workers=0, threads_per_worker=1, processes=True, dashboard_address=":0") as lc:
+            yield lc
+
+
+def test_a_remote_scheduler_without_workers_says_it_waits_for_them(empty_cluster):
+    # Before: a bar that never moved, and no word of why.
+    import threading
+
+    lines: list[str] = []
+    address = empty_cluster.scheduler_address
+    start = threading.Timer(1.0, empty_cluster.scale, args=(1,))
+    start.start()
+    try:
+        with open_scheduler(address, announce=lines.append, progress=False) as mapper:
+            assert mapper.map(abs, [-3]) == [3]
+    finally:
+        start.join()
+    assert lines[0].startswith(f"Dask scheduler {address}; dashboard: ")
+    assert lines[1] == (f"Dask scheduler {address} has no workers yet; waiting for the first "
+                        f"('dask worker {address}' starts them)")
+
+
+def _worker_with(path, address):
+    """A worker process whose Python finds ``path`` first (cwd too: ``python -m`` puts it on the path)."""
+    import subprocess
+    import sys
+
+    return subprocess.Popen(
+        [sys.executable, "-m", "distributed.cli.dask_worker", address, "--nthreads", "1", "--no-nanny"],
+        env=os.environ | {"PYTHONPATH": str(path)}, cwd=path,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+@pytest.mark.parametrize("package, expected", [
+    # a worker machine without backtest (here: its import fails as a missing one does)
+    ("raise ModuleNotFoundError(\"No module named 'backtest'\")\n",
+     "the workers cannot run backtest (ModuleNotFoundError(\"No module named 'backtest'\")); "
+     "install backtest 0.1.0 with its dask extra on every worker machine"),
+    # a worker machine with another version
+    ("__version__ = '0.0.1'\n",
+     "1 of 1 workers run backtest 0.0.1 (e.g. tcp://"),
+])
+def test_workers_without_this_backtest_are_one_schedulererror(empty_cluster, tmp_path, package, expected):
+    # Before: every unit failed on such a worker (ModuleNotFoundError), or ran other code.
+    (tmp_path / "backtest").mkdir()
+    (tmp_path / "backtest" / "__init__.py").write_text(package)
+    address = empty_cluster.scheduler_address
+    worker = _worker_with(tmp_path, address)
+    try:
+        with pytest.raises(SchedulerError) as caught, open_scheduler(address, progress=False):
+            pass
+    finally:
+        worker.terminate()
+        worker.wait(30)
+    assert str(caught.value).startswith(f"--scheduler {address}: {expected}")
+    assert "\n" not in str(caught.value)
