@@ -149,3 +149,27 @@ def test_a_unit_reads_only_its_own_symbols_and_ships_no_bars(dataset):
     assert unit["NVDA"].loc["2025-01-27", "close"] == pytest.approx(118.11, abs=0.005)
     assert source.read == ["NVDA"]
     assert unit_prices({"NVDA": None}, source, remote=False) == {"NVDA": None}  # inline: the loaded bars
+
+
+def test_a_shipped_source_opens_the_absolute_path_and_says_when_it_is_gone(dataset, tmp_path, monkeypatch):
+    # Before: the relative path travelled as typed (a worker in another directory did not find it)
+    # and the check ran while a task was unpickled: that broke the worker and the run hung.
+    import pickle
+    import shutil
+
+    monkeypatch.chdir(dataset.parent)
+    source = ParquetSource(f"./{dataset.name}")
+    monkeypatch.chdir(tmp_path)  # the worker's working directory is another one
+    shipped = pickle.loads(pickle.dumps(source))
+    assert shipped.path == f"./{dataset.name}"  # what the user typed, for messages
+    assert shipped.load("NVDA").loc["2025-01-27", "close"] == pytest.approx(118.11, abs=0.005)
+    shutil.move(dataset, tmp_path / "moved")  # as on a worker machine that does not mount it
+    try:
+        gone = pickle.loads(pickle.dumps(source))  # unpickles without a check
+        with pytest.raises(DataError) as caught:
+            gone.load("SPY")
+    finally:
+        shutil.move(tmp_path / "moved", dataset)
+    message = str(caught.value)
+    assert message.startswith(f"./{dataset.name}: parquet dataset not found at {dataset} on the worker")
+    assert "every worker must read it at the same location" in message

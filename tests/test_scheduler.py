@@ -22,7 +22,7 @@ import backtest.scheduler as scheduler
 import backtest.study.pairs as pairs
 from backtest.cli import main
 from backtest.commands.study import to_json
-from backtest.errors import DataWarning, ParameterError, SchedulerError
+from backtest.errors import DataError, DataWarning, ParameterError, SchedulerError
 from backtest.inputs import load_inputs
 from backtest.recovery import recovery
 from backtest.report.export import to_csv
@@ -439,3 +439,22 @@ def test_workers_without_this_backtest_are_one_schedulererror(empty_cluster, tmp
         worker.wait(30)
     assert str(caught.value).startswith(f"--scheduler {address}: {expected}")
     assert "\n" not in str(caught.value)
+
+
+def _close_of(prices, symbol):
+    return float(prices[symbol]["close"].iloc[-1])
+
+
+def test_a_dataset_the_workers_cannot_see_is_one_error_not_a_hung_run(cluster, tmp_path):
+    # Before: the dataset's check ran while the workers unpickled the unit, which broke their
+    # connection to the scheduler, and the run waited forever.
+    import shutil
+
+    data = write_dataset(load_prices(["NVDA", "SPY"]), tmp_path / "prices")
+    prices = SourcePrices(get_source("parquet", path=str(data)), ["NVDA", "SPY"])
+    mapper = scheduler.Mapper(cluster, progress=False)
+    assert mapper.map(_close_of, [prices], symbol="NVDA") == [_close_of(load_prices(["NVDA"]), "NVDA")]
+    shutil.move(data, tmp_path / "elsewhere")  # as on worker machines that do not mount it
+    with pytest.raises(DataError, match=r"parquet dataset not found at .* on the worker that ran this unit"):
+        mapper.map(_close_of, [prices], symbol="SPY")
+    assert mapper.map(abs, [-2]) == [2]  # the workers still serve

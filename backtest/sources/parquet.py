@@ -118,6 +118,7 @@ class ParquetSource:
         if path is None:
             raise ParameterError("--source parquet needs --path DIR (a dataset from: backtest data export)")
         self.path = str(path)
+        self._location: str | None = None  # set where it was unpickled (a worker): see _shipped
         self.fs, self.root = _filesystem(path)
         if not self.fs.isdir(self.root):
             raise DataError(f"{self.path}: parquet dataset not found; "
@@ -128,8 +129,14 @@ class ParquetSource:
         """Where the dataset lives (shown by ``backtest data list``)."""
         return self.path
 
-    def __reduce__(self):  # ship the location to a worker, not an open filesystem handle
-        return (ParquetSource, (self.path,))
+    def __reduce__(self):
+        # The location travels, not an open filesystem handle: a local path as the absolute path
+        # it is here (a worker's working directory differs). Opened on the worker without the
+        # check above: an error while a task is unpickled breaks the worker, and the run hung.
+        from fsspec.implementations.local import LocalFileSystem
+
+        location = self.root if isinstance(self.fs, LocalFileSystem) else self.path
+        return (_shipped, (self.path, location))
 
     def symbols(self) -> list[str]:
         """Symbols with a partition, sorted."""
@@ -147,6 +154,12 @@ class ParquetSource:
         """
         folder = f"{self.root}/{partition_name(symbol)}"
         if not self.fs.isdir(folder):
+            if self._location is not None and not self.fs.isdir(self.root):  # on a worker
+                raise DataError(
+                    f"{self.path}: parquet dataset not found at {self._location} on the worker that "
+                    f"ran this unit ({_host()}); every worker must read it at the same location: "
+                    "a filesystem mounted on every machine, or object storage (s3://, gs://, ...)"
+                )
             known = self.symbols()
             raise UnknownSymbolError(
                 f"symbol {symbol!r} has no partition in {self.path}{did_you_mean(symbol, known)}; "
@@ -208,6 +221,21 @@ class ParquetSource:
         bars = validate_bars(bars, symbol, origin)
         check_calendar(bars, symbol, origin)
         return bars
+
+
+def _shipped(path: str, location: str) -> ParquetSource:
+    """A :class:`ParquetSource` unpickled on a worker: ``location`` opened, ``path`` (what the user
+    gave) kept for messages, and no check here; :meth:`~ParquetSource.load` says if it is missing."""
+    source = ParquetSource.__new__(ParquetSource)
+    source.path, source._location = path, location
+    source.fs, source.root = _filesystem(location)
+    return source
+
+
+def _host() -> str:
+    import socket
+
+    return socket.gethostname()
 
 
 def _bars_table(target: object, symbol: str, bars: pd.DataFrame):
