@@ -1,258 +1,43 @@
-"""Files a run leaves behind: CSV and Markdown per table, one JSON with everything.
+"""Files a run leaves behind: CSV, Parquet and Markdown per table, one JSON with everything.
 
-Deterministic by construction: fixed float formatting in CSV (``%.10g``), shortest
-round-trip floats in JSON (Python's ``repr``), sorted keys, rows in the order the
-pipeline produced them, ``\\n`` line endings, UTF-8, and no "now" timestamps. The same
-inputs therefore give byte-identical CSV and JSON files.
-
-The JSON keeps each table's column dtypes, so :func:`load_results` rebuilds frames
-equal to the ones written (``pandas.testing.assert_frame_equal``). Missing floats are
-``null``; infinities are the strings ``"inf"`` / ``"-inf"``; a column of Timestamps in
-several time zones is stored as ``[iso, tz]`` pairs.
+Deterministic by construction: fixed float formatting in CSV (``%.10g``), rows in the order the
+pipeline produced them, ``\\n`` line endings, UTF-8, and no "now" timestamps. The same inputs
+therefore give byte-identical CSV and JSON files. The JSON file, ``results.json``, is its own
+format: :mod:`backtest.report.results_file` (its names are importable from here too). Every file
+is written through :func:`write_files`, as one set.
 
 >>> import pandas as pd
 >>> frame = pd.DataFrame({"symbol": ["NVDA"], "car": [-0.1697]})
 >>> print(to_csv(frame), end="")
 symbol,car
 NVDA,-0.1697
->>> doc = loads_results(dumps_results({"car": frame}, settings={"model": "market"}))
->>> doc.tables["car"].equals(frame), doc.settings
-(True, {'model': 'market'})
 """
 
 from __future__ import annotations
 
-import json
-import math
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from backtest.errors import DataError
 from backtest.report.output import OutputSet, open_output
+from backtest.report.results_file import (  # noqa: F401 - results.json's names, importable from here
+    FORMAT_NAME,
+    FORMAT_VERSION,
+    JSON_FILE,
+    Results,
+    _isnull,
+    _prepare,
+    decode_table,
+    dumps_results,
+    encode_table,
+    load_results,
+    loads_results,
+)
 
-FORMAT_NAME = "backtest-results"
-FORMAT_VERSION = 1
 CSV_FLOAT_FORMAT = "%.10g"
-JSON_FILE = "results.json"
-
-
-def _prepare(frame: pd.DataFrame) -> pd.DataFrame:
-    """Flat, string-named columns and a plain 0..n-1 index (a meaningful index becomes columns)."""
-    if not (isinstance(frame.index, pd.RangeIndex) and frame.index.start == 0 and frame.index.step == 1):
-        has_names = any(name is not None for name in frame.index.names)
-        frame = frame.reset_index(drop=not has_names)
-    frame = frame.copy()
-    frame.columns = [str(column) for column in frame.columns]
-    return frame
-
-
-def _column_kind(series: pd.Series) -> str:
-    """How a column is stored in JSON: a pandas dtype string, or ``tuple`` / ``object``."""
-    dtype = series.dtype
-    if isinstance(dtype, pd.CategoricalDtype):
-        return "str"
-    if dtype == object:  # noqa: E721 - plain object columns
-        values = [v for v in series.tolist() if not _isnull(v)]
-        if values and all(isinstance(v, tuple) for v in values):
-            return "tuple"
-        if values and all(isinstance(v, pd.Timestamp) for v in values):
-            return "timestamps"  # e.g. local times of several time zones in one column
-        if values and all(isinstance(v, str) for v in values):
-            return "str"
-        return "object"
-    return str(dtype)
-
-
-def _isnull(value: object) -> bool:
-    if value is None or value is pd.NaT:
-        return True
-    if isinstance(value, float | np.floating):
-        return math.isnan(value)
-    return False
-
-
-def _encode_float(value: object) -> object:
-    if _isnull(value):
-        return None
-    number = float(value)
-    if math.isinf(number):
-        return "inf" if number > 0 else "-inf"
-    return number
-
-
-def _encode_object(value: object) -> object:
-    if _isnull(value):
-        return None
-    if isinstance(value, bool | np.bool_):
-        return bool(value)
-    if isinstance(value, int | np.integer):
-        return int(value)
-    if isinstance(value, float | np.floating):
-        return _encode_float(value)
-    if isinstance(value, pd.Timestamp):
-        return value.isoformat()
-    if isinstance(value, tuple | list):
-        return [_encode_object(item) for item in value]
-    if isinstance(value, dict):
-        return {str(k): _encode_object(v) for k, v in value.items()}
-    return str(value)
-
-
-def _encode_timestamp(value: object) -> object:
-    if _isnull(value):
-        return None
-    stamp = pd.Timestamp(value)
-    return [stamp.isoformat(), None if stamp.tzinfo is None else str(stamp.tzinfo)]
-
-
-def _decode_timestamp(value: object) -> object:
-    if value is None:
-        return pd.NaT
-    text, tz = value
-    stamp = pd.Timestamp(text)
-    return stamp if tz is None else stamp.tz_convert(tz)
-
-
-def _encode_column(series: pd.Series, kind: str) -> list[object]:
-    values = series.tolist()
-    if kind == "timestamps":
-        return [_encode_timestamp(v) for v in values]
-    if kind.startswith("float"):
-        return [_encode_float(v) for v in values]
-    if kind.startswith(("datetime64", "timedelta64")):
-        return [None if _isnull(v) else v.isoformat() for v in values]
-    if kind.startswith(("int", "uint", "Int", "UInt")):
-        return [None if _isnull(v) or v is pd.NA else int(v) for v in values]
-    if kind in ("bool", "boolean"):
-        return [None if v is pd.NA or _isnull(v) else bool(v) for v in values]
-    if kind in ("str", "string"):
-        return [None if v is pd.NA or _isnull(v) else str(v) for v in values]
-    return [_encode_object(v) for v in values]
-
-
-def _decode_column(values: list[object], kind: str) -> pd.Series:
-    if kind.startswith("float"):
-        numbers = [np.nan if v is None else float(v) for v in values]
-        return pd.Series(numbers, dtype=kind)
-    if kind.startswith("datetime64"):
-        tz = kind[kind.index(",") + 1 : -1].strip() if "," in kind else None
-        if tz is None:
-            return pd.Series(pd.to_datetime(pd.Series(values, dtype=object), format="ISO8601")).astype(kind)
-        stamps = pd.to_datetime(pd.Series(values, dtype=object), format="ISO8601", utc=True)
-        return stamps.dt.tz_convert(tz).astype(kind)
-    if kind.startswith("timedelta64"):
-        return pd.Series(pd.to_timedelta(pd.Series(values, dtype=object))).astype(kind)
-    if kind == "tuple":
-        return pd.Series([None if v is None else tuple(v) for v in values], dtype=object)
-    if kind == "timestamps":
-        return pd.Series([_decode_timestamp(v) for v in values], dtype=object)
-    if kind == "object":
-        return pd.Series(values, dtype=object)
-    return pd.Series(values, dtype=object).astype(kind)
-
-
-def encode_table(frame: pd.DataFrame) -> dict[str, object]:
-    """A frame as ``{"columns", "dtypes", "rows"}`` of JSON-native values."""
-    frame = _prepare(frame)
-    kinds = [_column_kind(frame[column]) for column in frame.columns]
-    columns = [_encode_column(frame[c], k) for c, k in zip(frame.columns, kinds, strict=True)]
-    rows = [list(row) for row in zip(*columns, strict=True)] if columns else []
-    return {"columns": list(frame.columns), "dtypes": kinds, "rows": rows}
-
-
-def decode_table(doc: Mapping[str, object]) -> pd.DataFrame:
-    """Inverse of :func:`encode_table`."""
-    columns = list(doc["columns"])
-    kinds = list(doc["dtypes"])
-    rows = list(doc["rows"])
-    data = {
-        column: _decode_column([row[i] for row in rows], kind)
-        for i, (column, kind) in enumerate(zip(columns, kinds, strict=True))
-    }
-    return pd.DataFrame(data, columns=columns, index=pd.RangeIndex(len(rows)))
-
-
-def _dump(value: object, indent: int = 0) -> str:
-    """JSON with sorted keys; nested dicts indented, each table row on one line."""
-    pad = " " * indent
-    inner = " " * (indent + 1)
-    if isinstance(value, dict):
-        if not value:
-            return "{}"
-        items = [
-            f"{inner}{json.dumps(str(k), ensure_ascii=False)}: {_dump(value[k], indent + 1)}"
-            for k in sorted(value, key=str)
-        ]
-        return "{\n" + ",\n".join(items) + "\n" + pad + "}"
-    if isinstance(value, list) and value and all(isinstance(v, list) for v in value):
-        items = [inner + _compact(v) for v in value]
-        return "[\n" + ",\n".join(items) + "\n" + pad + "]"
-    return _compact(value)
-
-
-def _compact(value: object) -> str:
-    return json.dumps(value, ensure_ascii=False, allow_nan=False, sort_keys=True, separators=(",", ":"))
-
-
-@dataclass
-class Results:
-    """What :func:`load_results` reads back: tables, settings, provenance and warnings."""
-
-    tables: dict[str, pd.DataFrame]
-    settings: dict[str, object]
-    provenance: dict[str, object] = field(default_factory=dict)
-    warnings: list[str] = field(default_factory=list)
-
-
-def dumps_results(
-    tables: Mapping[str, pd.DataFrame],
-    settings: Mapping[str, object],
-    provenance: Mapping[str, object] | None = None,
-    warnings: list[str] | None = None,
-) -> str:
-    """Serialise results and the settings used to a deterministic JSON text."""
-    doc = {
-        "format": FORMAT_NAME,
-        "format_version": FORMAT_VERSION,
-        "settings": _encode_object(dict(settings)),
-        "provenance": _encode_object(dict(provenance or {})),
-        "warnings": [str(w) for w in warnings or []],
-        "tables": {name: encode_table(frame) for name, frame in tables.items()},
-    }
-    return _dump(doc) + "\n"
-
-
-def loads_results(text: str, source: str = "<json>") -> Results:
-    """Parse a JSON text written by :func:`dumps_results`."""
-    try:
-        doc = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise DataError(f"{source}:{exc.lineno}: not valid JSON ({exc.msg}); rerun 'backtest run'") from exc
-    if not isinstance(doc, dict) or doc.get("format") != FORMAT_NAME:
-        raise DataError(f'{source}: not a backtest results file (missing "format": "{FORMAT_NAME}")')
-    if doc.get("format_version") != FORMAT_VERSION:
-        raise DataError(
-            f"{source}: results format version {doc.get('format_version')!r}, this version reads "
-            f"{FORMAT_VERSION}; rerun 'backtest run' with this version"
-        )
-    tables = {name: decode_table(table) for name, table in doc["tables"].items()}
-    return Results(tables, doc["settings"], doc.get("provenance", {}), doc.get("warnings", []))
-
-
-def load_results(path: str | Path) -> Results:
-    """Read ``results.json`` back into frames equal to the ones written."""
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise DataError(f"{path}: cannot read results ({exc.strerror}); check the path") from exc
-    return loads_results(text, str(path))
-
 
 #: First characters that make a spreadsheet read a cell as a formula (OWASP "CSV injection").
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -275,20 +60,38 @@ def neutralize_formula(value: object) -> object:
     return value
 
 
-def _csv_ready(frame: pd.DataFrame) -> pd.DataFrame:
+def _texts_ready(frame: pd.DataFrame) -> pd.DataFrame:
+    """:func:`_prepare`, and text columns as a spreadsheet may read them (:func:`_csv_texts`)."""
     frame = _prepare(frame)
     for column in frame.columns:
-        if frame[column].dtype == object or isinstance(frame[column].dtype, pd.StringDtype):
-            frame[column] = pd.Series(
-                [
-                    neutralize_formula(" ".join(str(v) for v in value) if isinstance(value, tuple | list)
-                                       else value)
-                    for value in frame[column].tolist()
-                ],
-                index=frame.index,
-                dtype=object,
-            )
+        series = frame[column]
+        if series.dtype == object or isinstance(series.dtype, pd.StringDtype):
+            frame[column] = pd.Series(_csv_texts(series), index=frame.index, dtype=object)
     return frame
+
+
+def _csv_ready(frame: pd.DataFrame) -> pd.DataFrame:
+    """:func:`_texts_ready`, and numpy float columns as CSV_FLOAT_FORMAT text (what pandas'
+    ``float_format`` writes, without its per-cell calls: a million-row table took minutes)."""
+    frame = _texts_ready(frame)
+    for column in frame.columns:
+        series = frame[column]
+        if isinstance(series.dtype, np.dtype) and series.dtype.kind == "f":
+            texts = ["" if v != v else CSV_FLOAT_FORMAT % v for v in series.tolist()]
+            frame[column] = pd.Series(texts, index=frame.index, dtype=object)
+    return frame
+
+
+def _csv_texts(series: pd.Series) -> list[object]:
+    """A text column's cells: lists joined by spaces, formulas neutralized (:func:`neutralize_formula`)."""
+    values = series.tolist()
+    if isinstance(series.dtype, pd.StringDtype):  # only str or missing: look only at what could be a formula
+        risky = np.flatnonzero(series.str.startswith(FORMULA_START).fillna(False).to_numpy(dtype=bool))
+        for i in risky.tolist():
+            values[i] = neutralize_formula(values[i])
+        return values
+    return [neutralize_formula(" ".join(str(v) for v in value) if isinstance(value, tuple | list) else value)
+            for value in values]
 
 
 def to_csv(frame: pd.DataFrame) -> str:
@@ -328,7 +131,7 @@ def to_markdown(
 
 def _parquet_ready(frame: pd.DataFrame) -> pd.DataFrame:
     """Columns parquet can hold: object columns of anything but text (tuples, tz-mixed times) as text."""
-    frame = _csv_ready(frame)
+    frame = _texts_ready(frame)
     for column in frame.columns:
         if frame[column].dtype == object:
             values = frame[column].tolist()
