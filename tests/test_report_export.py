@@ -264,10 +264,12 @@ def _edge_columns() -> pd.DataFrame:
     })
 
 
-def test_column_wise_writers_give_the_bytes_of_the_cell_by_cell_ones() -> None:
+@pytest.mark.parametrize("json_chunk", [65_536, 3])
+def test_column_wise_writers_give_the_bytes_of_the_cell_by_cell_ones(json_chunk, monkeypatch) -> None:
     # The writers format a column at a time (a table of a million rows took minutes cell by
     # cell); the reference is the cell-by-cell path: json.dumps of each encode_table row, and
     # pandas' own float_format on the neutralized frame.
+    monkeypatch.setattr(results_file, "ROWS_PER_CHUNK", json_chunk)  # 3: rows written in 4 chunks
     frame = _edge_columns()
     tables = {"edge": frame, "empty": frame.iloc[:0], "no_columns": pd.DataFrame(index=range(3))}
     reference = {
@@ -291,3 +293,18 @@ def test_column_wise_writers_give_the_bytes_of_the_cell_by_cell_ones() -> None:
     back = pd.read_parquet(io.BytesIO(export.to_parquet(frame)))
     assert back["f64"].dtype == np.float64 and back["f32"].dtype == np.float32
     np.testing.assert_array_equal(back["f64"].to_numpy(), frame["f64"].to_numpy())
+
+
+def test_csv_in_chunks_writes_dates_as_pandas_does_in_its_own_chunks(monkeypatch) -> None:
+    # pandas writes a chunk of dates without their time of day when none in that chunk has one;
+    # to_csv cuts the table in whole chunks of pandas' own, so the bytes are pandas' bytes.
+    from pandas.io.formats import csvs
+
+    monkeypatch.setattr(csvs, "_DEFAULT_CHUNKSIZE_CELLS", 40)  # 20 rows of 2 columns; to_csv: 1,280
+    days = pd.date_range("2020-01-01", periods=3000, freq="D")
+    stamps = days + pd.to_timedelta(np.where(np.arange(3000) < 1500, 0, 3600), unit="s")
+    frame = pd.DataFrame({"date": stamps, "x": np.linspace(-1.0, 1.0, 3000)})
+    expected = frame.to_csv(index=False, float_format="%.10g", lineterminator="\n")
+    assert to_csv(frame) == expected
+    lines = expected.splitlines()
+    assert lines[1].startswith("2020-01-01,") and lines[-1].startswith("2028-03-18 01:00:00,")  # both forms

@@ -95,8 +95,22 @@ def _csv_texts(series: pd.Series) -> list[object]:
 
 
 def to_csv(frame: pd.DataFrame) -> str:
-    """Deterministic CSV text: no index, ``%.10g`` floats, ``\\n`` line ends."""
-    return _csv_ready(frame).to_csv(index=False, float_format=CSV_FLOAT_FORMAT, lineterminator="\n")
+    """Deterministic CSV text: no index, ``%.10g`` floats, ``\\n`` line ends.
+
+    Written a chunk of rows at a time (a million-row table's cells as text at once took
+    gigabytes): whole chunks of pandas' own, so a column of dates is written as pandas writes it
+    (dates alone where a chunk of its has no time of day).
+    """
+    from pandas.io.formats import csvs
+
+    cells = getattr(csvs, "_DEFAULT_CHUNKSIZE_CELLS", 100_000)  # what pandas cuts its chunks by
+    rows = max(1, cells // max(len(_prepare(frame.iloc[:0]).columns), 1)) * 64
+    return "".join(
+        _csv_ready(frame.iloc[start : start + rows]).to_csv(
+            index=False, header=start == 0, float_format=CSV_FLOAT_FORMAT, lineterminator="\n")
+        for start in range(0, max(len(frame), 1), rows)
+    )
+
 
 
 #: What starts raw HTML in Markdown: "<" before a letter, "/", "!" or "?" (a tag, a comment).

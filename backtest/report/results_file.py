@@ -160,18 +160,37 @@ def encode_table(frame: pd.DataFrame) -> dict[str, object]:
 _INFINITY = {True: '"inf"', False: '"-inf"'}  # _encode_float's strings, as JSON
 
 
-class _RowLines(list):
-    """Rows already written as compact JSON text, one string each (what :func:`_dump` writes
-    for a list of rows): a table of a million rows is written column by column, not cell by cell."""
+#: Rows of a table written to text at a time: the text of a million-row table is built a chunk
+#: at a time, not from a million row strings and their cells at once.
+ROWS_PER_CHUNK = 65_536
+
+
+@dataclass
+class _RowLines:
+    """A table's rows, written by :func:`_dump` as compact JSON text, one row per line (the text
+    ``json.dumps`` gives each :func:`encode_table` row), column by column a chunk at a time."""
+
+    frame: pd.DataFrame
+    kinds: list[str]
+
+    def text(self, inner: str) -> str:
+        """The rows' lines, each indented by ``inner``, joined by ``",\\n"``; "" without rows."""
+        frame = self.frame
+        if not len(frame.columns):
+            return ""  # encode_table: no columns, no rows
+        parts = []
+        for start in range(0, len(frame), ROWS_PER_CHUNK):
+            part = frame.iloc[start : start + ROWS_PER_CHUNK]
+            cells = [_column_json(part[c], k) for c, k in zip(part.columns, self.kinds, strict=True)]
+            parts.append(",\n".join(inner + "[" + ",".join(row) + "]" for row in zip(*cells, strict=True)))
+        return ",\n".join(parts)
 
 
 def _table_json(frame: pd.DataFrame) -> dict[str, object]:
     """:func:`encode_table` with the rows as :class:`_RowLines`: the same text once dumped."""
     frame = _prepare(frame)
     kinds = [_column_kind(frame[column]) for column in frame.columns]
-    cells = [_column_json(frame[c], k) for c, k in zip(frame.columns, kinds, strict=True)]
-    rows = _RowLines("[" + ",".join(row) + "]" for row in zip(*cells, strict=True)) if cells else _RowLines()
-    return {"columns": list(frame.columns), "dtypes": kinds, "rows": rows}
+    return {"columns": list(frame.columns), "dtypes": kinds, "rows": _RowLines(frame, kinds)}
 
 
 def _column_json(series: pd.Series, kind: str) -> list[str]:
@@ -223,7 +242,8 @@ def _dump(value: object, indent: int = 0) -> str:
         ]
         return "{\n" + ",\n".join(items) + "\n" + pad + "}"
     if isinstance(value, _RowLines):
-        return "[\n" + ",\n".join(inner + line for line in value) + "\n" + pad + "]" if value else "[]"
+        text = value.text(inner)
+        return "[\n" + text + "\n" + pad + "]" if text else "[]"
     if isinstance(value, list) and value and all(isinstance(v, list) for v in value):
         items = [inner + _compact(v) for v in value]
         return "[\n" + ",\n".join(items) + "\n" + pad + "]"
