@@ -71,15 +71,15 @@ def test_a_table_longer_than_the_terminal_cap_shows_its_first_rows_and_says_wher
         capsys, monkeypatch, tmp_path):
     # Before: every row of every pair went to the terminal (an 11,122-pair study spent 138 of its
     # 167 s drawing 55,610 CAR rows). The cap is 200 rows; 3 here, on 4 pairs x 2 windows.
-    import backtest.commands.study as study
+    import backtest.report.terminal as terminal
 
-    monkeypatch.setattr(study, "TERMINAL_ROWS", 3)
+    monkeypatch.setattr(terminal, "TERMINAL_ROWS", 3)
     code = main(["study", "--event", "deepseek_r1", "--symbols", "NVDA", "000660.KS", "AMD", "MU",
                  "--car", "0:0,0:5", "--wide", "--out", str(tmp_path / "out")])
     out = capsys.readouterr().out
     assert code == 0
-    assert "The first 3 of 8 rows; all of them: --out DIR writes car.csv, or --json FILE." in out
-    assert "The first 3 of 4 rows; all of them: --out DIR writes fits.csv, or --json FILE." in out
+    assert "The first 3 of 8 rows; all of them are in car.csv (--out DIR)." in out
+    assert "The first 3 of 4 rows; all of them are in fits.csv (--out DIR)." in out
     car = pd.read_csv(tmp_path / "out" / "car.csv")
     assert len(car) == 8  # the files keep every row
     # CARs: NVDA's two rows and 000660.KS's first; fits: NVDA, 000660.KS, AMD. MU's rows: not shown

@@ -10,7 +10,6 @@ import argparse
 import json
 import math
 from collections.abc import Mapping
-from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -237,22 +236,6 @@ def _test_tables(result: EventStudyResult) -> list[Table]:
     return out
 
 
-#: Rows of one table the terminal shows: a study of thousands of pairs printed every pair's rows
-#: (an 11,122-pair study spent 138 of its 167 s drawing 55,610 CAR rows); the files hold them all.
-TERMINAL_ROWS = 200
-
-
-def _first_rows(table: Table) -> Table:
-    """``table`` cut to its first :data:`TERMINAL_ROWS` rows, its note saying how many more there are
-    and where they are; a table that fits is unchanged."""
-    total = len(table.frame)
-    if total <= TERMINAL_ROWS:
-        return table
-    more = (f"The first {TERMINAL_ROWS:,} of {total:,} rows; all of them: --out DIR writes "
-            f"{table.name}.csv, or --json FILE.")
-    return replace(table, frame=table.frame.iloc[:TERMINAL_ROWS], note=f"{more} {table.note}".strip())
-
-
 def render(result: EventStudyResult, wide: bool = False, names: Mapping[str, str] | None = None) -> None:
     """Print the model fits, the CAR table and the cross-sectional tests, folded to the terminal.
 
@@ -263,7 +246,7 @@ def render(result: EventStudyResult, wide: bool = False, names: Mapping[str, str
     console = make_console(wide)
     for table in study_tables(result):
         group = "event_id" if "event_id" in table.frame else None
-        print_table(console, _first_rows(table), group=group, group_titles=names)
+        print_table(console, table, group=group, group_titles=names)
     for note in result.fits["warning"]:
         if isinstance(note, str) and note:
             console.print(Text(f"note: {note}"))
