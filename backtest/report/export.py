@@ -112,7 +112,6 @@ def to_csv(frame: pd.DataFrame) -> str:
     )
 
 
-
 #: What starts raw HTML in Markdown: "<" before a letter, "/", "!" or "?" (a tag, a comment).
 _HTML_START = re.compile(r"<(?=[A-Za-z/!?])")
 
