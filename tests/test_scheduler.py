@@ -335,6 +335,39 @@ def test_a_scheduler_lost_mid_run_is_one_schedulererror(monkeypatch):
     assert "connection to it was lost" in message and "\n" not in message
 
 
+_UNPICKLED_IN: list[int] = []  # each process a _Noted input was unpickled in, as that process saw it
+
+
+def _noted(value):
+    _UNPICKLED_IN.append(os.getpid())
+    return _Noted(value)
+
+
+class _Noted:
+    """A unit input that notes the process it is unpickled in."""
+
+    def __init__(self, value):
+        self.value = value
+
+    def __reduce__(self):
+        return _noted, (self.value,)
+
+
+def _value_and_pid(item):
+    return item.value, _UNPICKLED_IN[-1], os.getpid()
+
+
+def test_the_scheduler_passes_a_units_input_on_without_unpickling_it(cluster):
+    # A local cluster's scheduler runs in this process. Dask's scheduler unpickled every task's
+    # input (a block's tables) and pickled it again for the worker, taking this process's CPU
+    # beside the workers. Now a unit's input is unpickled once, on the worker that runs it.
+    _UNPICKLED_IN.clear()
+    outputs = scheduler.Mapper(cluster, progress=False).map(_value_and_pid, [_Noted(1), _Noted(2)])
+    assert [value for value, _, _ in outputs] == [1, 2]
+    assert all(unpickled_in == ran_in != os.getpid() for _, unpickled_in, ran_in in outputs)
+    assert _UNPICKLED_IN == []
+
+
 def test_a_mapper_waits_on_its_own_clients_event_loop(cluster, monkeypatch):
     # The module's `with Client(...)` made that client the current one, and as_completed runs
     # on the current client's event loop unless told otherwise: a Mapper on another client
