@@ -308,3 +308,48 @@ def test_csv_in_chunks_writes_dates_as_pandas_does_in_its_own_chunks(monkeypatch
     assert to_csv(frame) == expected
     lines = expected.splitlines()
     assert lines[1].startswith("2020-01-01,") and lines[-1].startswith("2028-03-18 01:00:00,")  # both forms
+
+
+def test_a_tables_files_are_made_a_piece_at_a_time_as_they_are_written(tmp_path, monkeypatch) -> None:
+    # Every file of a set was made whole before the first was written: a 400,000-pair study's
+    # CSV, Parquet and JSON would have needed about 17 GB beside its tables. Now each CSV and
+    # results.json is written a chunk of rows at a time as the chunk is made, and a table's
+    # Parquet when the writer comes to it; the bytes are those of the whole texts.
+    from pandas.io.formats import csvs
+
+    from backtest.report.output import open_output
+
+    monkeypatch.setattr(csvs, "_DEFAULT_CHUNKSIZE_CELLS", 1)  # CSV chunks of 64 rows (x 64)
+    monkeypatch.setattr(results_file, "ROWS_PER_CHUNK", 50)
+    frame = pd.DataFrame({"car": np.linspace(-0.2, 0.2, 200), "symbol": ["NVDA", "=1+1"] * 100,
+                          "note": ["x" * 200] * 200})  # chunks larger than the file's write buffer
+    tables = {"car": frame, "fits": frame.iloc[:3]}
+    seen: list[tuple[str, int]] = []  # (what was being made, bytes of car.csv / results.json staged by then)
+
+    with open_output(tmp_path / "out") as out:
+        staged = out.staging
+
+        def size(name: str) -> int:
+            path = staged / name
+            return path.stat().st_size if path.exists() else -1
+
+        real_csv, real_rows = export._csv_ready, results_file._column_json
+        monkeypatch.setattr(export, "_csv_ready", lambda part: (seen.append(("csv", size("car.csv"))),
+                                                                real_csv(part))[1])
+        monkeypatch.setattr(results_file, "_column_json", lambda series, kind: (
+            seen.append(("json", size("results.json"))), real_rows(series, kind))[1])
+        files = export.table_files(tables, {"model": "market"})
+        assert seen == []  # nothing is made before it is written
+        written = export.write_files(out, files)
+    csv_sizes = [n for what, n in seen if what == "csv"]
+    json_sizes = [n for what, n in seen if what == "json"]
+    # car.csv's 4 chunks (64, 64, 64 and 8 rows), each made once the ones before it were written,
+    # then fits.csv's one (car.csv whole by then); results.json's rows likewise
+    assert csv_sizes[0] == 0 and csv_sizes == sorted(set(csv_sizes)) and len(csv_sizes) == 5
+    assert json_sizes == sorted(json_sizes) and len(set(json_sizes)) >= 4
+    assert [p.name for p in written] == ["car.csv", "car.parquet", "fits.csv", "fits.parquet", "results.json"]
+    monkeypatch.undo()
+    out_dir, settings = tmp_path / "out", {"model": "market"}
+    assert (out_dir / "car.csv").read_text(encoding="utf-8") == to_csv(frame)
+    assert (out_dir / "results.json").read_text(encoding="utf-8") == dumps_results(tables, settings)
+    assert (out_dir / "fits.parquet").read_bytes() == export.to_parquet(frame.iloc[:3])

@@ -34,14 +34,18 @@ import pandas as pd
 from backtest.report.export import (
     CSV_FLOAT_FORMAT,
     JSON_FILE,
+    Content,
     Results,
-    dumps_results,
+    csv_pieces,
     load_results,
+    made_when_written,
+    results_pieces,
     to_csv,
     to_markdown,
     to_parquet,
     write_files,
 )
+from backtest.report.output import OutputSet, open_output
 from backtest.report.tables import (
     Table,
     alignment_table,
@@ -113,36 +117,45 @@ def none_as_text(frame: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
     return out
 
 
-def write_report(run: Any, out_dir: str | Path, html: bool = True) -> list[Path]:
+def write_report(run: Any, out_dir: str | Path | OutputSet, html: bool = True) -> list[Path]:
     """Write every output file of ``run`` into ``out_dir`` (created if needed); returns the paths.
 
-    All files go through :func:`~backtest.report.export.write_files`, as one set.
+    All files go through :func:`~backtest.report.export.write_files`, into one set. A table's
+    files are made and written one at a time (a large study's are never all in memory).
     """
     from backtest.report.figures import start_figures
     from backtest.report.html import render_html
     from backtest.return_tables.export import start_return_table_files
 
+    if not isinstance(out_dir, OutputSet):
+        with open_output(out_dir) as out:
+            return write_report(run, out, html)
     # The charts and the Excel and LaTeX files first: with a second process (backtest.background)
     # it makes them while this one writes the tables, and this one takes back what it has not started.
     figures = start_figures(run) if html else None
     return_files = start_return_table_files(run.return_tables)
     tables = run.tables()
     optional = _optional_params(run.settings.strategy)
-    files: dict[str, str | bytes] = {}
+    files: dict[str, Content] = {}
     for name, frame in tables.items():
         if name in PARAMETER_TABLES:  # the JSON below keeps an optional parameter's None as null
             frame = none_as_text(frame, optional)
-        files[f"{name}.csv"] = to_csv(frame)
-        files[f"{name}.md"] = _markdown(generic_table(name, name.replace("_", " "), frame))
-        files[f"{name}.parquet"] = to_parquet(frame)
+        files[f"{name}.csv"] = csv_pieces(frame)
+        files[f"{name}.md"] = made_when_written(_generic_markdown, name, frame)
+        files[f"{name}.parquet"] = made_when_written(to_parquet, frame)
     shown_tables = run.display_tables
     files["reactions.csv"] = to_csv(shown_tables["reactions"].frame)
     files["reactions.md"] = _markdown(shown_tables["reactions"])
-    files |= return_files()
+    written = write_files(out_dir, files)  # now, while the second process draws the charts
+    files = return_files()
     summary = "\n".join(_markdown(t) for t in shown_tables.values())
     files["summary.md"] = "# backtest run: summary\n\n" + summary
     settings = run.settings.to_dict() | {"grid_run": run.grid}
-    files[JSON_FILE] = dumps_results(tables, settings, run.provenance, run.warnings)
+    files[JSON_FILE] = results_pieces(tables, settings, run.provenance, run.warnings)
     if figures is not None:
-        files[REPORT_FILE] = render_html(run, shown_tables, figures())
-    return write_files(out_dir, files)
+        files[REPORT_FILE] = made_when_written(lambda: render_html(run, shown_tables, figures()))
+    return written + write_files(out_dir, files)
+
+
+def _generic_markdown(name: str, frame: pd.DataFrame) -> str:
+    return _markdown(generic_table(name, name.replace("_", " "), frame))

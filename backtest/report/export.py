@@ -16,8 +16,9 @@ NVDA,-0.1697
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -35,6 +36,7 @@ from backtest.report.results_file import (  # noqa: F401 - results.json's names,
     encode_table,
     load_results,
     loads_results,
+    results_pieces,
 )
 
 CSV_FLOAT_FORMAT = "%.10g"
@@ -95,21 +97,22 @@ def _csv_texts(series: pd.Series) -> list[object]:
 
 
 def to_csv(frame: pd.DataFrame) -> str:
-    """Deterministic CSV text: no index, ``%.10g`` floats, ``\\n`` line ends.
+    """Deterministic CSV text: no index, ``%.10g`` floats, ``\\n`` line ends (:func:`csv_pieces` joined)."""
+    return "".join(csv_pieces(frame))
 
-    Written a chunk of rows at a time (a million-row table's cells as text at once took
-    gigabytes): whole chunks of pandas' own, so a column of dates is written as pandas writes it
-    (dates alone where a chunk of its has no time of day).
+
+def csv_pieces(frame: pd.DataFrame) -> Iterator[str]:
+    """:func:`to_csv`'s text a chunk of rows at a time, made as it is written (a million-row
+    table's cells as text at once took gigabytes): whole chunks of pandas' own, so a column of
+    dates is written as pandas writes it (dates alone where a chunk of its has no time of day).
     """
     from pandas.io.formats import csvs
 
     cells = getattr(csvs, "_DEFAULT_CHUNKSIZE_CELLS", 100_000)  # what pandas cuts its chunks by
     rows = max(1, cells // max(len(_prepare(frame.iloc[:0]).columns), 1)) * 64
-    return "".join(
-        _csv_ready(frame.iloc[start : start + rows]).to_csv(
+    for start in range(0, max(len(frame), 1), rows):
+        yield _csv_ready(frame.iloc[start : start + rows]).to_csv(
             index=False, header=start == 0, float_format=CSV_FLOAT_FORMAT, lineterminator="\n")
-        for start in range(0, max(len(frame), 1), rows)
-    )
 
 
 #: What starts raw HTML in Markdown: "<" before a letter, "/", "!" or "?" (a tag, a comment).
@@ -166,36 +169,61 @@ def to_parquet(frame: pd.DataFrame) -> bytes:
 TABLE_FORMATS: tuple[str, ...] = ("csv", "parquet")
 
 
+def made_when_written(make: Callable[..., str | bytes], *args: Any) -> Iterator[str | bytes]:
+    """``make(*args)`` as one piece, made when :func:`write_files` comes to it: a set of large
+    files is made and written one file at a time.
+
+    >>> pieces = made_when_written(to_parquet, pd.DataFrame({"car": [-0.1]}))  # nothing made yet
+    >>> next(pieces)[:4]
+    b'PAR1'
+    """
+    yield make(*args)
+
+
+#: A file's content for :func:`write_files`: its text, its bytes, or pieces of either, made and
+#: written one after another (a large table's CSV and JSON are never whole in memory).
+Content = str | bytes | Iterable[str] | Iterable[bytes]
+
+
 def table_files(
     tables: Mapping[str, pd.DataFrame],
     settings: Mapping[str, object],
     provenance: Mapping[str, object] | None = None,
     warnings: list[str] | None = None,
-) -> dict[str, str | bytes]:
-    """The files of a set of result tables: ``<name>.csv`` and ``<name>.parquet`` each, and ``results.json``.
+) -> dict[str, Content]:
+    """The files of a set of result tables: ``<name>.csv`` and ``<name>.parquet`` each, and
+    ``results.json``, as pieces made while :func:`write_files` writes them.
 
     >>> sorted(table_files({"car": pd.DataFrame({"car": [-0.1]})}, {"model": "market"}))
     ['car.csv', 'car.parquet', 'results.json']
     """
-    files: dict[str, str | bytes] = {}
+    files: dict[str, Content] = {}
     for name, frame in tables.items():
-        files[f"{name}.csv"] = to_csv(frame)
-        files[f"{name}.parquet"] = to_parquet(frame)
-    files[JSON_FILE] = dumps_results(tables, settings, provenance, warnings)
+        files[f"{name}.csv"] = csv_pieces(frame)
+        files[f"{name}.parquet"] = made_when_written(to_parquet, frame)
+    files[JSON_FILE] = results_pieces(tables, settings, provenance, warnings)
     return files
 
 
-def write_files(out_dir: str | Path | OutputSet, files: Mapping[str, str | bytes]) -> list[Path]:
+def write_files(out_dir: str | Path | OutputSet, files: Mapping[str, Content]) -> list[Path]:
     """Write one set of output files into ``out_dir``: the one writer of every command's ``--out``.
 
-    ``files`` maps a name inside ``out_dir`` to its text (UTF-8, ``\\n`` line ends) or bytes.
-    ``out_dir`` is an :class:`~backtest.report.output.OutputSet` opened before the work (the
-    CLI opens one for every ``--out``; its files are swapped in when the command succeeds),
-    or a path, opened, written and swapped in here. Either way the set lands whole or not
-    at all. Returns the final paths, in the order given.
+    ``files`` maps a name inside ``out_dir`` to its :data:`Content`: text (UTF-8, ``\\n`` line
+    ends), bytes, or pieces of either, written as they are made. ``out_dir`` is an
+    :class:`~backtest.report.output.OutputSet` opened before the work (the CLI opens one for
+    every ``--out``; its files are swapped in when the command succeeds), or a path, opened,
+    written and swapped in here. Either way the set lands whole or not at all. Returns the
+    final paths, in the order given.
     """
     if not isinstance(out_dir, OutputSet):
         with open_output(out_dir) as out:
             return write_files(out, files)
-    write = {bytes: out_dir.write_bytes, str: out_dir.write_text}
-    return [write[type(content)](name, content) for name, content in files.items()]
+    written = []
+    for name, content in files.items():
+        if isinstance(content, str):
+            written.append(out_dir.write_text(name, content))
+        elif isinstance(content, bytes):
+            written.append(out_dir.write_bytes(name, content))
+        else:
+            written.append(out_dir.write_pieces(name, content))
+    return written

@@ -25,6 +25,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
 from types import TracebackType
 
@@ -181,6 +182,14 @@ class OutputSet:
     def write_bytes(self, name: str, data: bytes) -> Path:
         """Write bytes; returns the file's final path."""
         self.path(name).write_bytes(data)
+        return self.written[-1]
+
+    def write_pieces(self, name: str, pieces: Iterable[str | bytes]) -> Path:
+        """Write pieces of text (UTF-8, as :meth:`write_text` writes it) or bytes one after another,
+        as they are made; returns the file's final path."""
+        with self.path(name).open("wb") as handle:
+            for piece in pieces:
+                handle.write(piece.encode("utf-8") if isinstance(piece, str) else piece)
         return self.written[-1]
 
     # -- closing: swap in, or throw away -----------------------------------------------------

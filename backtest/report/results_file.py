@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -167,23 +167,22 @@ ROWS_PER_CHUNK = 65_536
 
 @dataclass
 class _RowLines:
-    """A table's rows, written by :func:`_dump` as compact JSON text, one row per line (the text
-    ``json.dumps`` gives each :func:`encode_table` row), column by column a chunk at a time."""
+    """A table's rows, written by :func:`_dump_pieces` as compact JSON text, one row per line (the
+    text ``json.dumps`` gives each :func:`encode_table` row), column by column a chunk at a time."""
 
     frame: pd.DataFrame
     kinds: list[str]
 
-    def text(self, inner: str) -> str:
-        """The rows' lines, each indented by ``inner``, joined by ``",\\n"``; "" without rows."""
+    def chunks(self, inner: str) -> Iterator[str]:
+        """The rows' lines a chunk of rows at a time, each line indented by ``inner``, the lines
+        of a chunk joined by ``",\n"``; none without rows."""
         frame = self.frame
         if not len(frame.columns):
-            return ""  # encode_table: no columns, no rows
-        parts = []
+            return  # encode_table: no columns, no rows
         for start in range(0, len(frame), ROWS_PER_CHUNK):
             part = frame.iloc[start : start + ROWS_PER_CHUNK]
             cells = [_column_json(part[c], k) for c, k in zip(part.columns, self.kinds, strict=True)]
-            parts.append(",\n".join(inner + "[" + ",".join(row) + "]" for row in zip(*cells, strict=True)))
-        return ",\n".join(parts)
+            yield ",\n".join(inner + "[" + ",".join(row) + "]" for row in zip(*cells, strict=True))
 
 
 def _table_json(frame: pd.DataFrame) -> dict[str, object]:
@@ -230,24 +229,33 @@ def decode_table(doc: Mapping[str, object]) -> pd.DataFrame:
 
 
 def _dump(value: object, indent: int = 0) -> str:
-    """JSON with sorted keys; nested dicts indented, each table row on one line."""
+    """:func:`_dump_pieces` joined."""
+    return "".join(_dump_pieces(value, indent))
+
+
+def _dump_pieces(value: object, indent: int = 0) -> Iterator[str]:
+    """JSON with sorted keys, as pieces of text made one after another (a million-row table's
+    rows a chunk at a time); nested dicts indented, each table row on one line."""
     pad = " " * indent
     inner = " " * (indent + 1)
     if isinstance(value, dict):
         if not value:
-            return "{}"
-        items = [
-            f"{inner}{json.dumps(str(k), ensure_ascii=False)}: {_dump(value[k], indent + 1)}"
-            for k in sorted(value, key=str)
-        ]
-        return "{\n" + ",\n".join(items) + "\n" + pad + "}"
-    if isinstance(value, _RowLines):
-        text = value.text(inner)
-        return "[\n" + text + "\n" + pad + "]" if text else "[]"
-    if isinstance(value, list) and value and all(isinstance(v, list) for v in value):
-        items = [inner + _compact(v) for v in value]
-        return "[\n" + ",\n".join(items) + "\n" + pad + "]"
-    return _compact(value)
+            yield "{}"
+            return
+        for i, key in enumerate(sorted(value, key=str)):
+            yield f"{',' if i else '{'}\n{inner}{json.dumps(str(key), ensure_ascii=False)}: "
+            yield from _dump_pieces(value[key], indent + 1)
+        yield "\n" + pad + "}"
+    elif isinstance(value, _RowLines):
+        opened = False
+        for chunk in value.chunks(inner):
+            yield (",\n" if opened else "[\n") + chunk
+            opened = True
+        yield "\n" + pad + "]" if opened else "[]"
+    elif isinstance(value, list) and value and all(isinstance(v, list) for v in value):
+        yield "[\n" + ",\n".join(inner + _compact(v) for v in value) + "\n" + pad + "]"
+    else:
+        yield _compact(value)
 
 
 #: json.dumps(value, ensure_ascii=False, allow_nan=False, sort_keys=True, separators=(",", ":")),
@@ -265,13 +273,14 @@ class Results:
     warnings: list[str] = field(default_factory=list)
 
 
-def dumps_results(
+def results_pieces(
     tables: Mapping[str, pd.DataFrame],
     settings: Mapping[str, object],
     provenance: Mapping[str, object] | None = None,
     warnings: list[str] | None = None,
-) -> str:
-    """Serialise results and the settings used to a deterministic JSON text."""
+) -> Iterator[str]:
+    """:func:`dumps_results`' text as pieces made one after another: what the writer of
+    ``--out`` takes, so that a large study's JSON is never whole in memory."""
     doc = {
         "format": FORMAT_NAME,
         "format_version": FORMAT_VERSION,
@@ -280,7 +289,18 @@ def dumps_results(
         "warnings": [str(w) for w in warnings or []],
         "tables": {name: _table_json(frame) for name, frame in tables.items()},
     }
-    return _dump(doc) + "\n"
+    yield from _dump_pieces(doc)
+    yield "\n"
+
+
+def dumps_results(
+    tables: Mapping[str, pd.DataFrame],
+    settings: Mapping[str, object],
+    provenance: Mapping[str, object] | None = None,
+    warnings: list[str] | None = None,
+) -> str:
+    """Serialise results and the settings used to a deterministic JSON text."""
+    return "".join(results_pieces(tables, settings, provenance, warnings))
 
 
 def loads_results(text: str, source: str = "<json>") -> Results:
