@@ -25,6 +25,7 @@ into one directory:
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -42,8 +43,8 @@ from backtest.report.export import (
     results_pieces,
     to_csv,
     to_markdown,
-    to_parquet,
     write_files,
+    write_parquet,
 )
 from backtest.report.output import OutputSet, open_output
 from backtest.report.tables import (
@@ -142,7 +143,7 @@ def write_report(run: Any, out_dir: str | Path | OutputSet, html: bool = True) -
             frame = none_as_text(frame, optional)
         files[f"{name}.csv"] = csv_pieces(frame)
         files[f"{name}.md"] = made_when_written(_generic_markdown, name, frame)
-        files[f"{name}.parquet"] = made_when_written(to_parquet, frame)
+        files[f"{name}.parquet"] = functools.partial(write_parquet, frame)
     shown_tables = run.display_tables
     files["reactions.csv"] = to_csv(shown_tables["reactions"].frame)
     files["reactions.md"] = _markdown(shown_tables["reactions"])

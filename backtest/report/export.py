@@ -15,10 +15,11 @@ NVDA,-0.1697
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 import pandas as pd
@@ -161,8 +162,14 @@ def to_parquet(frame: pd.DataFrame) -> bytes:
     import io
 
     buffer = io.BytesIO()
-    _parquet_ready(frame).to_parquet(buffer, engine="pyarrow", index=False)
+    write_parquet(frame, buffer)
     return buffer.getvalue()
+
+
+def write_parquet(frame: pd.DataFrame, handle: BinaryIO) -> None:
+    """:func:`to_parquet`'s bytes written to ``handle`` as pyarrow makes them (a large table's
+    file is not held in memory, nor copied out of a buffer)."""
+    _parquet_ready(frame).to_parquet(handle, engine="pyarrow", index=False)
 
 
 #: File formats every command's ``--out`` writes per table (``results.json`` holds them all).
@@ -173,16 +180,17 @@ def made_when_written(make: Callable[..., str | bytes], *args: Any) -> Iterator[
     """``make(*args)`` as one piece, made when :func:`write_files` comes to it: a set of large
     files is made and written one file at a time.
 
-    >>> pieces = made_when_written(to_parquet, pd.DataFrame({"car": [-0.1]}))  # nothing made yet
-    >>> next(pieces)[:4]
-    b'PAR1'
+    >>> pieces = made_when_written(str.upper, "made now")  # nothing made yet
+    >>> next(pieces)
+    'MADE NOW'
     """
     yield make(*args)
 
 
-#: A file's content for :func:`write_files`: its text, its bytes, or pieces of either, made and
-#: written one after another (a large table's CSV and JSON are never whole in memory).
-Content = str | bytes | Iterable[str] | Iterable[bytes]
+#: A file's content for :func:`write_files`: its text, its bytes, pieces of either made and
+#: written one after another (a large table's CSV and JSON are never whole in memory), or a
+#: function that writes the file to the binary handle it is given (a table's Parquet).
+Content = str | bytes | Iterable[str] | Iterable[bytes] | Callable[[BinaryIO], None]
 
 
 def table_files(
@@ -200,7 +208,7 @@ def table_files(
     files: dict[str, Content] = {}
     for name, frame in tables.items():
         files[f"{name}.csv"] = csv_pieces(frame)
-        files[f"{name}.parquet"] = made_when_written(to_parquet, frame)
+        files[f"{name}.parquet"] = functools.partial(write_parquet, frame)
     files[JSON_FILE] = results_pieces(tables, settings, provenance, warnings)
     return files
 
@@ -224,6 +232,8 @@ def write_files(out_dir: str | Path | OutputSet, files: Mapping[str, Content]) -
             written.append(out_dir.write_text(name, content))
         elif isinstance(content, bytes):
             written.append(out_dir.write_bytes(name, content))
+        elif callable(content):
+            written.append(out_dir.write_with(name, content))
         else:
             written.append(out_dir.write_pieces(name, content))
     return written

@@ -25,9 +25,10 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from types import TracebackType
+from typing import BinaryIO
 
 from backtest.errors import OutputError
 from backtest.files import current_umask
@@ -182,6 +183,12 @@ class OutputSet:
     def write_bytes(self, name: str, data: bytes) -> Path:
         """Write bytes; returns the file's final path."""
         self.path(name).write_bytes(data)
+        return self.written[-1]
+
+    def write_with(self, name: str, write: Callable[[BinaryIO], None]) -> Path:
+        """Write the file with ``write(handle)`` (a binary handle); returns the file's final path."""
+        with self.path(name).open("wb") as handle:
+            write(handle)
         return self.written[-1]
 
     def write_pieces(self, name: str, pieces: Iterable[str | bytes]) -> Path:
