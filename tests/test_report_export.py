@@ -300,7 +300,7 @@ def test_csv_in_chunks_writes_dates_as_pandas_does_in_its_own_chunks(monkeypatch
     # to_csv cuts the table in whole chunks of pandas' own, so the bytes are pandas' bytes.
     from pandas.io.formats import csvs
 
-    monkeypatch.setattr(csvs, "_DEFAULT_CHUNKSIZE_CELLS", 40)  # 20 rows of 2 columns; to_csv: 1,280
+    monkeypatch.setattr(csvs, "_DEFAULT_CHUNKSIZE_CELLS", 40)  # 20 rows of 2 columns; to_csv: 320
     days = pd.date_range("2020-01-01", periods=3000, freq="D")
     stamps = days + pd.to_timedelta(np.where(np.arange(3000) < 1500, 0, 3600), unit="s")
     frame = pd.DataFrame({"date": stamps, "x": np.linspace(-1.0, 1.0, 3000)})
@@ -319,7 +319,7 @@ def test_a_tables_files_are_made_a_piece_at_a_time_as_they_are_written(tmp_path,
 
     from backtest.report.output import open_output
 
-    monkeypatch.setattr(csvs, "_DEFAULT_CHUNKSIZE_CELLS", 1)  # CSV chunks of 64 rows (x 64)
+    monkeypatch.setattr(csvs, "_DEFAULT_CHUNKSIZE_CELLS", 12)  # pandas: 4 rows of 3 columns; ours: 64
     monkeypatch.setattr(results_file, "ROWS_PER_CHUNK", 50)
     frame = pd.DataFrame({"car": np.linspace(-0.2, 0.2, 200), "symbol": ["NVDA", "=1+1"] * 100,
                           "note": ["x" * 200] * 200})  # chunks larger than the file's write buffer

@@ -38,7 +38,7 @@ def _prepare(frame: pd.DataFrame) -> pd.DataFrame:
     if not (isinstance(frame.index, pd.RangeIndex) and frame.index.start == 0 and frame.index.step == 1):
         has_names = any(name is not None for name in frame.index.names)
         frame = frame.reset_index(drop=not has_names)
-    frame = frame.copy()
+    frame = frame.copy(deep=False)  # new column names, the same arrays (copy-on-write: pandas >= 3)
     frame.columns = [str(column) for column in frame.columns]
     return frame
 
