@@ -219,7 +219,8 @@ def write_files(out_dir: str | Path | OutputSet, files: Mapping[str, Content]) -
     """Write one set of output files into ``out_dir``: the one writer of every command's ``--out``.
 
     ``files`` maps a name inside ``out_dir`` to its :data:`Content`: text (UTF-8, ``\\n`` line
-    ends), bytes, or pieces of either, written as they are made. ``out_dir`` is an
+    ends), bytes, pieces of either written as they are made, or a function that writes the file
+    to a binary handle. ``out_dir`` is an
     :class:`~backtest.report.output.OutputSet` opened before the work (the CLI opens one for
     every ``--out``; its files are swapped in when the command succeeds), or a path, opened,
     written and swapped in here. Either way the set lands whole or not at all. Returns the
