@@ -220,11 +220,10 @@ def write_files(out_dir: str | Path | OutputSet, files: Mapping[str, Content]) -
 
     ``files`` maps a name inside ``out_dir`` to its :data:`Content`: text (UTF-8, ``\\n`` line
     ends), bytes, pieces of either written as they are made, or a function that writes the file
-    to a binary handle. ``out_dir`` is an
-    :class:`~backtest.report.output.OutputSet` opened before the work (the CLI opens one for
-    every ``--out``; its files are swapped in when the command succeeds), or a path, opened,
-    written and swapped in here. Either way the set lands whole or not at all. Returns the
-    final paths, in the order given.
+    to a binary handle. ``out_dir`` is an :class:`~backtest.report.output.OutputSet` opened
+    before the work (the CLI opens one for every ``--out``; its files are swapped in when the
+    command succeeds), or a path, opened, written and swapped in here. Either way the set lands
+    whole or not at all. Returns the final paths, in the order given.
     """
     if not isinstance(out_dir, OutputSet):
         with open_output(out_dir) as out:

@@ -175,7 +175,7 @@ class _RowLines:
 
     def chunks(self, inner: str) -> Iterator[str]:
         """The rows' lines a chunk of rows at a time, each line indented by ``inner``, the lines
-        of a chunk joined by ``",\n"``; none without rows."""
+        of a chunk joined by ``",\\n"``; none without rows."""
         frame = self.frame
         if not len(frame.columns):
             return  # encode_table: no columns, no rows
