@@ -173,16 +173,19 @@ def second_process(preload: Preload | None) -> Iterator[None]:
 def _stop(executor: ProcessPoolExecutor) -> None:
     """Stop a busy worker now: a command that ends early (bad input: one line, exit 2) must not
     wait for the worker's imports or for a step whose result nobody will take."""
-    if hasattr(executor, "terminate_workers"):  # Python >= 3.14
-        executor.terminate_workers()
-        return
-    processes = list((getattr(executor, "_processes", None) or {}).values())  # no public handle
-    executor.shutdown(wait=False)
-    for process in processes:
+    call_queue = getattr(executor, "_call_queue", None)  # no public handles on these two
+    for process in list((getattr(executor, "_processes", None) or {}).values()):
         if process.is_alive():
             process.terminate()
-    for process in processes:
         process.join()
+    # With the worker gone these return at once. They join the executor's threads (its manager,
+    # the call queue's feeder), which otherwise release the queues' semaphores while the console
+    # script exits without the interpreter's teardown (backtest.cli.entry): multiprocessing's
+    # resource tracker then warned of "leaked semaphore objects" after the command's last line.
+    executor.shutdown(wait=True)
+    if call_queue is not None:
+        call_queue.close()
+        call_queue.join_thread()
 
 
 def _main_reloadable() -> bool:

@@ -163,3 +163,26 @@ def test_a_program_read_from_stdin_runs_without_a_worker_and_without_a_traceback
     )
     done = subprocess.run([sys.executable, "-"], input=program, capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "True" and "Traceback" not in done.stderr
+
+
+def test_a_program_that_exits_without_teardown_leaves_no_warning_of_leaked_semaphores(tmp_path: Path):
+    import subprocess
+    import sys
+
+    # the console script ends with os._exit (backtest.cli.entry): the worker's queues must be
+    # released before, or multiprocessing's resource tracker warns of them after the command;
+    # whether a thread of the executor was still releasing them is a race, so five workers
+    program = tmp_path / "job.py"
+    program.write_text(
+        "import os, threading\nfrom backtest import background\n"
+        "if __name__ == '__main__':\n"
+        "    for _ in range(5):\n"
+        "        with background.second_process((('json',), ())):\n"
+        "            ran_there = background.submit(os.getpid).result(take_back=False) != os.getpid()\n"
+        "        print(ran_there, [thread.name for thread in threading.enumerate()], flush=True)\n"
+        "    os._exit(0)\n"
+    )
+    done = subprocess.run([sys.executable, str(program)], capture_output=True, text=True, check=True)
+    # each worker ran its call, and no thread of its executor is left once it is stopped
+    assert done.stdout.splitlines() == ["True ['MainThread']"] * 5
+    assert done.stderr == ""
