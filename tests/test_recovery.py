@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from types import SimpleNamespace
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -334,6 +335,39 @@ def test_km_all_recovered_and_all_censored() -> None:
     none = km_share_recovered([3, 60], [False, False], days=(5, 60, 61))
     assert none.loc[5, "share"] == 0.0 and none.loc[60, "share"] == 0.0 and math.isnan(none.loc[61, "share"])
     assert math.isnan(km_median([3, 60], [False, False]))
+
+
+def test_product_limit_matches_statsmodels_survfunc_right() -> None:
+    from statsmodels.duration.survfunc import SurvfuncRight
+
+    from backtest.recovery.survival import km_curve, product_limit
+
+    rng = np.random.default_rng(7)
+    for trial in range(200):
+        n = int(rng.integers(1, 40))
+        durations = rng.integers(0, 15, n).astype(float)  # few distinct days: many ties
+        recovered = rng.random(n) < (0.3 if trial % 2 else 0.9)  # some curves fall to 0
+        if not recovered.any():
+            continue
+        times, survival, se, at_risk = product_limit(durations, recovered)
+        reference = SurvfuncRight(durations, recovered.astype(float))
+        np.testing.assert_array_equal(times, reference.surv_times)
+        np.testing.assert_array_equal(at_risk, reference.n_risk)
+        np.testing.assert_allclose(survival, reference.surv_prob, rtol=1e-12, atol=1e-15)
+        # statsmodels leaves Greenwood's se NaN where S is 0 (0 x inf); it is 0 there
+        np.testing.assert_allclose(se, np.where(reference.surv_prob == 0, 0.0, reference.surv_prob_se),
+                                   rtol=1e-12, atol=1e-15)
+        if not np.isclose(reference.surv_prob, 0.5, rtol=0, atol=1e-9).any():  # ties: the test below
+            assert np.array_equal(km_median(durations, recovered), reference.quantile(0.5), equal_nan=True)
+        curve = km_curve(durations, recovered)
+        assert curve["share"].iloc[-1] == pytest.approx(1 - reference.surv_prob[-1], abs=1e-12)
+
+
+def test_km_median_of_a_curve_that_halves_exactly_is_the_next_day() -> None:
+    # ten paths recovered on days 1..10: S(5) = 5/10 exactly, S(6) = 4/10; the first t with
+    # S(t) < 0.5 (SAS's convention, and statsmodels') is day 6, whatever the rounding of S(5)
+    for n in (2, 4, 10, 36, 64, 90):
+        assert km_median(list(range(1, n + 1)), [True] * n) == n / 2 + 1
 
 
 def test_summarize_groups_and_counts() -> None:
