@@ -1,9 +1,39 @@
-"""Row ranks of the Corrado and Wilcoxon tests: the compiled pass against scipy and by hand."""
+"""Row ranks of the Corrado and Wilcoxon tests: both ways (numpy for small arrays, the compiled
+pass for large ones) against scipy and by hand."""
 
 import numpy as np
+import pytest
 from scipy import stats
 
+from backtest.study import ranks
 from backtest.study.ranks import rank_rows, standardized_ranks
+
+
+@pytest.fixture(autouse=True, params=["numpy", "compiled"])
+def way(request, monkeypatch):
+    """Every test runs once each way: numpy's budget is set to all or none."""
+    monkeypatch.setattr(ranks, "NUMPY_BUDGET", 2**62 if request.param == "numpy" else -1)
+    monkeypatch.setattr(ranks, "_ranked_in_numpy", 0)
+    return request.param
+
+
+def test_the_two_ways_give_the_same_bits_and_numpy_ranks_until_its_budget_is_spent(monkeypatch):
+    from backtest.study import ranks_compiled
+
+    rng = np.random.default_rng(11)
+    a = np.round(rng.normal(size=(40, 90)), 2)
+    a[rng.random(a.shape) < 0.05] = np.nan
+    a[3, :4] = [np.inf, -np.inf, 0.0, -0.0]
+    for standardize in (False, True):
+        numpy_ranks, compiled = ranks._ranks_sorted(a, standardize), ranks_compiled.ranks(a, standardize)
+        np.testing.assert_array_equal(numpy_ranks, compiled)
+    used = []
+    monkeypatch.setattr(ranks, "NUMPY_BUDGET", a.size + 90)
+    monkeypatch.setattr(ranks, "_ranks_sorted", lambda *args: used.append("numpy"))
+    monkeypatch.setattr(ranks_compiled, "ranks", lambda *args: used.append("compiled"))
+    for rows in (a, a[:1], a[:1], a[:1]):  # the budget holds a and one more row
+        rank_rows(rows)
+    assert used == ["numpy", "numpy", "compiled", "compiled"]
 
 
 def test_hand_ranks_with_ties_and_missing():

@@ -4,84 +4,69 @@ The Corrado (1989) / Corrado-Zivney (1992) rank test ranks every pair's abnormal
 over its estimation and event windows, and Wilcoxon's signed-rank test ranks ``|CAR_i|``:
 one row of a few hundred values per pair, thousands of rows per block.
 
-How, and why so: numpy's value sort is vectorized (SIMD) where its argsort is not (about
-3x slower on AVX2). So each entry becomes one int64 key, its value's bits mapped to an
-order-preserving integer with the low bits replaced by its column, and the keys are sorted
-as values. That order is exact except among values equal in all but those low bits; one
-compiled pass restores the exact order (an insertion sort, linear on such nearly sorted
-rows), then writes the ranks, averages tied runs and divides by ``M_i + 1`` where asked.
+Two ways to the same ranks, bit for bit (tests hold both to ``scipy.stats.rankdata``):
+
+- A small job (the default one: tens of pairs): a stable argsort per row in numpy, then each
+  run of equal values gets the average of its positions. No numba: importing it and loading
+  its cached code costs about 0.6 s, some hundred times these arrays' ranking.
+- A large job, once it has ranked :data:`NUMPY_BUDGET` entries in numpy
+  (:mod:`backtest.study.ranks_compiled`): numpy's value sort is vectorized (SIMD)
+  where its argsort is not (about 3x slower on AVX2; 4-7x for the whole pass). So each entry
+  becomes one int64 key, its value's bits mapped to an order-preserving integer with the low
+  bits replaced by its column, and the keys are sorted as values. That order is exact except
+  among values equal in all but those low bits; one compiled pass restores the exact order
+  (an insertion sort, linear on such nearly sorted rows), then writes the ranks, averages
+  tied runs and divides by ``M_i + 1`` where asked.
 """
 
 from __future__ import annotations
 
-import numba
 import numpy as np
 
-_LAST = np.iinfo(np.int64).max  # the key of a missing entry, after every finite value
-
-
-@numba.njit(cache=True, nogil=True)
-def _keys(a: np.ndarray, bits: int) -> np.ndarray:  # pragma: no cover - compiled
-    n, width = a.shape
-    low = (1 << bits) - 1
-    keys = np.empty((n, width), dtype=np.int64)
-    bitview = a.view(np.int64)
-    for i in range(n):
-        for j in range(width):
-            if np.isfinite(a[i, j]):
-                b = bitview[i, j]
-                if b < 0:  # negative floats order backwards as integers: flip all but the sign
-                    b ^= 0x7FFFFFFFFFFFFFFF
-                keys[i, j] = (b & ~low) | j
-            else:
-                keys[i, j] = (_LAST & ~low) | j
-    return keys
-
-
-@numba.njit(cache=True, nogil=True)
-def _ranks_from_keys(a: np.ndarray, keys: np.ndarray, bits: int,
-                     standardize: bool) -> np.ndarray:  # pragma: no cover - compiled
-    n, width = a.shape
-    low = (1 << bits) - 1
-    last = _LAST & ~low
-    out = np.full((n, width), np.nan)
-    cols = np.empty(width, dtype=np.int64)
-    vals = np.empty(width)
-    for i in range(n):
-        m = 0
-        while m < width and (keys[i, m] & ~low) != last:
-            col = keys[i, m] & low
-            value = a[i, col]
-            k = m  # insertion into the exact order: moves only within runs of equal high bits
-            while k > 0 and vals[k - 1] > value:
-                vals[k] = vals[k - 1]
-                cols[k] = cols[k - 1]
-                k -= 1
-            vals[k] = value
-            cols[k] = col
-            m += 1
-        start = 0
-        while start < m:
-            stop = start + 1
-            while stop < m and vals[stop] == vals[start]:
-                stop += 1
-            rank = (start + 1 + stop) / 2.0  # positions start..stop-1 tie: their average rank
-            if standardize:
-                rank = rank / (m + 1.0)
-            for k in range(start, stop):
-                out[i, cols[k]] = rank
-            start = stop
-    return out
+#: Entries ranked in numpy in this process before the compiled pass takes over: about what
+#: numba costs to import and load (0.6 s) in numpy's time (4-7x the compiled pass's). A job
+#: rents until the rent would have bought the compiled pass (ski rental: never more than twice
+#: the cheaper choice); the default job's ranks (300,000 entries) never reach it.
+NUMPY_BUDGET = 2**22
+_ranked_in_numpy = 0
 
 
 def _ranks(a: np.ndarray, standardize: bool) -> np.ndarray:
+    global _ranked_in_numpy
     a = np.ascontiguousarray(np.asarray(a, dtype=float))
     if a.ndim != 2:
         raise ValueError(f"ranks: expected a 2-D array, got shape {a.shape}")  # a caller's bug
-    bits = max(int(a.shape[1] - 1).bit_length(), 1)
-    keys = _keys(a, bits)
-    keys.sort(axis=1)
-    return _ranks_from_keys(a, keys, bits, standardize)
+    if _ranked_in_numpy + a.size <= NUMPY_BUDGET:
+        _ranked_in_numpy += a.size
+        return _ranks_sorted(a, standardize)
+    from backtest.study import ranks_compiled
+
+    return ranks_compiled.ranks(a, standardize)
+
+
+def _ranks_sorted(a: np.ndarray, standardize: bool) -> np.ndarray:
+    """The numpy way: missing entries sort last; a run of equal values from position ``first``
+    to ``stop - 1`` (0-based) gets the rank ``(first + 1 + stop) / 2``, their average."""
+    n, width = a.shape
+    finite = np.isfinite(a)
+    count = finite.sum(axis=1)[:, None]
+    keyed = np.where(finite, a, np.inf)
+    order = np.argsort(keyed, axis=1, kind="stable")
+    values = np.take_along_axis(keyed, order, axis=1)
+    position = np.arange(width)
+    starts = np.ones((n, width), dtype=bool)
+    np.not_equal(values[:, 1:], values[:, :-1], out=starts[:, 1:])
+    ends = np.ones((n, width), dtype=bool)
+    ends[:, :-1] = starts[:, 1:]
+    first = np.maximum.accumulate(np.where(starts, position, 0), axis=1)
+    stop = np.minimum.accumulate(np.where(ends, position + 1, width)[:, ::-1], axis=1)[:, ::-1]
+    ranked = (first + 1 + stop) / 2.0
+    if standardize:
+        ranked /= count + 1.0
+    ranked[position >= count] = np.nan
+    out = np.empty_like(ranked)
+    np.put_along_axis(out, order, ranked, axis=1)
+    return out
 
 
 def rank_rows(a: np.ndarray) -> np.ndarray:
