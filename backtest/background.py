@@ -11,9 +11,12 @@ byte: the worker runs the same functions on the same inputs.
 
 :func:`submit` hands a call to that worker, or, with no worker running (Python API, tests, a
 Dask scheduler doing the mapping, ``--help``), runs it here when its result is asked for, where
-it ran before. The warnings the call raises in the worker are raised again here when the result
-is taken, in order, so the run warns exactly as before. A worker that dies (killed, out of
-memory) is not a failure: the call runs again here.
+it ran before. Each call runs once, in one process: the worker claims a call as it starts it,
+and this process takes back one the worker has not started when it asks for its result, or
+while it waits for the worker's (a slot per call, in memory both share, says who has it). The
+warnings a call raises (and its error) are raised here when the result is taken, in order, so
+the run warns exactly as before. A worker that dies (killed, out of memory) is not a failure:
+the call runs again here.
 
 Example
 -------
@@ -47,9 +50,14 @@ PRELOAD: dict[str, Preload] = {
 #: more time and memory than the other core saves. The default job ships about 1 MB.
 MAX_SHIPPED_BYTES = 256 * 2**20
 
+#: Calls handed to one worker that either process can claim (later ones are the worker's).
+SLOTS = 1024
+_QUEUED, _STARTED, _TAKEN = 0, 1, 2  # a slot's states: claimed by the worker, or taken back here
+
 _executor: ProcessPoolExecutor | None = None
-_submitted: list[Future] = []  # what the running worker was given (to know at the end if it is idle)
+_handed: list[Pending] = []  # the calls the running worker was given, in order
 _then: tuple[str, ...] = ()  # what it imports after the first call it is given
+_slots: Any = None  # multiprocessing Array of SLOTS states, shared with the worker
 
 
 def _import(modules: Sequence[str]) -> None:
@@ -57,6 +65,27 @@ def _import(modules: Sequence[str]) -> None:
 
     for name in modules:
         importlib.import_module(name)
+
+
+def _start(slots: Any, modules: Sequence[str]) -> None:
+    """The worker's initializer: the shared slots, then the first imports."""
+    global _slots
+    _slots = slots
+    _import(modules)
+
+
+def _claim(slot: int | None, state: int) -> bool:
+    """Mark a queued call started (by the worker) or taken back (here); False if the other
+    process has it. A call without a slot is the worker's; with the worker stopped, this one's."""
+    if _slots is None:
+        return state == _TAKEN
+    if slot is None:
+        return state == _STARTED
+    with _slots.get_lock():
+        if _slots[slot] != _QUEUED:
+            return False
+        _slots[slot] = state
+        return True
 
 
 def data_bytes(value: Any, depth: int = 0) -> int:
@@ -87,12 +116,27 @@ def data_bytes(value: Any, depth: int = 0) -> int:
 Caught = list[tuple[type[Warning], str]]
 
 
-def _call(func: Callable[..., Any], args: tuple, kwargs: dict[str, Any]) -> tuple[Any, Caught]:
-    """Run ``func`` in the worker; return its value and the warnings it raised."""
+Outcome = tuple[Any, Caught, Exception | None]  # a call's value, its warnings, its error
+
+
+def _call(slot: int | None, func: Callable[..., Any], args: tuple, kwargs: dict[str, Any]) -> Outcome:
+    """Run ``func`` in the worker unless it was taken back (see :func:`_outcome`)."""
+    if not _claim(slot, _STARTED):
+        return None, [], None  # run by the other process meanwhile: nobody takes this value
+    return _outcome(func, args, kwargs)
+
+
+def _outcome(func: Callable[..., Any], args: tuple, kwargs: dict[str, Any]) -> Outcome:
+    """Run ``func``; its value, the warnings it raised and the error it raised, for the caller
+    to raise when it takes the result."""
+    value, error = None, None
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        value = func(*args, **kwargs)
-    return value, [(w.category, str(w.message)) for w in caught]
+        try:
+            value = func(*args, **kwargs)
+        except Exception as raised:
+            error = raised
+    return value, [(w.category, str(w.message)) for w in caught], error
 
 
 def wants_second_process(command: str | None, argv: Sequence[str]) -> Preload | None:
@@ -148,7 +192,7 @@ def second_process(preload: Preload | None) -> Iterator[None]:
     """Run the block with a second worker process available to :func:`submit` (none if
     ``preload`` is None); the worker starts now and imports ``preload[0]``, then ``preload[1]``
     after the first call it is given, and is stopped at the end of the block."""
-    global _executor, _then
+    global _executor, _slots, _then
     if preload is None or _executor is not None or not _main_reloadable():
         yield
         return
@@ -157,17 +201,18 @@ def second_process(preload: Preload | None) -> Iterator[None]:
 
     first, _then = preload
     context = multiprocessing.get_context("spawn")  # fork is unsafe with threads and absent on Windows
-    executor = ProcessPoolExecutor(1, mp_context=context, initializer=_import, initargs=(first,))
-    _submitted.append(executor.submit(int))  # start the worker now: its imports overlap this process's
-    _executor = executor
+    slots = context.Array("b", SLOTS)
+    executor = ProcessPoolExecutor(1, mp_context=context, initializer=_start, initargs=(slots, first))
+    executor.submit(int)  # start the worker now: its imports overlap this process's
+    _executor, _slots = executor, slots
     try:
         yield
     finally:
-        _executor, _then = None, ()
+        _executor, _slots, _then = None, None, ()
         # Stopped, not shut down, even when idle: the worker's interpreter took about 1 s to tear
         # down its imports (vectorbt, matplotlib), and it holds nothing that is not already here.
         _stop(executor)
-        _submitted.clear()
+        _handed.clear()
 
 
 def _stop(executor: ProcessPoolExecutor) -> None:
@@ -201,29 +246,57 @@ class Pending:
     """A call handed to :func:`submit`; :meth:`result` gives its value (or raises its error)."""
 
     def __init__(self, func: Callable[..., Any], args: tuple, kwargs: dict[str, Any],
-                 future: Future | None) -> None:
+                 future: Future | None = None, slot: int | None = None) -> None:
         self._call = (func, args, kwargs)
         self._future = future
+        self._slot = slot
+        self._here: Outcome | None = None  # when taken: from the worker, or run here
 
     def result(self, take_back: bool = True) -> Any:
         """The call's value; its warnings are raised here, in the order it raised them. With
         ``take_back``, a call the worker has not started yet is run here instead (so the two
-        processes share a list of calls); without, this waits for the worker."""
+        processes share a list of calls); without, this waits for the worker. While it waits,
+        this process runs the calls handed over after this one that the worker has not started,
+        the last first (the worker skips them)."""
         from concurrent.futures.process import BrokenProcessPool
 
-        func, args, kwargs = self._call
-        # Not cancelled when taken back: Python 3.11 fails on a cancelled call when the worker is
-        # stopped; the worker may run it later, for nothing, until it is stopped.
-        started = self._future is not None and (self._future.running() or self._future.done())
-        if self._future is not None and (started or not take_back):
+        if self._here is None and (self._future is None or (
+                take_back and not self._future.done() and _claim(self._slot, _TAKEN))):
+            return self._run_now()
+        if self._here is None:
+            assert self._future is not None
+            while not self._future.done() and _take_one_back(after=self):
+                pass
             try:
-                value, caught = self._future.result()
+                self._here = self._future.result()
             except BrokenProcessPool:  # the worker died: run the call here instead
-                return func(*args, **kwargs)
-            for category, message in caught:
-                warnings.warn(message, category, stacklevel=2)
-            return value
-        return func(*args, **kwargs)
+                return self._run_now()
+        value, caught, error = self._here
+        for category, message in caught:
+            warnings.warn(message, category, stacklevel=2)
+        if error is not None:
+            raise error
+        return value
+
+    def _run_now(self) -> Any:
+        func, args, kwargs = self._call
+        value = func(*args, **kwargs)  # its warnings and errors go straight to the caller
+        self._here = (value, [], None)
+        return value
+
+    def _run_here(self) -> bool:
+        """Run the call here now if the worker has not started it; its value, warnings or error
+        wait for :meth:`result`. False if the worker has it."""
+        if self._here is not None or not _claim(self._slot, _TAKEN):
+            return False
+        self._here = _outcome(*self._call)
+        return True
+
+
+def _take_one_back(after: Pending) -> bool:
+    """Run here the last call handed over after ``after`` that the worker has not started."""
+    later = _handed[_handed.index(after) + 1:] if after in _handed else []
+    return any(pending._run_here() for pending in reversed(later))
 
 
 def submit(func: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Pending:
@@ -231,16 +304,18 @@ def submit(func: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Pending:
     is asked for. ``func`` and its arguments must pickle (module-level function, plain data)."""
     global _then
     executor = _executor
-    future = None
-    if executor is not None and data_bytes((args, kwargs)) <= MAX_SHIPPED_BYTES:
-        from concurrent.futures.process import BrokenProcessPool
+    if executor is None or data_bytes((args, kwargs)) > MAX_SHIPPED_BYTES:
+        return Pending(func, args, kwargs)
+    from concurrent.futures.process import BrokenProcessPool
 
-        try:
-            future = executor.submit(_call, func, args, kwargs)
-            _submitted.append(future)
-            if _then:  # the next steps' imports, once the first call is in the queue
-                _submitted.append(executor.submit(_import, _then))
-                _then = ()
-        except BrokenProcessPool:
-            future = None
-    return Pending(func, args, kwargs, future)
+    slot = len(_handed) if len(_handed) < SLOTS else None
+    try:
+        future = executor.submit(_call, slot, func, args, kwargs)
+    except BrokenProcessPool:
+        return Pending(func, args, kwargs)
+    pending = Pending(func, args, kwargs, future, slot)
+    _handed.append(pending)
+    if _then:  # the next steps' imports, once the first call is in the queue
+        executor.submit(_import, _then)
+        _then = ()
+    return pending

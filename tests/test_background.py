@@ -186,3 +186,54 @@ def test_a_program_that_exits_without_teardown_leaves_no_warning_of_leaked_semap
     # each worker ran its call, and no thread of its executor is left once it is stopped
     assert done.stdout.splitlines() == ["True ['MainThread']"] * 5
     assert done.stderr == ""
+
+
+def _note_run(path: str, index: int, seconds: float = 0.0) -> int:
+    import time
+
+    time.sleep(seconds)
+    with open(path, "a") as runs:
+        runs.write(f"{index} {os.getpid()}\n")
+    return os.getpid()
+
+
+def test_a_call_taken_back_is_not_run_again_by_the_worker(tmp_path: Path):
+    runs = tmp_path / "runs.txt"
+    with background.second_process((("json",), ())):
+        calls = [background.submit(_note_run, str(runs), i, 0.2) for i in range(6)]
+        pids = [call.result() for call in reversed(calls)]  # the last ones are taken back here
+        # a last call waits for the worker to reach the end of its queue (it takes them in order)
+        background.submit(_note_run, str(runs), 6).result(take_back=False)
+    lines = runs.read_text().split()
+    ran = sorted(int(index) for index in lines[::2])
+    assert ran == list(range(7))  # each call once: the worker skipped those taken back
+    assert os.getpid() in pids and set(pids) - {os.getpid()}  # both processes ran some
+
+
+def test_while_it_waits_for_the_worker_this_process_runs_the_calls_after_it(tmp_path: Path):
+    runs = tmp_path / "runs.txt"
+    with background.second_process((("json",), ())):
+        first = background.submit(_note_run, str(runs), 0, 1.0)  # the worker is busy for a second
+        later = [background.submit(_note_run, str(runs), i) for i in (1, 2, 3)]
+        assert first.result(take_back=False) != os.getpid()
+        # all three ran here while this process waited for the first, the last first
+        assert [line.split()[0] for line in runs.read_text().splitlines()] == ["3", "2", "1", "0"]
+        assert [call.result() for call in later] == [os.getpid()] * 3
+
+
+def _warn_and_fail() -> None:
+    warnings.warn("before the error", _Note, stacklevel=1)
+    raise ParameterError("--grid hold=x: not a number")
+
+
+def test_a_call_run_here_while_waiting_keeps_its_warnings_and_error_for_its_result(tmp_path: Path):
+    with background.second_process((("json",), ())):
+        first = background.submit(_note_run, str(tmp_path / "runs.txt"), 0, 1.0)
+        failing = background.submit(_warn_and_fail)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            first.result(take_back=False)  # runs the failing call meanwhile: nothing raised yet
+            assert caught == []
+            with pytest.raises(ParameterError, match="not a number"):
+                failing.result()
+    assert [str(w.message) for w in caught] == ["before the error"]
