@@ -198,8 +198,14 @@ def run_all(
     progress: Progress | None = None,
     max_memory: int | None = None,
     scheduler: Any = None,
+    meanwhile: Callable[[RunResult], None] | None = None,
 ) -> RunResult:
     """Run the whole job; ``progress(step)`` is called before each step of :data:`STEPS`.
+
+    ``meanwhile(result)``, if given, is called at the strategy step with the result so far (its
+    ``trade`` None): with a second process running that step (:mod:`backtest.background`), the
+    caller does work that needs no strategy result (``backtest run`` writes the other tables)
+    instead of waiting for it.
 
     ``max_memory`` (bytes; default :data:`backtest.budget.DEFAULT_BUDGET`) bounds the
     estimated size of the job, checked once the events are aligned and before the numerics.
@@ -217,7 +223,7 @@ def run_all(
     with warnings.catch_warnings(record=True) as caught, frozen_heap():
         warnings.simplefilter("always", BacktestWarning)
         with open_scheduler(scheduler, progress=False) as mapper:
-            result = _run(settings, step, max_memory, mapper)
+            result = _run(settings, step, max_memory, mapper, meanwhile)
     seen: list[str] = []
     for item in caught:
         if issubclass(item.category, BacktestWarning):
@@ -231,7 +237,8 @@ def run_all(
     return result
 
 
-def _run(settings: RunSettings, step: Progress, max_memory: int | None, mapper: Mapper) -> RunResult:
+def _run(settings: RunSettings, step: Progress, max_memory: int | None, mapper: Mapper,
+         meanwhile: Callable[[RunResult], None] | None = None) -> RunResult:
     from backtest.alignment import align_events, align_symbols
     from backtest.calendars import ExchangeCalendars
     from backtest.events import load_events
@@ -343,12 +350,6 @@ def _run(settings: RunSettings, step: Progress, max_memory: int | None, mapper: 
         benchmarks=benchmarks or None,
     )
 
-    step("strategy")
-    if pending_trade is not None:
-        trade = pending_trade.result(take_back=False)  # handed over at the start: the worker has it
-    else:
-        trade = run_strategy(*strategy_args, **strategy_options, scheduler=mapper)
-
     first = min(bars.index.min() for bars in prices.values())
     last = max(bars.index.max() for bars in prices.values())
     packaged = "data" in events_path.parts and events_path.parent.name == "data" and settings.events is None
@@ -363,7 +364,7 @@ def _run(settings: RunSettings, step: Progress, max_memory: int | None, mapper: 
         "events_sha256": file_sha256(events_path),
         "package_version": __version__,
     }
-    return RunResult(
+    result = RunResult(
         settings=settings,
         events=events,
         prices=prices,
@@ -372,9 +373,18 @@ def _run(settings: RunSettings, step: Progress, max_memory: int | None, mapper: 
         study=study,
         inference=inference,
         recovery=recovered,
-        trade=trade,
+        trade=None,
         grid=grid,
         provenance=provenance,
         recovery_study=recovery_study,
         session_closes=closes,
     )
+
+    step("strategy")
+    if meanwhile is not None:
+        meanwhile(result)
+    if pending_trade is not None:
+        result.trade = pending_trade.result(take_back=False)  # handed over at the start: the worker has it
+    else:
+        result.trade = run_strategy(*strategy_args, **strategy_options, scheduler=mapper)
+    return result

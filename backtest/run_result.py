@@ -29,7 +29,7 @@ class RunResult:
     symbol_alignment: pd.DataFrame  # event x symbol (align_symbols)
     study: Any  # EventStudyResult
     recovery: Any  # RecoveryResult
-    trade: Any  # TradeResult
+    trade: Any  # TradeResult (None while a second process runs it: see run_all's ``meanwhile``)
     grid: dict[str, list[Any]]
     provenance: dict[str, Any] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
@@ -44,9 +44,10 @@ class RunResult:
     #: Placebo ranks and the calendar-time test of each event (backtest.study.inference).
     inference: Any = None
 
-    def tables(self) -> dict[str, pd.DataFrame]:
-        """All result tables by name, in a fixed order (what the JSON and CSV files hold)."""
-        return {
+    def tables(self, strategy: bool = True) -> dict[str, pd.DataFrame]:
+        """All result tables by name, in a fixed order (what the JSON and CSV files hold); without
+        the strategy step's (the last five) when ``strategy`` is False."""
+        tables = {
             "events": self.events,
             "alignment": self.alignment,
             "symbol_alignment": self.symbol_alignment,
@@ -59,19 +60,24 @@ class RunResult:
             "recovery_summary": self.recovery.survival,
             "recovery_paths": self.recovery.paths,
             **({} if self.session_closes is None else {"session_closes": self.session_closes}),
-            "strategy_results": self.trade.results,
-            "strategy_aggregate": self.trade.aggregate,
-            "strategy_holdout": self.trade.holdout,
-            "trades": self.trade.trades,
-            "equity": self.trade.equity,
         }
+        if strategy:
+            trade = self.trade
+            tables |= {
+                "strategy_results": trade.results,
+                "strategy_aggregate": trade.aggregate,
+                "strategy_holdout": trade.holdout,
+                "trades": trade.trades,
+                "equity": trade.equity,
+            }
+        return tables
 
     @cached_property
     def return_tables(self) -> Any:  # -> backtest.return_tables.ReturnTables
         """The return tables (raw returns, scoreboard) with the default options, built once."""
         from backtest.return_tables import build_return_tables
 
-        return build_return_tables(self.tables(), self.settings.to_dict())
+        return build_return_tables(self.tables(strategy=False), self.settings.to_dict())
 
     @cached_property
     def display_tables(self) -> dict[str, Any]:  # -> dict[str, backtest.report.Table]
@@ -119,7 +125,7 @@ class RunResult:
 
         if name not in CHART_NAMES:
             raise ParameterError(f"plot {name!r}: not a chart of the report{did_you_mean(name, CHART_NAMES)}")
-        chart = run_charts(self)[name]
+        chart = run_charts(self, (name,))[name]
         if chart.draw is None:
             raise ParameterError(f"no {name} chart: {chart.caption}")
         return chart.draw()

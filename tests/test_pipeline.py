@@ -129,3 +129,21 @@ def test_benchmark_override_and_log_returns_reach_study_and_strategy(tmp_path):
     assert fit["beta"] == pytest.approx(beta, rel=1e-9) and fit["alpha"] == pytest.approx(alpha, abs=1e-12)
     # the strategy's "vs benchmark" uses the same override
     assert set(res.trade.results["benchmark"]) == {"QQQ"}
+
+
+def test_meanwhile_is_given_the_result_before_the_strategy_step_and_the_trade_after(tmp_path: Path) -> None:
+    events = tmp_path / "events.csv"
+    events.write_text(EVENTS, encoding="utf-8")
+    seen = []
+
+    def meanwhile(result) -> None:
+        # what backtest run writes while a second process runs the strategy: no trade yet
+        seen.append((result.trade, list(result.tables(strategy=False))))
+
+    settings = RunSettings(events=str(events), symbols=("NVDA",), grid=(("hold", (5,)),))
+    run = run_all(settings, meanwhile=meanwhile)
+    (trade, names), = seen
+    assert trade is None and {"car", "recovery", "session_closes"} <= set(names)
+    assert list(run.tables()) == [*names, "strategy_results", "strategy_aggregate", "strategy_holdout",
+                                  "trades", "equity"]
+    assert len(run.trade.results) > 0

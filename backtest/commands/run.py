@@ -157,7 +157,7 @@ def run(args: argparse.Namespace) -> int:
     from backtest.budget import budget_from
     from backtest.commands._options import scheduler_from_args
     from backtest.pipeline import run_all
-    from backtest.report import REPORT_FILE, write_report
+    from backtest.report import REPORT_FILE, ReportWriter
     from backtest.report.terminal import make_console
 
     settings = settings_from_args(args)
@@ -166,8 +166,10 @@ def run(args: argparse.Namespace) -> int:
     watched = not args.quiet and err.is_terminal  # progress only for a human watching a terminal
     with scheduler_from_args(args, progress=False) as mapper:  # one bar: the steps'
         if not watched:
-            result = run_all(settings, max_memory=budget, scheduler=mapper)
-            written = write_report(result, args.out)
+            # the tables that need no strategy result are written while the second process runs it
+            writer = ReportWriter(args.out)
+            result = run_all(settings, max_memory=budget, scheduler=mapper, meanwhile=writer.start)
+            written = writer.finish(result)
         else:
             result, written = _run_with_progress(settings, args.out, err, budget, mapper)
     _warn(result.warnings)
@@ -189,7 +191,7 @@ def _run_with_progress(settings: Any, out: Any, err: Console, budget: int,
     from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     from backtest.pipeline import STEPS, run_all
-    from backtest.report import write_report
+    from backtest.report import ReportWriter
 
     columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn())
     with Progress(*columns, console=err, transient=True) as progress:
@@ -198,9 +200,10 @@ def _run_with_progress(settings: Any, out: Any, err: Console, budget: int,
         def step(name: str) -> None:
             progress.update(task, description=name, completed=STEPS.index(name))
 
-        result = run_all(settings, progress=step, max_memory=budget, scheduler=mapper)
+        writer = ReportWriter(out)
+        result = run_all(settings, progress=step, max_memory=budget, scheduler=mapper, meanwhile=writer.start)
         progress.update(task, description="report (tables, charts, HTML)", completed=len(STEPS))
-        written = write_report(result, out)
+        written = writer.finish(result)
     return result, written
 
 

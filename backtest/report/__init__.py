@@ -26,7 +26,7 @@ into one directory:
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -58,7 +58,7 @@ from backtest.report.tables import (
     tests_table,
 )
 
-__all__ = ["Results", "Table", "display_tables", "load_results", "write_report"]
+__all__ = ["ReportWriter", "Results", "Table", "display_tables", "load_results", "write_report"]
 
 REPORT_FILE = "report.html"
 
@@ -124,38 +124,87 @@ def write_report(run: Any, out_dir: str | Path | OutputSet, html: bool = True) -
     All files go through :func:`~backtest.report.export.write_files`, into one set. A table's
     files are made and written one at a time (a large study's are never all in memory).
     """
-    from backtest.report.figures import start_figures
-    from backtest.report.html import render_html
-    from backtest.return_tables.export import start_return_table_files
-
     if not isinstance(out_dir, OutputSet):
         with open_output(out_dir) as out:
             return write_report(run, out, html)
-    # The charts and the Excel and LaTeX files first: with a second process (backtest.background)
-    # it makes them while this one writes the tables, and this one takes back what it has not started.
-    figures = start_figures(run) if html else None
-    return_files = start_return_table_files(run.return_tables)
-    tables = run.tables()
+    writer = ReportWriter(out_dir, html)
+    writer.start(run)
+    return writer.finish(run)
+
+
+class ReportWriter:
+    """:func:`write_report` in two parts. :meth:`start` needs no result of the strategy step:
+    ``backtest run`` calls it while a second process (:mod:`backtest.background`) still runs that
+    step (``run_all(meanwhile=...)``), instead of waiting for it; :meth:`finish` writes the rest.
+    The files and their order are the same either way.
+    """
+
+    def __init__(self, out: OutputSet, html: bool = True) -> None:
+        self.out = out
+        self.html = html
+        self.written: list[Path] = []
+        self._figures: list[Callable[[], dict[str, dict[str, Any]]]] = []
+        self._return_files: Callable[[], dict[str, str | bytes]] | None = None
+        self._tables_written: set[str] = set()
+
+    def start(self, run: Any) -> None:
+        """Start the charts and return tables, and write the tables, of all but the strategy."""
+        from backtest.report.figures import CHART_NAMES, STRATEGY_CHARTS, start_figures
+        from backtest.return_tables.export import start_return_table_files
+
+        # The charts and the Excel and LaTeX files first: with a second process it makes them
+        # while this one writes the tables, and this one takes back what it has not started.
+        if self.html:
+            self._figures.append(start_figures(run, [n for n in CHART_NAMES if n not in STRATEGY_CHARTS]))
+        self._return_files = start_return_table_files(run.return_tables)
+        tables = run.tables(strategy=False)
+        self.written += write_files(self.out, _table_files(run, tables))
+        self._tables_written = set(tables)
+
+    def finish(self, run: Any) -> list[Path]:
+        """Write the rest (:meth:`start` first if it was not called); returns every path written."""
+        from backtest.report.figures import STRATEGY_CHARTS, start_figures
+        from backtest.report.html import render_html
+
+        if self._return_files is None:
+            self.start(run)
+        if self.html:
+            self._figures.append(start_figures(run, STRATEGY_CHARTS))
+        tables = run.tables()
+        files = _table_files(run, {name: t for name, t in tables.items() if name not in self._tables_written})
+        shown_tables = run.display_tables
+        files["reactions.csv"] = to_csv(shown_tables["reactions"].frame)
+        files["reactions.md"] = _markdown(shown_tables["reactions"])
+        self.written += write_files(self.out, files)  # now, while the second process draws the charts
+        assert self._return_files is not None
+        files = dict(self._return_files())
+        summary = "\n".join(_markdown(t) for t in shown_tables.values())
+        files["summary.md"] = "# backtest run: summary\n\n" + summary
+        settings = run.settings.to_dict() | {"grid_run": run.grid}
+        files[JSON_FILE] = results_pieces(tables, settings, run.provenance, run.warnings)
+        if self.html:
+            files[REPORT_FILE] = made_when_written(lambda: render_html(run, shown_tables, self._charts()))
+        self.written += write_files(self.out, files)
+        return self.written
+
+    def _charts(self) -> dict[str, dict[str, Any]]:
+        """Every chart, the last started first (this process takes back what the worker has not
+        started, from the last), in the report's order."""
+        collected = [collect() for collect in reversed(self._figures)]
+        return {name: chart for part in reversed(collected) for name, chart in part.items()}
+
+
+def _table_files(run: Any, tables: dict[str, pd.DataFrame]) -> dict[str, Content]:
+    """Each table's CSV, Markdown and Parquet, made as they are written."""
     optional = _optional_params(run.settings.strategy)
     files: dict[str, Content] = {}
     for name, frame in tables.items():
-        if name in PARAMETER_TABLES:  # the JSON below keeps an optional parameter's None as null
+        if name in PARAMETER_TABLES:  # the JSON keeps an optional parameter's None as null
             frame = none_as_text(frame, optional)
         files[f"{name}.csv"] = csv_pieces(frame)
         files[f"{name}.md"] = made_when_written(_generic_markdown, name, frame)
         files[f"{name}.parquet"] = functools.partial(write_parquet, frame)
-    shown_tables = run.display_tables
-    files["reactions.csv"] = to_csv(shown_tables["reactions"].frame)
-    files["reactions.md"] = _markdown(shown_tables["reactions"])
-    written = write_files(out_dir, files)  # now, while the second process draws the charts
-    files = return_files()
-    summary = "\n".join(_markdown(t) for t in shown_tables.values())
-    files["summary.md"] = "# backtest run: summary\n\n" + summary
-    settings = run.settings.to_dict() | {"grid_run": run.grid}
-    files[JSON_FILE] = results_pieces(tables, settings, run.provenance, run.warnings)
-    if figures is not None:
-        files[REPORT_FILE] = made_when_written(lambda: render_html(run, shown_tables, figures()))
-    return written + write_files(out_dir, files)
+    return files
 
 
 def _generic_markdown(name: str, frame: pd.DataFrame) -> str:

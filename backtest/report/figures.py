@@ -10,7 +10,7 @@ mean over all pairs.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from functools import partial
 from typing import TYPE_CHECKING, Any
@@ -62,47 +62,54 @@ CHART_NAMES: tuple[str, ...] = (
 )  # fmt: skip
 
 
-def run_charts(run: Any) -> dict[str, Chart]:
-    """Every chart of a run by name (:data:`CHART_NAMES`), not drawn yet."""
+#: The charts of the strategy's results: with a second process (:mod:`backtest.background`) the
+#: report starts the others while the strategy step still runs there.
+STRATEGY_CHARTS: tuple[str, ...] = ("equity", "heatmap")
+
+
+def run_charts(run: Any, names: Collection[str] = CHART_NAMES) -> dict[str, Chart]:
+    """The charts of a run named in ``names`` (default every one, :data:`CHART_NAMES`), not drawn
+    yet; in the order the report draws them (the strategy's last)."""
     from backtest.recovery.survival import km_curves
 
-    names = run.event_names()
+    events = run.event_names()
     symbols = list(dict.fromkeys(run.symbol_alignment["symbol"].astype(str)))
     study = run.study
     rec = run.recovery
     horizon = int(run.settings.horizon)
-    return {
-        "price_paths": Chart(
-            partial(charts.price_paths_figure, rec.paths, names, symbols),
+    builders: dict[str, Callable[[], Chart]] = {
+        "price_paths": lambda: Chart(
+            partial(charts.price_paths_figure, rec.paths, events, symbols),
             "rebased price paths",
             "Close rebased to 100 at the pre-event close (day -1), one line per symbol; day 0 is "
             "each exchange's reaction session.",
-            values_tables(rec.paths, "rebased", "number", names),
+            values_tables(rec.paths, "rebased", "number", events),
         ),
-        "car_paths": Chart(
-            partial(charts.car_figure, study.abnormal_returns, names, symbols),
+        "car_paths": lambda: Chart(
+            partial(charts.car_figure, study.abnormal_returns, events, symbols),
             "CAR paths with confidence bands",
             "Cumulative abnormal return from the start of the event window, with a 95 % band: "
             "±1.96 standard errors of the CAR (the daily abnormal-return variances summed, "
             "abnormal returns taken as uncorrelated).",
-            values_tables(study.abnormal_returns, "car", "signed_percent", names),
+            values_tables(study.abnormal_returns, "car", "signed_percent", events),
         ),
-        "recovery": Chart(
-            partial(charts.recovery_figure, rec.table, names, horizon, symbols),
+        "recovery": lambda: Chart(
+            partial(charts.recovery_figure, rec.table, events, horizon, symbols),
             "recovery chart",
             "Sessions after day 0 until the close is back at the pre-event close; hatched = not "
             "recovered within the data seen. Exact values: the table below.",
         ),
-        "survival": Chart(
+        "survival": lambda: Chart(
             partial(km_figure, km_curves(rec.table), horizon),
             "Kaplan-Meier share recovered",
             "Share of paths back at the pre-event level by session after day 0 (Kaplan-Meier, "
             "censored paths included until last seen). Exact values: the table below.",
         ),
-        "placebo": placebo_chart(run, names),
-        "equity": equity_chart(run.trade, names, list(run.grid), symbols),
-        "heatmap": heatmap_chart(run.trade, list(run.grid)),
+        "placebo": lambda: placebo_chart(run, events),
+        "equity": lambda: equity_chart(run.trade, events, list(run.grid), symbols),
+        "heatmap": lambda: heatmap_chart(run.trade, list(run.grid)),
     }
+    return {name: build() for name, build in builders.items() if name in names}
 
 
 def placebo_chart(run: Any, names: Mapping[str, str]) -> Chart:
@@ -137,11 +144,12 @@ def _svg(chart: Chart) -> str:
     return chart.svg()
 
 
-def start_figures(run: Any) -> Callable[[], dict[str, dict[str, Any]]]:
-    """:func:`build_figures` started now, collected by calling the returned function: with a second
-    process running (:mod:`backtest.background`) it draws the charts from the first while this one
-    does other work, then draws from the last those the worker has not started."""
-    charts = run_charts(run)
+def start_figures(run: Any, names: Collection[str] = CHART_NAMES) -> Callable[[], dict[str, dict[str, Any]]]:
+    """:func:`build_figures` of the charts named in ``names``, started now, collected by calling
+    the returned function: with a second process running (:mod:`backtest.background`) it draws
+    the charts from the first while this one does other work, then draws from the last those
+    the worker has not started."""
+    charts = run_charts(run, names)
     pending = {name: background.submit(_svg, chart) for name, chart in charts.items()}
 
     def collect() -> dict[str, dict[str, Any]]:
