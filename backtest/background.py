@@ -39,11 +39,11 @@ if TYPE_CHECKING:  # imported when a worker starts: every command imports this m
 Preload = tuple[tuple[str, ...], tuple[str, ...]]
 
 #: Command -> the modules its worker imports: as it starts (what the first call it gets needs,
-#: the strategy step's), then once that call is handed over (the report's).
+#: the strategy step's), then once that call is handed over (the charts'). Not the workbook's
+#: (openpyxl): this process takes the workbook back while it waits for the strategy.
 PRELOAD: dict[str, Preload] = {
-    "run": (("backtest.trade", "vectorbt"),
-            ("backtest.report.figures", "matplotlib.backends.backend_svg", "backtest.return_tables.export",
-             "openpyxl")),
+    "run": (("backtest.trade", "vectorbt"), ("backtest.report.figures", "matplotlib.figure",
+                                             "matplotlib.backends.backend_svg")),
 }
 
 #: A call whose data (arrays, tables) exceed this runs here: copying it to the worker would cost

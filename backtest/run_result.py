@@ -83,9 +83,16 @@ class RunResult:
     def display_tables(self) -> dict[str, Any]:  # -> dict[str, backtest.report.Table]
         """The human-facing tables (:func:`backtest.report.display_tables`), built once: the
         terminal, the Markdown summary, the report page and ``summary()`` show the same objects."""
+        from backtest.report import strategy_display_table
+
+        return {**self.study_display_tables, "strategy": strategy_display_table(self)}
+
+    @cached_property
+    def study_display_tables(self) -> dict[str, Any]:
+        """:attr:`display_tables` but the strategy's (the last): all that needs no strategy result."""
         from backtest.report import display_tables
 
-        return display_tables(self)
+        return display_tables(self, strategy=False)
 
     def __repr__(self) -> str:
         from backtest.display import short_repr

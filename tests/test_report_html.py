@@ -369,3 +369,25 @@ def test_findings_word_recovery_in_the_recovery_vocabulary_without_contradiction
     assert "Micron Technology (MU): recovered (back after 7 sessions)" in text
     assert "Advanced Micro Devices (AMD): no move" in text and "after 0 sessions" not in text
     assert "within 40 sessions" in text
+
+
+def test_charts_still_drawing_are_put_in_the_page_last_and_the_last_first(report: tuple) -> None:
+    from backtest.report.figures import build_figures
+    from backtest.report.html import render_html
+
+    run, page = report
+    figures = build_figures(run)
+    asked = []
+
+    def later(name: str, svg: str):
+        def draw() -> str:
+            asked.append(name)
+            return svg
+        return draw
+
+    drawing = {name: dict(fig, svg=later(name, fig["svg"]) if fig["svg"] else "")
+               for name, fig in figures.items()}
+    # the same page, and each chart asked for once the page is made, the last first
+    assert render_html(run, run.display_tables, drawing) == page
+    assert render_html(run, run.display_tables, figures) == page
+    assert asked == [name for name, fig in reversed(figures.items()) if fig["svg"]]

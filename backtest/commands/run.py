@@ -125,12 +125,13 @@ def settings_from_args(args: argparse.Namespace) -> Any:
     )
 
 
-def print_tables(console: Console, run_result: Any) -> None:
-    """The terminal tables: raw returns and the scoreboard before the abnormal-return detail."""
+def print_tables(console: Console, run_result: Any, strategy: bool = True) -> None:
+    """The terminal tables: raw returns and the scoreboard before the abnormal-return detail,
+    the strategy's last (left out when ``strategy`` is False: :func:`print_strategy_table`)."""
     from backtest.report.tables import tests_table
     from backtest.report.terminal import print_table
 
-    tables = run_result.display_tables
+    tables = run_result.study_display_tables
     scopes = dict.fromkeys(run_result.study.tests["scope"].astype(str))
     # "all", or "all shock" / "all relief" when the events are of both kinds (pooled apart)
     pooled = tests_table(run_result.study.tests, scopes=[s for s in scopes if s.startswith("all")])
@@ -143,9 +144,17 @@ def print_tables(console: Console, run_result: Any) -> None:
         (tables["reactions"], None),
         (pooled, "Significance tests, all events pooled (shocks and reliefs apart)"),
         (tables["recovery"], None),
-        (tables["strategy"], None),
     ):
-        print_table(console, table, title=title, group_titles=run_result.event_names())
+        print_table(console, table, title=title, group_titles=names)
+    if strategy:
+        print_strategy_table(console, run_result)
+
+
+def print_strategy_table(console: Console, run_result: Any) -> None:
+    """The last of :func:`print_tables`: the strategy's table."""
+    from backtest.report.terminal import print_table
+
+    print_table(console, run_result.display_tables["strategy"], group_titles=run_result.event_names())
 
 
 def run(args: argparse.Namespace) -> int:
@@ -163,20 +172,31 @@ def run(args: argparse.Namespace) -> int:
     settings = settings_from_args(args)
     budget = budget_from(args.max_memory)
     err = make_console(stderr=True)
+    console = make_console(args.wide)
     watched = not args.quiet and err.is_terminal  # progress only for a human watching a terminal
+    writer = ReportWriter(args.out)
+    drawn: list[str] = []  # the terminal's tables but the strategy's, as drawn meanwhile
+
+    def meanwhile(result: Any) -> None:
+        # while a second process runs the strategy step: the files and the terminal's tables
+        # that need no strategy result (drawn now, printed after the warnings as before)
+        writer.start(result)
+        if not args.quiet:
+            with console.capture() as capture:
+                print_tables(console, result, strategy=False)
+            drawn.append(capture.get())
+
     with scheduler_from_args(args, progress=False) as mapper:  # one bar: the steps'
         if not watched:
-            # the tables that need no strategy result are written while the second process runs it
-            writer = ReportWriter(args.out)
-            result = run_all(settings, max_memory=budget, scheduler=mapper, meanwhile=writer.start)
+            result = run_all(settings, max_memory=budget, scheduler=mapper, meanwhile=meanwhile)
             written = writer.finish(result)
         else:
-            result, written = _run_with_progress(settings, args.out, err, budget, mapper)
+            result, written = _run_with_progress(settings, writer, err, budget, mapper, meanwhile)
     _warn(result.warnings)
     if args.quiet:
         return 0
-    console = make_console(args.wide)
-    print_tables(console, result)
+    console.file.write(drawn[0])
+    print_strategy_table(console, result)
     console.print(
         f"Wrote {len(written)} files to {args.out}/ — open {args.out}/{REPORT_FILE} in a browser "
         "(results.json holds every table and setting)."
@@ -185,13 +205,12 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _run_with_progress(settings: Any, out: Any, err: Console, budget: int,
-                       mapper: Any) -> tuple[Any, list[Any]]:
+def _run_with_progress(settings: Any, writer: Any, err: Console, budget: int, mapper: Any,
+                       meanwhile: Any) -> tuple[Any, list[Any]]:
     """Run and write the report under a transient rich progress bar on stderr."""
     from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     from backtest.pipeline import STEPS, run_all
-    from backtest.report import ReportWriter
 
     columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn())
     with Progress(*columns, console=err, transient=True) as progress:
@@ -200,8 +219,7 @@ def _run_with_progress(settings: Any, out: Any, err: Console, budget: int,
         def step(name: str) -> None:
             progress.update(task, description=name, completed=STEPS.index(name))
 
-        writer = ReportWriter(out)
-        result = run_all(settings, progress=step, max_memory=budget, scheduler=mapper, meanwhile=writer.start)
+        result = run_all(settings, progress=step, max_memory=budget, scheduler=mapper, meanwhile=meanwhile)
         progress.update(task, description="report (tables, charts, HTML)", completed=len(STEPS))
         written = writer.finish(result)
     return result, written

@@ -63,13 +63,14 @@ __all__ = ["ReportWriter", "Results", "Table", "display_tables", "load_results",
 REPORT_FILE = "report.html"
 
 
-def display_tables(run: Any) -> dict[str, Table]:
+def display_tables(run: Any, strategy: bool = True) -> dict[str, Table]:
     """The human-facing tables of a run: alignment, raw returns, scoreboard, reactions, tests,
-    recovery (+ summary), strategy (raw returns and the scoreboard before the abnormal-return detail)."""
+    recovery (+ summary), strategy (raw returns and the scoreboard before the abnormal-return
+    detail); without the strategy's (the last) when ``strategy`` is False."""
     from backtest.return_tables.display import raw_table, scoreboard_table
 
     returns = run.return_tables
-    return {
+    tables = {
         "alignment": alignment_table(run.alignment),
         "raw_returns": raw_table(returns),
         "scoreboard": scoreboard_table(returns),
@@ -77,8 +78,15 @@ def display_tables(run: Any) -> dict[str, Table]:
         "tests": tests_table(run.study.tests),
         "recovery": recovery_table(run.recovery.table, run.settings.horizon),
         "recovery_summary": recovery_summary_table(run.recovery.survival),
-        "strategy": strategy_table(run.trade.aggregate, run.settings.strategy),
     }
+    if strategy:
+        tables["strategy"] = strategy_display_table(run)
+    return tables
+
+
+def strategy_display_table(run: Any) -> Table:
+    """The strategy's display table (the last of :func:`display_tables`)."""
+    return strategy_table(run.trade.aggregate, run.settings.strategy)
 
 
 def _markdown(table: Table) -> str:
@@ -143,7 +151,7 @@ class ReportWriter:
         self.out = out
         self.html = html
         self.written: list[Path] = []
-        self._figures: list[Callable[[], dict[str, dict[str, Any]]]] = []
+        self._figures: list[Callable[..., dict[str, dict[str, Any]]]] = []
         self._return_files: Callable[[], dict[str, str | bytes]] | None = None
         self._tables_written: set[str] = set()
 
@@ -188,10 +196,10 @@ class ReportWriter:
         return self.written
 
     def _charts(self) -> dict[str, dict[str, Any]]:
-        """Every chart, the last started first (this process takes back what the worker has not
-        started, from the last), in the report's order."""
-        collected = [collect() for collect in reversed(self._figures)]
-        return {name: chart for part in reversed(collected) for name, chart in part.items()}
+        """Every chart in the report's order, each svg the function that gives it: the page
+        is made first, then the charts taken, the last first (this process takes back what
+        the worker has not started, from the last)."""
+        return {name: chart for collect in self._figures for name, chart in collect(drawn=False).items()}
 
 
 def _table_files(run: Any, tables: dict[str, pd.DataFrame]) -> dict[str, Content]:

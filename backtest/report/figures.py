@@ -144,7 +144,7 @@ def _svg(chart: Chart) -> str:
     return chart.svg()
 
 
-def start_figures(run: Any, names: Collection[str] = CHART_NAMES) -> Callable[[], dict[str, dict[str, Any]]]:
+def start_figures(run: Any, names: Collection[str] = CHART_NAMES) -> Callable[..., dict[str, dict[str, Any]]]:
     """:func:`build_figures` of the charts named in ``names``, started now, collected by calling
     the returned function: with a second process running (:mod:`backtest.background`) it draws
     the charts from the first while this one does other work, then draws from the last those
@@ -152,8 +152,12 @@ def start_figures(run: Any, names: Collection[str] = CHART_NAMES) -> Callable[[]
     charts = run_charts(run, names)
     pending = {name: background.submit(_svg, chart) for name, chart in charts.items()}
 
-    def collect() -> dict[str, dict[str, Any]]:
-        svgs = {name: pending[name].result() for name in reversed(pending)}
+    def collect(drawn: bool = True) -> dict[str, dict[str, Any]]:
+        """The charts; without ``drawn``, an svg is the function that waits for it (or draws it)."""
+        svgs: dict[str, Any] = {
+            name: pending[name].result() if drawn else pending[name].result if chart.draw else ""
+            for name, chart in reversed(charts.items())
+        }
         return {
             name: {"svg": svgs[name], "alt": chart.alt, "caption": chart.caption, "values": chart.values}
             for name, chart in charts.items()

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import base64
 import re
+import secrets
 from collections.abc import Mapping
 from dataclasses import replace
 from functools import cache
@@ -206,6 +207,8 @@ def render_html(
     ``recovery``, ``strategy``); ``figures``: name -> ``{"svg", "caption", "alt", "values"}``
     (:func:`build_figures`) for ``price_paths``, ``car_paths``, ``recovery``, ``survival``,
     ``equity``, ``heatmap``; an empty svg means "no chart": its caption is shown as a note.
+    An svg may be a function that gives it: it is called once the rest of the page is made,
+    the last chart first (a second process may still be drawing the first ones).
     """
     prov = run.provenance
     names = run.event_names()
@@ -215,9 +218,12 @@ def render_html(
     views["robustness"] = table_view(robust) if robust is not None else None
     holdout = run.trade.holdout
     views["holdout"] = table_view(holdout_table(holdout, names)) if len(holdout) else None
+    drawing = {name: fig["svg"] for name, fig in figures.items() if callable(fig["svg"])}
+    # where a chart still being drawn goes until it is: a token no text of the page can hold
+    token = f"drawing-{secrets.token_hex(16)}-{{}}"
     figure_views = {
         name: {
-            "svg_uri": svg_uri(fig["svg"]) if fig["svg"] else "",
+            "svg_uri": token.format(name) if name in drawing else svg_uri(fig["svg"]) if fig["svg"] else "",
             "alt": fig["alt"],
             "caption": fig["caption"],
             "points": [table_view(t) for t in fig.get("values", ())],
@@ -258,7 +264,10 @@ def render_html(
             ("Package version", f"backtest {prov.get('package_version', '')}"),
         ],
     }
-    return _template().render(**context)
+    page = _template().render(**context)
+    for name, draw in reversed(drawing.items()):
+        page = page.replace(token.format(name), svg_uri(draw()), 1)
+    return page
 
 
 def robustness_table(study: Any) -> Table | None:
