@@ -160,11 +160,12 @@ class ReportWriter:
         from backtest.report.figures import CHART_NAMES, STRATEGY_CHARTS, start_figures
         from backtest.return_tables.export import start_return_table_files
 
-        # The charts and the Excel and LaTeX files first: with a second process it makes them
-        # while this one writes the tables, and this one takes back what it has not started.
+        # The Excel and LaTeX files and the charts first: with a second process it makes them
+        # (in that order) while this one writes the tables, and this one takes back what it has
+        # not started, from the last.
+        self._return_files = start_return_table_files(run.return_tables)
         if self.html:
             self._figures.append(start_figures(run, [n for n in CHART_NAMES if n not in STRATEGY_CHARTS]))
-        self._return_files = start_return_table_files(run.return_tables)
         tables = run.tables(strategy=False)
         self.written += write_files(self.out, _table_files(run, tables))
         self._tables_written = set(tables)
