@@ -12,6 +12,7 @@ ignored and rebuilt.
 
 from __future__ import annotations
 
+import functools
 import os
 import tempfile
 from collections.abc import Callable
@@ -35,6 +36,7 @@ def cache_dir() -> Path:
     return Path(user_cache_dir("backtest", appauthor=False)) / "calendars"
 
 
+@functools.cache  # installed versions do not change while a process runs; each look-up reads dist-info
 def _versions() -> str:
     parts = []
     for name in ("pandas_market_calendars", "exchange_calendars"):
