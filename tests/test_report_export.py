@@ -353,3 +353,18 @@ def test_a_tables_files_are_made_a_piece_at_a_time_as_they_are_written(tmp_path,
     assert (out_dir / "car.csv").read_text(encoding="utf-8") == to_csv(frame)
     assert (out_dir / "results.json").read_text(encoding="utf-8") == dumps_results(tables, settings)
     assert (out_dir / "fits.parquet").read_bytes() == export.to_parquet(frame.iloc[:3])
+
+
+def test_a_float_column_formats_as_each_of_its_cells_would() -> None:
+    from backtest.formatting import format_cell, format_column
+
+    # format_column skips the missing-value test per cell for floats: the same texts, edge values
+    # included (signed zero, a percent that rounds to zero, infinities, the smallest subnormal)
+    values = [0.0, -0.0, 1e-9, -1e-9, -0.00004, 0.00005, 0.0004, 0.001, 0.0009999, 1.5, -2.345,
+              123456.789, float("nan"), float("inf"), -float("inf"), 5e-324, -5e-324, 0.125, 1e20]
+    columns = [pd.Series(values), pd.Series(values, dtype="float32"),
+               pd.Series([*values, pd.NA], dtype="Float64")]
+    for column in columns:
+        for kind in ("percent", "signed_percent", "number", "pvalue", "text"):
+            cells = [format_cell(value, kind) for value in column.tolist()]
+            assert format_column(column, kind) == cells, (column.dtype, kind)

@@ -122,7 +122,13 @@ def csv_pieces(frame: pd.DataFrame) -> Iterator[str]:
 _HTML_START = re.compile(r"<(?=[A-Za-z/!?])")
 
 
+#: The characters a cell is changed for (most cells, numbers, have none).
+_MD_SPECIAL = re.compile(r"[<\\|\n\r]")
+
+
 def _md_cell(text: str) -> str:
+    if not _MD_SPECIAL.search(text):
+        return text
     # Markdown renders raw HTML: a name like "<img src=x onerror=...>" is shown as text, not run;
     # "p < 0.01" stays readable in the raw file.
     text = _HTML_START.sub("&lt;", text)
