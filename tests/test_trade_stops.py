@@ -177,8 +177,40 @@ def _random_case(seed, n_sessions=40, m=300):
     return bars2, entries2, exits2, short, sl, tp, cash
 
 
+@pytest.fixture(params=["python", "compiled"])
+def way(request, monkeypatch):
+    """The plan walked by the interpreter or by the compiled kernel: the budget set to all or none."""
+    from backtest.trading import stops
+
+    monkeypatch.setattr(stops, "PYTHON_BUDGET", 2**62 if request.param == "python" else -1)
+    monkeypatch.setattr(stops, "_planned_in_python", 0)
+    return request.param
+
+
+def test_the_interpreter_and_the_compiled_kernel_plan_the_same_orders(monkeypatch):
+    from backtest.trading import stops
+
+    for seed in (1, 2, 3):
+        bars2, entries2, exits2, short, sl, tp, _cash = _random_case(seed, m=120)
+        plans = []
+        for budget in (2**62, -1):
+            monkeypatch.setattr(stops, "PYTHON_BUDGET", budget)
+            plan = plan_orders(entries2, exits2, bars2, short=short, sl_stop=sl, tp_stop=tp, slippage=0.0005)
+            plans.append(plan)
+        for field in ("size", "price", "stop"):
+            np.testing.assert_array_equal(getattr(plans[0], field), getattr(plans[1], field))
+    # the budget picks: the interpreter until it has planned PYTHON_BUDGET cells
+    used = []
+    monkeypatch.setattr(stops, "_plan_python", lambda: lambda *a: used.append("python") or stops._plan_nb(*a))
+    monkeypatch.setattr(stops, "PYTHON_BUDGET", entries2.size + 10)
+    monkeypatch.setattr(stops, "_planned_in_python", 0)
+    for _ in range(2):
+        plan_orders(entries2, exits2, bars2, short=short, sl_stop=sl, tp_stop=tp, slippage=0.0)
+    assert used == ["python"]
+
+
 @pytest.mark.parametrize("seed", [1, 2])
-def test_from_orders_matches_vectorbt_from_signals_on_random_paths(seed):
+def test_from_orders_matches_vectorbt_from_signals_on_random_paths(seed, way):
     # Random bars (with gaps), random entry/exit rows (including both on one row), long and short
     # columns, stops from 1 bp (fires at the next open) to 8 %, targets, two cash sizes.
     bars2, entries2, exits2, short, sl, tp, cash = _random_case(seed)
@@ -273,6 +305,8 @@ def test_a_new_process_compiles_nothing(tmp_path):
         f"""
         import pandas as pd
         from backtest.trade import run_strategy
+        from backtest.trading import stops
+        stops.PYTHON_BUDGET = 0  # the compiled kernel, loaded from the disk cache
         bars = pd.read_csv({str(tmp_path / "bars.csv")!r}, index_col="date", parse_dates=True)
         alignment = pd.DataFrame({{"event_id": ["e1"], "symbol": ["SPY"], "calendar": ["NYSE"],
             "reaction_session": [bars.index[1]], "kind": ["shock"]}})

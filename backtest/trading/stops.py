@@ -30,6 +30,11 @@ Stops are therefore checked from the row after the entry fill: with two rows
 per session (see :mod:`backtest.trading.simulate`) that includes the day row of
 the session entered at its open.
 
+A small plan (the default job's: 8,000 cells) is walked by the interpreter running the kernel's
+own code: numba's first call in a process (its typing context, the cached machine code) costs
+about 0.3 s, the interpreter 28 ms there. A process does so until it has planned
+:data:`PYTHON_BUDGET` cells, then calls the compiled kernel (as :mod:`backtest.study.ranks`).
+
 The plan assumes every entry fills in full and every exit closes the position
 (true whenever the column has cash; a short cover can fall short only if the
 price more than doubles against the locked collateral). The simulator checks
@@ -38,6 +43,9 @@ this after the run and falls back to ``from_signals`` if it does not hold.
 
 from __future__ import annotations
 
+import functools
+import types
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numba
@@ -182,8 +190,13 @@ def plan_orders(
     >>> plan.size[:, 0].tolist(), plan.price[:, 0].tolist(), plan.stop[:, 0].tolist()
     ([inf, -inf, nan], [100.0, 92.0, 95.0], [False, True, False])
     """
+    global _planned_in_python
     o, h, lo, c, p = (np.ascontiguousarray(a, dtype=np.float64) for a in bars)
-    size, price, stop = _plan_nb(
+    plan = _plan_nb
+    if _planned_in_python + p.size <= PYTHON_BUDGET:
+        _planned_in_python += p.size
+        plan = _plan_python()
+    size, price, stop = plan(
         np.ascontiguousarray(entries, dtype=np.bool_),
         np.ascontiguousarray(exits, dtype=np.bool_),
         p,
@@ -197,3 +210,18 @@ def plan_orders(
         float(slippage),
     )
     return OrderPlan(size, price, stop)
+
+
+#: Cells (rows x columns) a process plans in the interpreter before the compiled kernel takes
+#: over: about what numba's first call costs (0.3 s) at the interpreter's 3.5 us a cell.
+PYTHON_BUDGET = 2**16
+_planned_in_python = 0
+
+
+@functools.cache
+def _plan_python() -> Callable[..., tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """:func:`_plan_nb`'s own code for the interpreter, calling :func:`stop_exit_price`'s own code:
+    the same plan, bit for bit (the tests compare the two), with nothing compiled or loaded."""
+    code = _plan_nb.py_func
+    names = {**code.__globals__, "stop_exit_price": stop_exit_price.py_func}
+    return types.FunctionType(code.__code__, names, code.__name__)
