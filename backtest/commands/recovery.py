@@ -44,7 +44,7 @@ The abnormal path is 1 + CAR(0,k), with abnormal returns from the event study's
 --model (default: market model on [-250,-11], as in backtest run; market_adjusted =
 stock minus its benchmark). Ratio +k = (P_k - P_trough) / (P_pre - P_trough), the climb
 back from the trough: "-" before the trough day or without a move.
-Shares recovered by day 5/20/60 are Kaplan-Meier estimates (statsmodels) over the paths
+Shares recovered by day 5/20/60 are Kaplan-Meier (1958) estimates over the paths
 that moved; "no move" paths are counted apart. A --horizon beyond the data is cut there.
 """
 

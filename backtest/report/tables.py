@@ -361,7 +361,7 @@ def recovery_summary_table(summary: pd.DataFrame) -> Table:
         kinds,
         note="n counts every pair; recovered / given back, not yet (censored), no move and not measurable "
         "split it. median sessions: over the pairs that came back; KM median and 'by +k': Kaplan-Meier "
-        "over the pairs that moved, censored ones included (statsmodels).",
+        "over the pairs that moved, censored ones included (Kaplan & Meier 1958).",
         labels=labels,
         keys=("path", "direction"),
     )
