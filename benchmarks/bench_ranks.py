@@ -1,10 +1,12 @@
 """Benchmark: the Corrado ranks of one block, the compiled pass against a numpy argsort.
 
 One block of 2,048 pairs x 276 days (250 estimation + 26 event days), 0.5 % missing.
-A: :func:`backtest.study.ranks.standardized_ranks` (int64 keys sorted as values, one compiled
-pass for the exact order, tied runs and ``U = K / (M + 1)``). B: what it replaced, a row-wise
-``np.argsort``, a scatter of ``1..L`` and ``scipy.stats.rankdata`` on the rows with ties. Both
-results are checked equal first; runs alternate A B A B; medians and their ratio.
+A: the compiled pass (:mod:`backtest.study.ranks_compiled`: int64 keys sorted as values, one
+compiled pass for the exact order, tied runs and ``U = K / (M + 1)``), what a large study uses.
+B: what it replaced, a row-wise ``np.argsort``, a scatter of ``1..L`` and ``scipy.stats.rankdata``
+on the rows with ties. C: the numpy way a small job uses (:func:`backtest.study.ranks._ranks_sorted`,
+until a process has ranked ``NUMPY_BUDGET`` entries). All results are checked equal first; runs
+alternate A B C A B C; medians and the ratios.
 
 ``python benchmarks/bench_ranks.py [--rounds 11]``
 """
@@ -21,7 +23,8 @@ from scipy import stats
 sys.path.insert(0, str(Path(__file__).parent))
 from timing import alternating_medians
 
-from backtest.study.ranks import standardized_ranks
+from backtest.study import ranks_compiled
+from backtest.study.ranks import _ranks_sorted
 
 
 def argsort_ranks(a: np.ndarray) -> np.ndarray:
@@ -43,12 +46,16 @@ def main() -> None:
     rng = np.random.default_rng(0)
     a = rng.normal(0.0, 0.02, (2048, 276))
     a[rng.random(a.shape) < 0.005] = np.nan
-    if not np.array_equal(standardized_ranks(a), argsort_ranks(a), equal_nan=True):
-        raise SystemExit("the two rankings differ")
-    runs = {"compiled": lambda: standardized_ranks(a), "argsort": lambda: argsort_ranks(a)}
+    compiled = ranks_compiled.ranks(a, True)
+    if not (np.array_equal(compiled, argsort_ranks(a), equal_nan=True)
+            and np.array_equal(compiled, _ranks_sorted(a, True), equal_nan=True)):
+        raise SystemExit("the rankings differ")
+    runs = {"compiled": lambda: ranks_compiled.ranks(a, True), "argsort": lambda: argsort_ranks(a),
+            "numpy": lambda: _ranks_sorted(a, True)}
     med = alternating_medians(runs, args.rounds)
     print(f"2,048 x 276 ranks: compiled {med['compiled'] * 1e3:.1f} ms, numpy argsort "
-          f"{med['argsort'] * 1e3:.1f} ms, {med['argsort'] / med['compiled']:.1f}x "
+          f"{med['argsort'] * 1e3:.1f} ms ({med['argsort'] / med['compiled']:.1f}x), the small jobs' "
+          f"numpy way {med['numpy'] * 1e3:.1f} ms ({med['numpy'] / med['compiled']:.1f}x) "
           f"(medians of {args.rounds} alternating runs)")
 
 
