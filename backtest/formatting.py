@@ -88,7 +88,11 @@ def format_number(value: object, digits: int = 2) -> str:
     """
     if is_missing(value):
         return MISSING
-    return f"{float(value):.{digits}f}"
+    return _number_text(float(value), digits)
+
+
+def _number_text(number: float, digits: int = 2) -> str:
+    return f"{number:.{digits}f}"
 
 
 def format_pvalue(value: object) -> str:
@@ -168,7 +172,7 @@ def format_column(column: pd.Series, kind: ColumnKind) -> list[str]:
 _FLOAT_TEXT: dict[str, Callable[[float], str]] = {
     "percent": _percent_text,
     "signed_percent": functools.partial(_percent_text, signed=True),
-    "number": lambda value: f"{value:.2f}",
+    "number": _number_text,
     "pvalue": _pvalue_text,
 }
 

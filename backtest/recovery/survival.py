@@ -41,7 +41,8 @@ def product_limit(
     keep = died > 0
     times, died, at_risk = times[keep], died[keep], at_risk[keep]
     survival = np.cumprod(1.0 - died / at_risk)
-    with np.errstate(divide="ignore", invalid="ignore"):  # inf where all at risk recover: S is 0 on
+    # d_i = n_i (all at risk recover) makes a term inf: S is 0 from there on, and so is se
+    with np.errstate(divide="ignore", invalid="ignore"):
         variance = np.cumsum(died / (at_risk * (at_risk - died)))
         se = np.where(survival > 0, survival * np.sqrt(variance), 0.0)
     return times, survival, se, at_risk
