@@ -128,9 +128,11 @@ def simulate_leg(
     again with ``Portfolio.from_signals``, which gives the same fills by
     construction but compiles on first use in each process.
     """
-    from vectorbt.portfolio.enums import trade_dt
-
+    from backtest.collector import quiet_import
     from backtest.trading.stops import plan_orders
+
+    quiet_import("vectorbt")  # a process's first leg: its 470,000 objects not scanned on the way
+    from vectorbt.portfolio.enums import trade_dt
 
     o2, h2, l2, c2, p2 = (np.ascontiguousarray(a, dtype=float) for a in bars2)
     entries2 = np.ascontiguousarray(entries2, dtype=bool)
