@@ -151,6 +151,29 @@ def test_one_usable_core_is_never_free(monkeypatch):
     assert background.free_core() is False
 
 
+@pytest.mark.parametrize(("runnable", "free"), [
+    ([2, 1], True),  # a task that ran for an instant: the second reading sees the core free
+    ([2, 2, 2], False),  # busy at every reading: the other core is taken
+    ([1], True),
+])
+def test_a_core_is_free_when_one_of_three_readings_says_so(monkeypatch, runnable, free):
+    import io
+
+    readings = iter(runnable)
+    read: list[int] = []
+
+    def loadavg(path: str) -> io.StringIO:
+        assert path == "/proc/loadavg"
+        read.append(next(readings))
+        return io.StringIO(f"0.50 0.40 0.30 {read[-1]}/180 4242\n")
+
+    monkeypatch.setattr(os, "sched_getaffinity", lambda _pid: {0, 1}, raising=False)
+    monkeypatch.setattr(background, "open", loadavg, raising=False)
+    monkeypatch.setattr(background.time, "sleep", lambda _s: None)
+    assert background.free_core() is free
+    assert read == runnable  # no reading after the first that finds a core free
+
+
 def test_a_program_read_from_stdin_runs_without_a_worker_and_without_a_traceback():
     import subprocess
     import sys
