@@ -44,9 +44,10 @@ def quiet_import(name: str, *, freeze: bool = False) -> ModuleType:
     """``importlib.import_module(name)`` with the collector off while it runs.
 
     Importing vectorbt makes some 470,000 objects; the collections they set off took 0.1-0.8 s
-    of its 1.5-3.5 s (more with a larger heap), and an import leaves little cyclic garbage. Inside :func:`frozen_heap`,
-    or with ``freeze`` (a process that keeps its imports to the end: the CLI's second one),
-    what it made is frozen too (out of later scans); a caller's own session is left as it was.
+    of its 1.5-3.5 s (more with a larger heap), and an import leaves little cyclic garbage.
+    Inside :func:`frozen_heap`, or with ``freeze`` (a process that keeps its imports to the end:
+    the CLI's second one), what it made is frozen too (out of later scans); a caller's own
+    session is left as it was.
 
     >>> quiet_import("json").__name__, gc.isenabled()
     ('json', True)
